@@ -1,0 +1,34 @@
+# Two commands for a newcomer: `make quickstart` and `make test`.
+# Both create .venv when it is missing and install the project into it; the second run is quiet.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.blendcast-installed
+DEMO ?= $(CURDIR)/.blendcast/demo
+export BLENDCAST_HOME ?= $(CURDIR)/.blendcast
+
+.PHONY: quickstart test lint venv clean
+
+venv: $(STAMP)
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	@echo "Installing Blendcast and its dependencies into $(VENV) (first run only) ..."
+	@$(BIN)/python -m pip install -q --disable-pip-version-check --upgrade pip
+	@$(BIN)/python -m pip install -q --disable-pip-version-check -e ".[dev,bench]"
+	@touch $(STAMP)
+
+quickstart: $(STAMP)
+	@$(BIN)/blendcast demo-data --skus 60 --channels 3 --days 730 --seed 7 --out $(DEMO)
+	@$(BIN)/blendcast validate $(DEMO)
+
+lint: $(STAMP)
+	@$(BIN)/ruff check .
+	@$(BIN)/mypy
+
+test: $(STAMP) lint
+	@$(BIN)/python -m pytest -q
+
+clean:
+	rm -rf $(VENV) .blendcast .pytest_cache .mypy_cache .ruff_cache

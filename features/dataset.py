@@ -1,0 +1,70 @@
+"""The in-memory bundle of canonical tables that every model and engine reads."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+
+import pandas as pd
+
+from features.schema import SERIES_KEY
+
+
+@dataclass
+class Dataset:
+    """Validated canonical tables.
+
+    ``sales`` is complete: one row per series and day from the series' first row to the last date
+    of the table, gaps filled with ``units = 0``; it carries a boolean ``censored`` column that is
+    True on stockout days (``in_stock = 0``), whose units must not be used as demand. Dates are
+    ``datetime64[ns]`` at midnight; ``sku`` and ``channel`` are strings. Optional tables are None when
+    absent. ``events`` and ``promotions`` may reach past the end of ``sales`` (known future).
+
+    Attributes:
+        sales: Completed daily sales, sorted by sku, channel, date.
+        skus: SKU master data.
+        suppliers: Supplier master data.
+        receipts: Purchase-order receipts (measured lead times).
+        events: Calendar events; ``channel`` empty or NaN means every channel.
+        promotions: Planned and past promotions.
+        inventory: Current stock positions.
+        warnings: Non-fatal findings of validation (e.g. SKUs missing from ``skus``).
+    """
+
+    sales: pd.DataFrame
+    skus: pd.DataFrame | None = None
+    suppliers: pd.DataFrame | None = None
+    receipts: pd.DataFrame | None = None
+    events: pd.DataFrame | None = None
+    promotions: pd.DataFrame | None = None
+    inventory: pd.DataFrame | None = None
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def start_date(self) -> pd.Timestamp:
+        """First date of ``sales``."""
+        return pd.Timestamp(self.sales["date"].min())
+
+    @property
+    def end_date(self) -> pd.Timestamp:
+        """Last date of ``sales`` (the forecast origin)."""
+        return pd.Timestamp(self.sales["date"].max())
+
+    def series(self) -> pd.DataFrame:
+        """The distinct ``(sku, channel)`` pairs, sorted."""
+        return (
+            self.sales[list(SERIES_KEY)].drop_duplicates().sort_values(list(SERIES_KEY))
+            .reset_index(drop=True)
+        )
+
+    def truncate(self, cutoff: pd.Timestamp | str) -> Dataset:
+        """The data as it was known at the end of ``cutoff``: for backtests.
+
+        Sales after ``cutoff`` and receipts received after it are dropped; events and promotions stay
+        (they are planned ahead), so do master data and inventory.
+        """
+        cutoff = pd.Timestamp(cutoff)
+        sales = self.sales[self.sales["date"] <= cutoff].reset_index(drop=True)
+        receipts = self.receipts
+        if receipts is not None:
+            receipts = receipts[receipts["received_on"] <= cutoff].reset_index(drop=True)
+        return replace(self, sales=sales, receipts=receipts, warnings=list(self.warnings))

@@ -1,0 +1,74 @@
+"""Runtime configuration: the one place that reads the environment (prefix ``BLENDCAST_``)."""
+
+from __future__ import annotations
+
+from functools import cached_property
+from pathlib import Path
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Blendcast settings, read from ``BLENDCAST_*`` environment variables.
+
+    Every default is embedded so that nothing needs to be set up: the result store and the MLflow
+    tracking store are SQLite files under ``home``.
+
+    Attributes:
+        home: Working directory for the embedded stores, artifacts, locks and reports.
+        database_url: SQLAlchemy URL of the result store; empty means SQLite under ``home``.
+        mlflow_tracking_uri: MLflow tracking and registry URI; empty means SQLite under ``home``.
+        n_jobs: Threads for model fitting; 0 uses every core.
+        horizon: Days forecast ahead by the weekly job.
+        seed: Seed of every random draw the job makes (sample paths, simulations).
+        cors_origins: Origins allowed by the API's CORS middleware; empty disables CORS.
+        max_request_bytes: Largest request body the API accepts.
+        webhook_urls: Receivers of alert webhooks.
+        webhook_secret: Key of the HMAC-SHA256 signature sent with every webhook.
+        log_level: Python logging level name.
+    """
+
+    model_config = SettingsConfigDict(env_prefix="BLENDCAST_", extra="ignore")
+
+    home: Path = Field(default_factory=lambda: Path.home() / ".blendcast")
+    database_url: str = ""
+    mlflow_tracking_uri: str = ""
+    n_jobs: int = 0
+    horizon: int = 28
+    seed: int = 0
+    cors_origins: list[str] = Field(default_factory=list)
+    max_request_bytes: int = 2_000_000
+    webhook_urls: list[str] = Field(default_factory=list)
+    webhook_secret: str = ""
+    log_level: str = "INFO"
+
+    @field_validator("horizon")
+    @classmethod
+    def _check_horizon(cls, value: int) -> int:
+        if value < 1:
+            raise ValueError(f"BLENDCAST_HORIZON must be a positive number of days. Got {value}.")
+        return value
+
+    @field_validator("n_jobs")
+    @classmethod
+    def _check_n_jobs(cls, value: int) -> int:
+        if value < 0:
+            raise ValueError(f"BLENDCAST_N_JOBS must be >= 0 (0 = all cores). Got {value}.")
+        return value
+
+    @cached_property
+    def resolved_database_url(self) -> str:
+        """The result store URL, defaulting to ``sqlite:///$BLENDCAST_HOME/blendcast.db``."""
+        return self.database_url or f"sqlite:///{self.home.expanduser() / 'blendcast.db'}"
+
+    @cached_property
+    def resolved_mlflow_uri(self) -> str:
+        """The MLflow tracking/registry URI, defaulting to ``sqlite:///$BLENDCAST_HOME/mlflow.db``."""
+        return self.mlflow_tracking_uri or f"sqlite:///{self.home.expanduser() / 'mlflow.db'}"
+
+    def ensure_home(self) -> Path:
+        """Create ``home`` if needed and return it."""
+        home = self.home.expanduser()
+        home.mkdir(parents=True, exist_ok=True)
+        return home

@@ -1,0 +1,1 @@
+"""Blendcast forecasting layer."""

@@ -1,0 +1,1 @@
+"""Blendcast models layer."""

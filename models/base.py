@@ -1,0 +1,185 @@
+"""The one contract every forecaster follows, in the style of scikit-learn estimators.
+
+``__init__`` only stores keyword parameters; ``fit(data)`` learns from a :class:`Dataset` and returns
+``self``; learned state ends in ``_``; ``predict`` and ``sample_paths`` before ``fit`` raise
+:class:`NotFittedError`. Parameter checks are declared once per class in ``_param_checks`` and run by
+``fit``.
+"""
+
+from __future__ import annotations
+
+from abc import abstractmethod
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, ClassVar, Self
+
+import numpy as np
+import pandas as pd
+from sklearn.base import BaseEstimator
+
+from features.dataset import Dataset
+from features.schema import DEFAULT_QUANTILES, SERIES_KEY, quantile_column
+
+
+class NotFittedError(RuntimeError):
+    """``predict`` or ``sample_paths`` was called before ``fit``."""
+
+
+@dataclass(frozen=True)
+class ParamCheck:
+    """A declared check of one constructor parameter: ``test(value)`` must be true."""
+
+    test: Callable[[Any], bool]
+    expected: str
+
+
+def check_horizon(horizon: int) -> int:
+    """Return ``horizon`` if it is a whole number of days >= 1, else raise ValueError."""
+    if isinstance(horizon, bool) or not isinstance(horizon, int | np.integer) or horizon < 1:
+        raise ValueError(f"The 'horizon' must be a whole number of days >= 1. Got {horizon!r}.")
+    return int(horizon)
+
+
+def check_quantiles(quantiles: Sequence[float]) -> tuple[float, ...]:
+    """Return the sorted unique quantiles, each checked to lie in (0, 1)."""
+    qs = tuple(sorted({float(q) for q in quantiles}))
+    for q in qs:
+        quantile_column(q)
+    if not qs:
+        raise ValueError("The 'quantiles' must not be empty. Give e.g. (0.05, 0.5, 0.95).")
+    return qs
+
+
+@dataclass
+class SamplePaths:
+    """Joint future demand scenarios per series: the source of every lead-time total.
+
+    Attributes:
+        keys: The ``(sku, channel)`` of each row of ``values``.
+        start: Date of the first forecast day.
+        values: Array of shape ``(n_series, n_paths, horizon)``, non-negative demand per day.
+        model: Which model (or path) produced each series, aligned with ``keys``.
+    """
+
+    keys: pd.DataFrame
+    start: pd.Timestamp
+    values: np.ndarray
+    model: np.ndarray | None = None
+
+    @property
+    def horizon(self) -> int:
+        """Number of days each path covers."""
+        return int(self.values.shape[2])
+
+    def totals(self, lead_time: int | np.ndarray) -> np.ndarray:
+        """Total demand over the next ``lead_time`` days, per series and path.
+
+        Args:
+            lead_time: Days, one for all series or an array with one per series; each in
+                ``1..horizon``.
+
+        Returns:
+            Array ``(n_series, n_paths)``: the distribution of the L-day total, keeping the
+            correlation between days because it sums within each path.
+        """
+        cum = np.cumsum(self.values, axis=2)
+        lt = np.broadcast_to(np.asarray(lead_time, dtype=int), (self.values.shape[0],))
+        if (lt < 1).any() or (lt > self.horizon).any():
+            raise ValueError(
+                f"The 'lead_time' must be in 1..{self.horizon} days (the paths' horizon). "
+                f"Got {sorted(set(lt.tolist()))[:5]}. Forecast a longer horizon for longer lead times."
+            )
+        return cum[np.arange(cum.shape[0]), :, lt - 1]
+
+
+class Forecaster(BaseEstimator):
+    """Base class of every Blendcast forecaster.
+
+    Subclasses implement ``_fit``, ``_predict`` and ``_sample_paths``; the public methods check the
+    parameters and the fitted state and put the output into the canonical forecast format: one row
+    per ``sku, channel, date`` with ``mean``, one column per quantile named by its decimal string, and
+    ``model`` saying which model or path served the row.
+    """
+
+    _param_checks: ClassVar[dict[str, ParamCheck]] = {}
+
+    def _check_params(self) -> None:
+        for name, check in self._param_checks.items():
+            value = getattr(self, name)
+            if not check.test(value):
+                raise ValueError(
+                    f"The '{name}' of {type(self).__name__} must be {check.expected}. Got {value!r}."
+                )
+
+    def _check_fitted(self) -> None:
+        if not getattr(self, "is_fitted_", False):
+            raise NotFittedError(
+                f"This {type(self).__name__} is not fitted yet. Call 'fit' with a Dataset first."
+            )
+
+    def fit(self, data: Dataset) -> Self:
+        """Learn from the canonical data.
+
+        Args:
+            data: Validated tables; ``sales`` complete, censored days flagged.
+
+        Returns:
+            self.
+        """
+        self._check_params()
+        if data.sales.empty:
+            raise ValueError("Table 'sales' is empty: there is nothing to fit. Add sales rows.")
+        self._fit(data)
+        self.is_fitted_ = True
+        return self
+
+    def predict(
+        self, horizon: int, quantiles: Sequence[float] = DEFAULT_QUANTILES
+    ) -> pd.DataFrame:
+        """Forecast ``horizon`` days after the last fitted date.
+
+        Args:
+            horizon: Days ahead, >= 1.
+            quantiles: Levels in (0, 1).
+
+        Returns:
+            The canonical forecast frame; quantiles are non-negative and never cross.
+        """
+        horizon = check_horizon(horizon)
+        qs = check_quantiles(quantiles)
+        self._check_fitted()
+        frame = self._predict(horizon, qs)
+        return finalize_forecast(frame, qs)
+
+    def sample_paths(self, horizon: int, n_paths: int = 500, random_state: int = 0) -> SamplePaths:
+        """Draw ``n_paths`` joint scenarios of the next ``horizon`` days for every series."""
+        horizon = check_horizon(horizon)
+        if n_paths < 1:
+            raise ValueError(f"The 'n_paths' must be >= 1. Got {n_paths}.")
+        self._check_fitted()
+        return self._sample_paths(horizon, n_paths, np.random.default_rng(random_state))
+
+    @abstractmethod
+    def _fit(self, data: Dataset) -> None: ...
+
+    @abstractmethod
+    def _predict(self, horizon: int, quantiles: tuple[float, ...]) -> pd.DataFrame: ...
+
+    @abstractmethod
+    def _sample_paths(
+        self, horizon: int, n_paths: int, rng: np.random.Generator
+    ) -> SamplePaths: ...
+
+
+def finalize_forecast(frame: pd.DataFrame, quantiles: Sequence[float]) -> pd.DataFrame:
+    """Clip at zero, sort the quantile columns so they never cross, order rows and columns."""
+    cols = [quantile_column(q) for q in sorted(quantiles)]
+    values = np.clip(frame[cols].to_numpy(dtype=float), 0.0, None)
+    values.sort(axis=1)
+    out = frame.copy()
+    out[cols] = values
+    out["mean"] = np.clip(out["mean"].to_numpy(dtype=float), 0.0, None)
+    if "model" not in out:
+        out["model"] = "unknown"
+    order = [*SERIES_KEY, "date", "mean", *cols, "model"]
+    return out[order].sort_values([*SERIES_KEY, "date"]).reset_index(drop=True)

@@ -1,0 +1,34 @@
+"""The ``blendcast`` command line.
+
+Each command group lives in its own module under ``serving/cli/`` and exposes ``register(app)``; this
+module only assembles them, so capabilities add commands without touching each other.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+import typer
+
+# Modules that contribute commands, in --help order. A capability adds its module here once its
+# commands work end to end (no stubs).
+COMMAND_MODULES: tuple[str, ...] = ("serving.cli.data",)
+
+
+def build_app() -> typer.Typer:
+    """Assemble the Typer application from every command module."""
+    app = typer.Typer(
+        name="blendcast",
+        help="Blendcast: demand forecasts and blended JIT / safety-stock replenishment.",
+        no_args_is_help=True,
+        add_completion=False,
+        pretty_exceptions_enable=False,
+    )
+    for name in COMMAND_MODULES:
+        importlib.import_module(name).register(app)
+    return app
+
+
+def main() -> None:
+    """Console-script entry point."""
+    build_app()()
