@@ -1,0 +1,153 @@
+"""Baseline forecasters: the yardsticks every other model has to beat.
+
+:class:`SeasonalNaive` is the M5 "seasonal naive" benchmark (each future day repeats the same weekday of
+the last observed week) with a distribution around it built from the series' own recent seasonal
+differences, so that it can be scored on quantile losses and used for lead-time totals.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import ClassVar
+
+import numpy as np
+import pandas as pd
+
+from features.dataset import Dataset
+from features.schema import SERIES_KEY, quantile_column
+from models.base import Forecaster, ParamCheck, SamplePaths
+
+
+def _is_int_at_least(minimum: int) -> Callable[[object], bool]:
+    def test(value: object) -> bool:
+        return bool(isinstance(value, int | np.integer) and not isinstance(value, bool) and value >= minimum)
+
+    return test
+
+
+def demand_matrix(data: Dataset) -> tuple[pd.DataFrame, np.ndarray]:
+    """The sales as a dense ``(n_series, n_days)`` matrix ending at ``data.end_date``.
+
+    Censored (stockout) days and days before a series' first row are NaN: they are not demand
+    observations. Rows follow ``data.series()`` order.
+
+    Returns:
+        ``(keys, values)``: the series keys and the matrix, float64.
+    """
+    sales = data.sales
+    keys = data.series()
+    codes = (
+        sales[list(SERIES_KEY)]
+        .merge(keys.reset_index(), on=list(SERIES_KEY), how="left")["index"]
+        .to_numpy()
+    )
+    start = data.start_date
+    day = ((sales["date"] - start).dt.days).to_numpy()
+    n_days = int((data.end_date - start).days) + 1
+    values = np.full((len(keys), n_days), np.nan)
+    units = sales["units"].to_numpy(dtype=float).copy()
+    if "censored" in sales:
+        units[sales["censored"].to_numpy(dtype=bool)] = np.nan
+    values[codes, day] = units
+    return keys, values
+
+
+class SeasonalNaive(Forecaster):
+    """Seasonal naive forecast with an empirical distribution of its own errors.
+
+    Point forecast: the value of the same day of the season in the last observed season (the M5
+    benchmark). A censored or missing value there falls back to the most recent observed value of the
+    same weekday within ``window_seasons`` seasons, then to the series' recent mean, then to zero.
+
+    Distribution: the seasonal differences ``y[t] - y[t - season_length]`` of the last
+    ``window_seasons`` seasons are the errors this method would have made one season ahead; the
+    forecast quantiles are the point plus their empirical quantiles (clipped at zero). Using the
+    one-season errors for every horizon assumes roughly stationary demand, which is the point of a
+    baseline. Sample paths add whole seasons (weeks) of these residuals, drawn at random per future
+    season, so the correlation between days within a week is kept for lead-time totals.
+
+    Args:
+        season_length: Days per season (7 for weekly seasonality).
+        window_seasons: How many recent seasons feed the fallback and the error distribution.
+        random_state: Unused by fitting (deterministic); kept for the common model interface.
+    """
+
+    _param_checks: ClassVar[dict[str, ParamCheck]] = {
+        "season_length": ParamCheck(_is_int_at_least(1), "a whole number of days >= 1"),
+        "window_seasons": ParamCheck(_is_int_at_least(1), "a whole number of seasons >= 1"),
+        "random_state": ParamCheck(
+            lambda v: isinstance(v, int | np.integer) and not isinstance(v, bool), "an int seed"
+        ),
+    }
+
+    def __init__(self, season_length: int = 7, window_seasons: int = 8, random_state: int = 0) -> None:
+        self.season_length = season_length
+        self.window_seasons = window_seasons
+        self.random_state = random_state
+
+    def _fit(self, data: Dataset) -> None:
+        keys, y = demand_matrix(data)
+        s, k = self.season_length, self.window_seasons
+        window = s * k
+        # Pad on the left so every series has the full window; padding is "not observed".
+        pad = max(0, window + s - y.shape[1])
+        if pad:
+            y = np.concatenate([np.full((y.shape[0], pad), np.nan), y], axis=1)
+        recent = y[:, -window:]
+        point = y[:, -s:].copy()
+        for back in range(2, k + 1):  # loop over seasons, vectorised over series
+            older = y[:, -back * s : y.shape[1] - (back - 1) * s]
+            point = np.where(np.isnan(point), older, point)
+        with np.errstate(all="ignore"):
+            level = np.nanmean(recent, axis=1)
+            level = np.where(np.isnan(level), np.nanmean(y, axis=1), level)
+        level = np.nan_to_num(level, nan=0.0)
+        point = np.where(np.isnan(point), level[:, None], point)
+
+        resid = y[:, -window:] - y[:, -window - s : -s]
+        # Series too short for any seasonal difference: spread of their observed values around the level.
+        no_resid = np.isnan(resid).all(axis=1)
+        if no_resid.any():
+            resid[no_resid] = recent[no_resid] - level[no_resid, None]
+        self.keys_ = keys
+        self.origin_ = data.end_date
+        self.point_ = point
+        self.residuals_ = resid
+
+    def _forecast_point(self, horizon: int) -> np.ndarray:
+        reps = -(-horizon // self.season_length)
+        return np.tile(self.point_, (1, reps))[:, :horizon]
+
+    def _predict(self, horizon: int, quantiles: tuple[float, ...]) -> pd.DataFrame:
+        point = self._forecast_point(horizon)
+        n = point.shape[0]
+        resid = self.residuals_
+        all_nan = np.isnan(resid).all(axis=1)
+        with np.errstate(all="ignore"):
+            rq = np.nanquantile(np.where(all_nan[:, None], 0.0, resid), quantiles, axis=1).T  # (n, n_q)
+        frame = self.keys_.loc[np.repeat(np.arange(n), horizon)].reset_index(drop=True)
+        dates = pd.date_range(self.origin_ + pd.Timedelta(days=1), periods=horizon, freq="D")
+        frame["date"] = np.tile(dates.to_numpy(), n)
+        flat_point = point.reshape(-1)
+        frame["mean"] = flat_point
+        for j, q in enumerate(quantiles):
+            frame[quantile_column(q)] = flat_point + np.repeat(rq[:, j], horizon)
+        frame["model"] = "seasonal_naive"
+        return frame
+
+    def _sample_paths(self, horizon: int, n_paths: int, rng: np.random.Generator) -> SamplePaths:
+        s = self.season_length
+        point = self._forecast_point(horizon)
+        n = point.shape[0]
+        blocks = np.nan_to_num(self.residuals_, nan=0.0).reshape(n, self.window_seasons, s)
+        n_blocks = -(-horizon // s)
+        pick = rng.integers(0, self.window_seasons, size=(n, n_paths, n_blocks))
+        drawn = blocks[np.arange(n)[:, None, None], pick]  # (n, n_paths, n_blocks, s)
+        noise = drawn.reshape(n, n_paths, n_blocks * s)[:, :, :horizon]
+        values = np.clip(point[:, None, :] + noise, 0.0, None).astype(np.float32)
+        return SamplePaths(
+            keys=self.keys_.copy(),
+            start=self.origin_ + pd.Timedelta(days=1),
+            values=values,
+            model=np.full(n, "seasonal_naive", dtype=object),
+        )
