@@ -1,0 +1,259 @@
+"""MLflow tracking and the ``blendcast-demand`` registry: champion / challenger by alias.
+
+``mlflow`` is imported lazily in every function: it costs seconds and the serving path must not pay
+for it at start-up.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+MODEL_NAME = "blendcast-demand"
+EXPERIMENT = "blendcast-weekly"
+CHAMPION = "champion"
+CHALLENGER = "challenger"
+PRIMARY_METRIC = "backtest_wspl"
+
+
+class RegistryError(RuntimeError):
+    """A registry operation cannot be done (unknown version, nothing to roll back to)."""
+
+
+@dataclass
+class VersionInfo:
+    """One registered version of the model with its aliases and its run's metrics."""
+
+    version: int
+    run_id: str
+    aliases: list[str]
+    metrics: dict[str, float]
+    created_at: pd.Timestamp
+    tags: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def promoted_at(self) -> float | None:
+        """When it last became champion (epoch seconds), if ever."""
+        value = self.tags.get("promoted_at")
+        return float(value) if value else None
+
+
+@dataclass
+class Decision:
+    """The outcome of comparing a challenger with the champion."""
+
+    promote: bool
+    reason: str
+
+
+class Registry:
+    """The model registry on an MLflow tracking URI (SQLite by default, or an MLflow server).
+
+    Args:
+        tracking_uri: MLflow tracking and registry URI.
+        model_name: Registered model name.
+    """
+
+    def __init__(self, tracking_uri: str, model_name: str = MODEL_NAME) -> None:
+        self.tracking_uri = tracking_uri
+        self.model_name = model_name
+
+    def _client(self) -> Any:
+        import mlflow
+        from mlflow import MlflowClient
+
+        mlflow.set_tracking_uri(self.tracking_uri)
+        mlflow.set_registry_uri(self.tracking_uri)
+        return MlflowClient(tracking_uri=self.tracking_uri, registry_uri=self.tracking_uri)
+
+    def log_candidate(
+        self,
+        bundle_dir: Path,
+        *,
+        params: Mapping[str, Any],
+        metrics: Mapping[str, float],
+        artifacts: Mapping[str, Path],
+        input_example: pd.DataFrame,
+        output_example: pd.DataFrame,
+        pip_requirements: list[str],
+        tags: Mapping[str, str] | None = None,
+    ) -> VersionInfo:
+        """Log one training run, register its pyfunc model and give it the ``challenger`` alias.
+
+        Args:
+            bundle_dir: The forecaster bundle (see ``training.bundle``).
+            params: Run parameters (data window, feature spec, model settings).
+            metrics: Backtest metrics; must hold ``backtest_wspl``.
+            artifacts: Files to log beside the model (backtest table, plots, manifest...).
+            input_example: A request frame (``sku, channel``).
+            output_example: The model's answer to it, for the signature.
+            pip_requirements: Explicit requirements (inference costs seconds).
+            tags: Extra run tags.
+
+        Returns:
+            The new version.
+        """
+        import mlflow
+        from mlflow.models import infer_signature
+        from mlflow.types.schema import ParamSchema, ParamSpec
+
+        from training.pyfunc_model import BlendcastForecastModel
+
+        client = self._client()
+        mlflow.set_experiment(EXPERIMENT)
+        signature = infer_signature(input_example, output_example)
+        signature.params = ParamSchema([ParamSpec("horizon", "long", int(params.get("horizon", 28)))])
+        with mlflow.start_run(tags=dict(tags or {})) as run:
+            mlflow.log_params({k: _param_text(v) for k, v in params.items()})
+            mlflow.log_metrics({k: float(v) for k, v in metrics.items() if _finite(v)})
+            for name, path in artifacts.items():
+                mlflow.log_artifact(str(path), artifact_path=name)
+            info = mlflow.pyfunc.log_model(
+                name="model",
+                python_model=BlendcastForecastModel(),
+                artifacts={"bundle": str(bundle_dir)},
+                signature=signature,
+                input_example=input_example,
+                pip_requirements=pip_requirements,
+            )
+            version = mlflow.register_model(info.model_uri, self.model_name)
+        client.set_registered_model_alias(self.model_name, CHALLENGER, version.version)
+        client.set_model_version_tag(self.model_name, version.version, "run_id", run.info.run_id)
+        return self.get(int(version.version))
+
+    def get(self, version: int) -> VersionInfo:
+        """One version with its aliases and metrics."""
+        from mlflow.exceptions import MlflowException
+
+        client = self._client()
+        try:
+            mv = client.get_model_version(self.model_name, str(version))
+        except MlflowException:
+            raise RegistryError(
+                f"Model '{self.model_name}' has no version {version}. "
+                "Run 'blendcast models' to list the versions."
+            ) from None
+        metrics = client.get_run(mv.run_id).data.metrics if mv.run_id else {}
+        return VersionInfo(
+            version=int(mv.version),
+            run_id=mv.run_id or "",
+            aliases=list(getattr(mv, "aliases", []) or []),
+            metrics=dict(metrics),
+            created_at=pd.Timestamp(mv.creation_timestamp, unit="ms"),
+            tags=dict(mv.tags or {}),
+        )
+
+    def by_alias(self, alias: str) -> VersionInfo | None:
+        """The version holding ``alias``, or None."""
+        from mlflow.exceptions import MlflowException
+
+        client = self._client()
+        try:
+            mv = client.get_model_version_by_alias(self.model_name, alias)
+        except MlflowException:
+            return None
+        return self.get(int(mv.version))
+
+    def champion(self) -> VersionInfo | None:
+        """The served version, or None before the first promotion."""
+        return self.by_alias(CHAMPION)
+
+    def list_versions(self) -> list[VersionInfo]:
+        """Every version, newest first."""
+        client = self._client()
+        versions = client.search_model_versions(f"name = '{self.model_name}'")
+        return sorted((self.get(int(v.version)) for v in versions), key=lambda v: -v.version)
+
+    def decide(
+        self,
+        candidate: VersionInfo,
+        *,
+        tolerance: float,
+        coverage_bounds: tuple[float, float] = (0.80, 1.0),
+    ) -> Decision:
+        """Whether ``candidate`` may replace the champion.
+
+        It must pass the sanity checks (finite WSPL, 95% coverage within ``coverage_bounds``) and its
+        backtest WSPL on the same folds must be no worse than the champion's times ``1 + tolerance``.
+        """
+        wspl = candidate.metrics.get(PRIMARY_METRIC)
+        if wspl is None or not math.isfinite(wspl):
+            return Decision(False, f"sanity check failed: {PRIMARY_METRIC} is {wspl}")
+        cov = candidate.metrics.get("backtest_coverage_95")
+        if cov is not None and not coverage_bounds[0] <= cov <= coverage_bounds[1]:
+            return Decision(
+                False,
+                f"sanity check failed: 95% interval coverage {cov:.3f} outside "
+                f"[{coverage_bounds[0]:.2f}, {coverage_bounds[1]:.2f}]",
+            )
+        champion = self.champion()
+        if champion is None:
+            return Decision(True, "no champion yet")
+        best = champion.metrics.get(PRIMARY_METRIC, math.inf)
+        if wspl <= best * (1.0 + tolerance):
+            return Decision(True, f"WSPL {wspl:.4f} vs champion v{champion.version} {best:.4f}")
+        return Decision(
+            False,
+            f"WSPL {wspl:.4f} is worse than champion v{champion.version}'s {best:.4f} "
+            f"beyond the tolerance of {tolerance:.1%}",
+        )
+
+    def promote(self, version: int) -> VersionInfo:
+        """Make ``version`` the champion (by hand or after a winning backtest)."""
+        self.get(version)  # raises a clear error for an unknown version
+        client = self._client()
+        client.set_registered_model_alias(self.model_name, CHAMPION, str(version))
+        client.set_model_version_tag(self.model_name, str(version), "promoted_at", f"{time.time():.6f}")
+        return self.get(version)
+
+    def rollback(self) -> VersionInfo:
+        """Give ``champion`` back to the version promoted before the current one."""
+        current = self.champion()
+        if current is None or current.promoted_at is None:
+            raise RegistryError("There is no champion to roll back from. Train and promote a model first.")
+        earlier = [
+            v
+            for v in self.list_versions()
+            if v.promoted_at is not None
+            and v.promoted_at < current.promoted_at
+            and v.version != current.version
+        ]
+        if not earlier:
+            raise RegistryError(
+                f"Champion v{current.version} is the first promoted version: "
+                "there is nothing to roll back to."
+            )
+        target = max(earlier, key=lambda v: v.promoted_at or 0.0)
+        client = self._client()
+        client.set_registered_model_alias(self.model_name, CHAMPION, str(target.version))
+        # The rolled-back version loses its promotion stamp so a second rollback goes further back.
+        client.delete_model_version_tag(self.model_name, str(current.version), "promoted_at")
+        client.set_model_version_tag(
+            self.model_name, str(current.version), "rolled_back_at", f"{time.time():.6f}"
+        )
+        return self.get(target.version)
+
+    def load(self, alias: str = CHAMPION) -> Any:
+        """Load ``models:/blendcast-demand@alias`` as an MLflow pyfunc model."""
+        import mlflow.pyfunc
+
+        self._client()
+        return mlflow.pyfunc.load_model(f"models:/{self.model_name}@{alias}")
+
+
+def _finite(value: Any) -> bool:
+    try:
+        return math.isfinite(float(value))
+    except (TypeError, ValueError):
+        return False
+
+
+def _param_text(value: Any) -> str:
+    text = str(value)
+    return text if len(text) <= 500 else text[:497] + "..."
