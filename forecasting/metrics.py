@@ -152,7 +152,9 @@ def evaluate(
     per_series["rmsse"] = np.sqrt(per_series["msse"])
     summary = []
     series_groups = per_series.groupby(groups, sort=True, dropna=False) if groups else [((), per_series)]
-    row_groups = dict(iter(rows.groupby(groups, sort=True, dropna=False))) if groups else {(): rows}
+    row_groups: dict[object, pd.DataFrame] = (
+        dict(iter(rows.groupby(groups, sort=True, dropna=False))) if groups else {(): rows}
+    )
     for key, ps in series_groups:
         key_t = key if isinstance(key, tuple) else (key,)
         r = row_groups[key if groups else ()]

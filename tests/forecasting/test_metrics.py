@@ -96,7 +96,7 @@ def test_evaluate_known_answer_wspl_rmsse_bias() -> None:
     # Bias: errors [-2, 0, 0] over actual mean 11/3.
     assert out.loc[0, "bias"] == pytest.approx((-2 / 3) / (11 / 3))
     assert out.loc[0, "n_days"] == 3
-    assert np.isnan(out.loc[0, "coverage_95"])  # the 95% levels are not in this forecast
+    assert pd.isna(out.loc[0, "coverage_95"])  # the 95% levels are not in this forecast
 
 
 def test_evaluate_equal_weights_and_groups() -> None:
