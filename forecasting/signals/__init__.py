@@ -1,0 +1,107 @@
+"""Signals that warn planners ahead of time: seasonal spikes, volatility shifts, segment changes and
+supplier slippage.
+
+The detectors live in submodules (``spikes``, ``volatility``, ``segment_changes``, ``slippage``); this
+module holds the one helper they share: the daily demand of every series as a dense matrix, so that
+detectors work on whole catalogues with array operations instead of per-series loops.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from features.schema import SERIES_KEY
+from models.base import ParamCheck
+
+
+@dataclass(frozen=True)
+class DemandMatrix:
+    """Daily demand of many series on one shared calendar.
+
+    Attributes:
+        keys: The ``(sku, channel)`` of each row, in row order.
+        start: Date of column 0.
+        values: Array ``(n_series, n_days)`` of units; NaN where demand is unknown (stockout days,
+            whose sales are censored, and days before a series' first row).
+    """
+
+    keys: pd.DataFrame
+    start: pd.Timestamp
+    values: np.ndarray
+
+    @property
+    def n_days(self) -> int:
+        """Number of days (columns)."""
+        return int(self.values.shape[1])
+
+    @property
+    def end(self) -> pd.Timestamp:
+        """Date of the last column."""
+        return self.start + pd.Timedelta(days=self.n_days - 1)
+
+    def column(self, date: pd.Timestamp) -> int:
+        """Column index of ``date`` (may fall outside ``0..n_days-1``)."""
+        return int((pd.Timestamp(date) - self.start).days)
+
+
+def demand_matrix(sales: pd.DataFrame) -> DemandMatrix:
+    """Pivot completed daily sales into a :class:`DemandMatrix`.
+
+    Args:
+        sales: The ``sales`` table of a :class:`~features.dataset.Dataset` (columns ``date, sku,
+            channel, units`` and optionally the boolean ``censored``).
+
+    Returns:
+        The dense matrix, rows sorted by ``sku, channel``; float32 keeps 30,000 two-year series
+        under 100 MB.
+
+    Raises:
+        ValueError: If ``sales`` is empty.
+    """
+    if sales.empty:
+        raise ValueError("Table 'sales' is empty: there is no demand to scan for signals. Add sales rows.")
+    dates = pd.to_datetime(sales["date"])
+    start = pd.Timestamp(dates.min())
+    n_days = int((dates.max() - start).days) + 1
+    codes, keys = pd.MultiIndex.from_frame(sales[list(SERIES_KEY)].astype(str)).factorize(sort=True)
+    values = np.full((len(keys), n_days), np.nan, dtype=np.float32)
+    day = (dates - start).dt.days.to_numpy()
+    units = sales["units"].to_numpy(dtype=np.float32, na_value=np.nan)
+    if "censored" in sales:
+        # A stockout day says how much was sold, not how much was wanted: leave it unknown.
+        units = np.where(sales["censored"].fillna(False).to_numpy(dtype=bool), np.nan, units)
+    values[codes, day] = units
+    key_frame = pd.DataFrame(list(keys), columns=list(SERIES_KEY))
+    return DemandMatrix(keys=key_frame, start=start, values=values)
+
+
+def check_params(owner: str, checks: dict[str, ParamCheck], **values: object) -> None:
+    """Run the declared parameter checks of a detector.
+
+    Args:
+        owner: The detector's name, for the message.
+        checks: One :class:`~models.base.ParamCheck` per parameter.
+        **values: The parameters as given.
+
+    Raises:
+        ValueError: Naming the first parameter that fails, what it must be and what was given.
+    """
+    for name, check in checks.items():
+        value = values[name]
+        if not check.test(value):
+            raise ValueError(f"The '{name}' of {owner} must be {check.expected}. Got {value!r}.")
+
+
+def is_number(value: object) -> bool:
+    """True for a real number that is not a bool (bools are ints to Python, never a valid figure)."""
+    return isinstance(value, int | float | np.integer | np.floating) and not isinstance(value, bool)
+
+
+def is_whole(value: object, minimum: int = 0, maximum: int | None = None) -> bool:
+    """True for a whole number (not a bool) in ``minimum..maximum``."""
+    if isinstance(value, bool) or not isinstance(value, int | np.integer):
+        return False
+    return bool(value >= minimum and (maximum is None or value <= maximum))

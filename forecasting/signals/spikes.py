@@ -1,0 +1,382 @@
+"""Seasonal spikes ahead: upcoming demand peaks per SKU-channel, seen early enough to buffer for them.
+
+Three kinds of evidence, combined per series:
+
+- ``yoy``: the same period in earlier years. Demand in a centred window around ``t + d`` one (or two)
+  years ago, divided by the baseline of that year, predicts the uplift ``d`` days ahead. This is the
+  only evidence that reaches past a short forecast horizon (a 28-day forecast cannot see day 60).
+- ``forecast``: the forecast mean against the recent baseline.
+- ``event`` / ``promotion``: known future events whose past occurrences lifted this series' demand,
+  and planned promotions with a declared uplift.
+
+The windows feed the ``SEASONAL_HYBRID`` policy, which buffers only near the peak.
+"""
+
+from __future__ import annotations
+
+import logging
+import warnings
+from typing import Final
+
+import numpy as np
+import pandas as pd
+from scipy.stats import norm
+
+from features.dataset import Dataset
+from features.schema import SERIES_KEY
+from forecasting.signals import DemandMatrix, check_params, demand_matrix, is_number, is_whole
+from models.base import ParamCheck
+
+logger = logging.getLogger(__name__)
+
+SPIKE_COLUMNS: Final = ["sku", "channel", "start", "peak", "end", "uplift", "confidence", "source"]
+YEAR_DAYS: Final = 364  # 52 weeks: last year's same weekday, so weekly patterns line up.
+
+_CHECKS: Final = {
+    "horizon_days": ParamCheck(
+        lambda v: is_whole(v, 1, 300),
+        "a whole number of days in 1..300",
+    ),
+    "min_uplift": ParamCheck(lambda v: is_number(v) and v > 1.0, "a ratio > 1 (e.g. 2.0 for doubled demand)"),
+    "baseline_days": ParamCheck(
+        lambda v: is_whole(v, 14) and v % 7 == 0,
+        "a whole number of weeks in days, >= 14 (e.g. 56)",
+    ),
+    "window_days": ParamCheck(
+        lambda v: is_whole(v, 1) and v % 2 == 1,
+        "an odd number of days >= 1 (e.g. 7), so the window is centred",
+    ),
+    "alpha": ParamCheck(lambda v: is_number(v) and 0.0 < v < 1.0, "a significance level in (0, 1)"),
+    "min_units": ParamCheck(lambda v: is_number(v) and v >= 0.0, "a number of units >= 0"),
+    "promotion_confidence": ParamCheck(lambda v: is_number(v) and 0.0 <= v <= 1.0, "a probability in [0, 1]"),
+}
+
+
+def detect_spikes(
+    data: Dataset,
+    forecast: pd.DataFrame | None = None,
+    *,
+    horizon_days: int = 91,
+    min_uplift: float = 2.0,
+    baseline_days: int = 56,
+    window_days: int = 7,
+    alpha: float = 0.01,
+    min_units: float = 5.0,
+    merge_gap_days: int = 3,
+    promotion_confidence: float = 0.8,
+) -> pd.DataFrame:
+    """Find demand peaks of at least ``min_uplift`` times the baseline in the next ``horizon_days``.
+
+    Args:
+        data: Validated tables; the forecast origin is ``data.end_date``.
+        forecast: Optional canonical forecast frame (``sku, channel, date, mean`` and quantiles).
+        horizon_days: How far ahead to look, in days.
+        min_uplift: Smallest peak / baseline ratio reported.
+        baseline_days: Length of the baseline window before the origin (and before the same origin
+            one year earlier); its median weekly rate is the baseline, so a past spike inside it does
+            not hide the next one.
+        window_days: Width of the centred window that smooths daily demand (odd).
+        alpha: A last-year or event peak must beat its baseline at this significance level, with
+            the baseline's own over-dispersion as noise.
+        min_units: Least units in the evidence window, so near-dead series do not raise alarms.
+        merge_gap_days: Windows of one series closer than this are merged into one spike.
+        promotion_confidence: Confidence given to a planned promotion's declared uplift.
+
+    Returns:
+        One row per spike: ``sku, channel, start, peak, end`` (future dates), ``uplift`` (peak
+        ratio to the current baseline), ``confidence`` (0..1) and ``source`` (``yoy``, ``forecast``,
+        ``event``, ``promotion``, or several joined by ``+``), sorted by series and start.
+
+    Raises:
+        ValueError: If a parameter is out of range or the forecast lacks its key columns.
+    """
+    check_params(
+        "detect_spikes", _CHECKS, horizon_days=horizon_days, min_uplift=min_uplift,
+        baseline_days=baseline_days, window_days=window_days, alpha=alpha, min_units=min_units,
+        promotion_confidence=promotion_confidence,
+    )
+    matrix = demand_matrix(data.sales)
+    base_now = _baseline(matrix.values, matrix.n_days - 1, baseline_days)
+    parts = [
+        _yoy_candidates(matrix, horizon_days, min_uplift, baseline_days, window_days, alpha, min_units,
+                        base_now),
+    ]
+    if forecast is not None:
+        parts.append(_forecast_candidates(matrix, forecast, horizon_days, min_uplift, base_now, min_units))
+    if data.events is not None and not data.events.empty:
+        parts.append(_event_candidates(matrix, data.events, horizon_days, min_uplift, baseline_days, alpha,
+                                       min_units, base_now))
+    if data.promotions is not None and not data.promotions.empty:
+        parts.append(_promotion_candidates(matrix, data.promotions, horizon_days, min_uplift,
+                                           promotion_confidence))
+    for part in parts:
+        logger.debug("spike candidates from %s: %d", part["source"].iloc[0] if len(part) else "-", len(part))
+    spikes = _merge([p for p in parts if not p.empty], merge_gap_days)
+    logger.info("Spikes ahead: %d windows over %d series (horizon %d days, >= %.1fx).",
+                len(spikes), len(matrix.keys), horizon_days, min_uplift)
+    return spikes
+
+
+def _baseline(values: np.ndarray, end: int, days: int) -> np.ndarray:
+    """Median weekly rate per day over the ``days`` ending at column ``end`` (NaN if unknown)."""
+    start = end - days + 1
+    if start < 0:
+        return np.full(values.shape[0], np.nan)
+    weeks = values[:, start:end + 1].reshape(values.shape[0], days // 7, 7)
+    with np.errstate(invalid="ignore"), _quiet():
+        return np.nanmedian(np.nanmean(weeks, axis=2), axis=1).astype(float)
+
+
+def _dispersion(values: np.ndarray, end: int, days: int) -> np.ndarray:
+    """Variance-to-mean ratio of daily demand in the baseline window, at least 1 (Poisson)."""
+    window = values[:, max(end - days + 1, 0):end + 1].astype(float)
+    with np.errstate(invalid="ignore", divide="ignore"), _quiet():
+        ratio = np.nanvar(window, axis=1) / np.nanmean(window, axis=1)
+    return np.fmax(np.nan_to_num(ratio, nan=1.0), 1.0)
+
+
+def _centred_sums(values: np.ndarray, first: int, count: int, width: int) -> tuple[np.ndarray, np.ndarray]:
+    """Sum and number of known days in a centred window around columns ``first .. first+count-1``."""
+    half = width // 2
+    lo, hi = first - half, first + count - 1 + half
+    block = values[:, lo:hi + 1].astype(float)
+    known = ~np.isnan(block)
+    csum = np.concatenate([np.zeros((block.shape[0], 1)), np.cumsum(np.where(known, block, 0.0), axis=1)], 1)
+    ccount = np.concatenate([np.zeros((block.shape[0], 1)), np.cumsum(known, axis=1)], 1)
+    return csum[:, width:] - csum[:, :-width], ccount[:, width:] - ccount[:, :-width]
+
+
+def _yoy_candidates(
+    matrix: DemandMatrix, horizon: int, min_uplift: float, baseline_days: int, width: int, alpha: float,
+    min_units: float, base_now: np.ndarray,
+) -> pd.DataFrame:
+    """Peaks ahead implied by the same weeks of earlier years, each scaled by that year's baseline."""
+    origin = matrix.n_days - 1
+    half = width // 2
+    obs, expected, ratios, phis = [], [], [], []
+    lag = YEAR_DAYS
+    while origin - lag - baseline_days + 1 >= 0 and origin - lag + 1 - half >= 0:
+        base = _baseline(matrix.values, origin - lag, baseline_days)
+        sums, counts = _centred_sums(matrix.values, origin - lag + 1, horizon, width)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            rate = np.where(counts >= (width + 1) // 2, sums / np.maximum(counts, 1), np.nan)
+            ratio = np.where(base[:, None] > 0, rate / base[:, None], np.nan)
+        obs.append(np.nan_to_num(rate) * width)
+        expected.append(np.nan_to_num(base)[:, None] * width * np.ones((1, horizon)))
+        ratios.append(ratio)
+        phis.append(_dispersion(matrix.values, origin - lag, baseline_days))
+        lag += YEAR_DAYS
+    if not ratios:
+        logger.info("Spikes: less than a year of history before the baseline window; no year-over-year view.")
+        return _empty()
+    stack = np.stack(ratios)
+    with _quiet():
+        ratio = np.nanmean(stack, axis=0)
+        agree = np.nanmean(np.where(np.isnan(stack), np.nan, stack >= min_uplift), axis=0)
+    total_obs, total_exp = np.sum(obs, axis=0), np.sum(expected, axis=0)
+    phi = np.mean(phis, axis=0)[:, None]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        z = (total_obs - total_exp) / np.sqrt(phi * total_exp)
+    p_value = norm.sf(np.nan_to_num(z, nan=-np.inf))
+    mask = (ratio >= min_uplift) & (p_value < alpha) & (total_obs >= min_units) & (base_now[:, None] > 0)
+    rows, starts, ends = _runs(mask)
+    if rows.size == 0:
+        return _empty()
+    peaks = _argmax_in_runs(ratio, rows, starts, ends)
+    conf = agree[rows, peaks] * (1.0 - p_value[rows, peaks])
+    return _frame(matrix, rows, starts, ends, peaks, ratio[rows, peaks], conf, "yoy")
+
+
+def _forecast_candidates(
+    matrix: DemandMatrix, forecast: pd.DataFrame, horizon: int, min_uplift: float, base_now: np.ndarray,
+    min_units: float,
+) -> pd.DataFrame:
+    """Peaks where the forecast mean reaches ``min_uplift`` times the recent baseline."""
+    missing = [c for c in (*SERIES_KEY, "date", "mean") if c not in forecast.columns]
+    if missing:
+        raise ValueError(
+            f"The forecast lacks the column(s) {missing}. Pass the canonical forecast frame "
+            "(sku, channel, date, mean and quantile columns)."
+        )
+    origin = matrix.end
+    frame = forecast.assign(date=pd.to_datetime(forecast["date"]))
+    frame = frame[(frame["date"] > origin) & (frame["date"] <= origin + pd.Timedelta(days=horizon))]
+    row_of = pd.Series(np.arange(len(matrix.keys)), index=pd.MultiIndex.from_frame(matrix.keys))
+    rows = row_of.reindex(pd.MultiIndex.from_frame(frame[list(SERIES_KEY)].astype(str))).to_numpy()
+    known = ~np.isnan(rows)
+    frame, rows = frame[known], rows[known].astype(int)
+    day = (frame["date"] - origin).dt.days.to_numpy() - 1
+    mean = np.full((len(matrix.keys), horizon), np.nan)
+    mean[rows, day] = frame["mean"].to_numpy(dtype=float)
+    threshold = min_uplift * base_now
+    with np.errstate(invalid="ignore", divide="ignore"):
+        ratio = mean / base_now[:, None]
+    # The chance that demand clears the threshold, read off the forecast quantiles at each day.
+    levels = sorted(float(c) for c in frame.columns if _is_level(c))
+    prob = np.full(mean.shape, 0.5)
+    if levels:
+        qvals = frame[[_level_column(frame, q) for q in levels]].to_numpy(dtype=float)
+        prob[rows, day] = 1.0 - _level_at(qvals, np.asarray(levels), threshold[rows])
+    run_rows, starts, ends = _runs(np.nan_to_num(ratio) >= min_uplift)
+    if run_rows.size == 0:
+        return _empty()
+    csum = np.concatenate([np.zeros((mean.shape[0], 1)), np.cumsum(np.nan_to_num(mean), axis=1)], axis=1)
+    run_units = csum[run_rows, ends] - csum[run_rows, starts]
+    keep = run_units >= min_units
+    run_rows, starts, ends = run_rows[keep], starts[keep], ends[keep]
+    peaks = _argmax_in_runs(ratio, run_rows, starts, ends)
+    return _frame(matrix, run_rows, starts, ends, peaks, ratio[run_rows, peaks], prob[run_rows, peaks],
+                  "forecast")
+
+
+def _event_candidates(
+    matrix: DemandMatrix, events: pd.DataFrame, horizon: int, min_uplift: float, baseline_days: int,
+    alpha: float, min_units: float, base_now: np.ndarray,
+) -> pd.DataFrame:
+    """Known future events whose past occurrences lifted a series by at least ``min_uplift``."""
+    origin = matrix.end
+    ev = events.assign(date=pd.to_datetime(events["date"]))
+    channel = ev["channel"].fillna("").astype(str) if "channel" in ev else pd.Series("", index=ev.index)
+    ev = ev.assign(channel=channel)
+    future = ev[(ev["date"] > origin) & (ev["date"] <= origin + pd.Timedelta(days=horizon))]
+    past = ev[ev["date"] <= origin]
+    out = []
+    channels = matrix.keys["channel"].to_numpy()
+    for (name, chan), dates in future.groupby(["event", "channel"])["date"]:
+        history = past[(past["event"] == name) & ((past["channel"] == chan) | (past["channel"] == ""))]
+        cols = [matrix.column(d) for d in history["date"].unique()]
+        cols = [c for c in cols if c - 7 - baseline_days + 1 >= 0]
+        if not cols:
+            continue
+        # The week before an event often already builds up: the baseline ends a week earlier.
+        obs = np.nansum([matrix.values[:, c] for c in cols], axis=0).astype(float)
+        exp = np.nansum([_baseline(matrix.values, c - 7, baseline_days) for c in cols], axis=0)
+        phi = np.mean([_dispersion(matrix.values, c - 7, baseline_days) for c in cols], axis=0)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            ratio = obs / exp
+            p_value = norm.sf(np.nan_to_num((obs - exp) / np.sqrt(phi * exp), nan=-np.inf))
+        hit = (ratio >= min_uplift) & (p_value < alpha) & (obs >= min_units) & (base_now > 0)
+        if chan:
+            hit &= channels == chan
+        for day in sorted(dates.unique()):
+            col = int((pd.Timestamp(day) - origin).days) - 1
+            rows = np.flatnonzero(hit)
+            out.append(_frame(matrix, rows, np.full(rows.size, col), np.full(rows.size, col + 1),
+                              np.full(rows.size, col), ratio[rows], 1.0 - p_value[rows], "event"))
+    return pd.concat(out, ignore_index=True) if out else _empty()
+
+
+def _promotion_candidates(
+    matrix: DemandMatrix, promotions: pd.DataFrame, horizon: int, min_uplift: float, confidence: float,
+) -> pd.DataFrame:
+    """Planned promotions ahead whose declared ``expected_uplift`` reaches ``min_uplift``."""
+    if "expected_uplift" not in promotions:
+        return _empty()
+    origin = matrix.end
+    last = origin + pd.Timedelta(days=horizon)
+    promo = promotions.assign(
+        start=pd.to_datetime(promotions["start"]), end=pd.to_datetime(promotions["end"])
+    )
+    promo = promo[
+        (promo["expected_uplift"] >= min_uplift) & (promo["end"] > origin) & (promo["start"] <= last)
+    ]
+    start = promo["start"].where(promo["start"] > origin, origin + pd.Timedelta(days=1))
+    return pd.DataFrame({
+        "sku": promo["sku"].astype(str), "channel": promo["channel"].astype(str), "start": start,
+        "peak": start, "end": promo["end"].where(promo["end"] <= last, last),
+        "uplift": promo["expected_uplift"].astype(float),
+        "confidence": float(confidence), "source": "promotion",
+    })[SPIKE_COLUMNS].reset_index(drop=True)
+
+
+def _level_at(qvals: np.ndarray, levels: np.ndarray, value: np.ndarray) -> np.ndarray:
+    """Quantile level at which each row's quantile function reaches ``value`` (linear in between,
+    clamped to the outermost levels)."""
+    k = levels.size
+    if k == 1:
+        return np.full(value.shape, float(levels[0]))
+    i = np.clip((qvals < value[:, None]).sum(axis=1), 1, k - 1)
+    lo, hi = qvals[np.arange(len(i)), i - 1], qvals[np.arange(len(i)), i]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        frac = np.clip(np.nan_to_num((value - lo) / (hi - lo), nan=0.0), 0.0, 1.0)
+    return levels[i - 1] + frac * (levels[i] - levels[i - 1])
+
+
+def _runs(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Row, first column and end column (exclusive) of every run of True in a 2-D mask."""
+    padded = np.zeros((mask.shape[0], mask.shape[1] + 2), dtype=np.int8)
+    padded[:, 1:-1] = mask
+    step = np.diff(padded, axis=1)
+    rows, starts = np.nonzero(step == 1)
+    _, ends = np.nonzero(step == -1)
+    # np.nonzero walks row by row, so the k-th start and the k-th end belong to the same run.
+    return rows, starts, ends
+
+
+def _argmax_in_runs(values: np.ndarray, rows: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
+    """Column of the largest value inside each run."""
+    length = int((ends - starts).max())
+    offsets = np.arange(length)
+    cols = np.minimum(starts[:, None] + offsets, ends[:, None] - 1)
+    picked = np.nan_to_num(values[rows[:, None], cols], nan=-np.inf)
+    return cols[np.arange(rows.size), np.argmax(picked, axis=1)]
+
+
+def _frame(
+    matrix: DemandMatrix, rows: np.ndarray, starts: np.ndarray, ends: np.ndarray, peaks: np.ndarray,
+    uplift: np.ndarray, confidence: np.ndarray, source: str,
+) -> pd.DataFrame:
+    """Spike rows from horizon columns (column 0 is the day after the origin)."""
+    first = matrix.end + pd.Timedelta(days=1)
+    keys = matrix.keys.iloc[rows].reset_index(drop=True)
+    return pd.DataFrame({
+        "sku": keys["sku"], "channel": keys["channel"],
+        "start": first + pd.to_timedelta(starts, unit="D"),
+        "peak": first + pd.to_timedelta(peaks, unit="D"),
+        "end": first + pd.to_timedelta(np.asarray(ends) - 1, unit="D"),
+        "uplift": np.asarray(uplift, dtype=float), "confidence": np.clip(np.asarray(confidence, float), 0, 1),
+        "source": source,
+    })[SPIKE_COLUMNS]
+
+
+def _merge(parts: list[pd.DataFrame], gap_days: int) -> pd.DataFrame:
+    """One window per overlapping (or nearly touching) group of candidates of the same series."""
+    if not parts:
+        return _empty()
+    cand = pd.concat(parts, ignore_index=True).sort_values(["sku", "channel", "start"]).reset_index(drop=True)
+    same_series = (cand["sku"].eq(cand["sku"].shift()) & cand["channel"].eq(cand["channel"].shift()))
+    reach = cand.groupby(["sku", "channel"])["end"].cummax().shift()
+    new = ~same_series | (cand["start"] > reach + pd.Timedelta(days=gap_days))
+    cand["group"] = new.cumsum()
+    best = cand.loc[cand.groupby("group")["uplift"].idxmax(), ["group", "peak", "uplift"]].set_index("group")
+    merged = cand.groupby("group").agg(
+        sku=("sku", "first"), channel=("channel", "first"), start=("start", "min"), end=("end", "max"),
+        confidence=("confidence", lambda c: 1.0 - float(np.prod(1.0 - c.to_numpy()))),
+        source=("source", lambda s: "+".join(sorted(set(s)))),
+    ).join(best)
+    return merged[SPIKE_COLUMNS].reset_index(drop=True)
+
+
+def _empty() -> pd.DataFrame:
+    return pd.DataFrame({
+        "sku": pd.Series(dtype=str), "channel": pd.Series(dtype=str),
+        "start": pd.Series(dtype="datetime64[ns]"), "peak": pd.Series(dtype="datetime64[ns]"),
+        "end": pd.Series(dtype="datetime64[ns]"), "uplift": pd.Series(dtype=float),
+        "confidence": pd.Series(dtype=float), "source": pd.Series(dtype=str),
+    })
+
+
+def _is_level(column: object) -> bool:
+    try:
+        return 0.0 < float(str(column)) < 1.0
+    except ValueError:
+        return False
+
+
+def _level_column(frame: pd.DataFrame, level: float) -> object:
+    return next(c for c in frame.columns if _is_level(c) and float(str(c)) == level)
+
+
+def _quiet() -> warnings.catch_warnings:
+    """Silence numpy's 'mean of empty slice': all-unknown windows are expected and give NaN."""
+    return warnings.catch_warnings(action="ignore", category=RuntimeWarning)
