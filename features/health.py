@@ -1,0 +1,115 @@
+"""Data health report of a validated :class:`~features.dataset.Dataset`: what a planner checks first."""
+
+from __future__ import annotations
+
+from dataclasses import fields
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from features.dataset import Dataset
+from features.schema import SERIES_KEY
+
+SHORT_HISTORY_DAYS = 56
+
+
+def health_report(dataset: Dataset, *, short_history_days: int = SHORT_HISTORY_DAYS) -> dict[str, Any]:
+    """Summarise a dataset: size, coverage, intermittency, censoring and warnings.
+
+    Args:
+        dataset: A validated dataset (completed sales).
+        short_history_days: Series with less history than this many days count as short.
+
+    Returns:
+        A JSON-friendly dict with keys ``series, skus, channels, start, end, rows, zero_share,
+        censored_rows, short_series, series_without_sales, tables, warnings`` and
+        ``short_history_days``. ``zero_share`` is the share of uncensored rows with zero units.
+    """
+    sales = dataset.sales
+    series_id = sales.groupby(list(SERIES_KEY), sort=False, observed=True).ngroup().to_numpy()
+    n_series = int(series_id.max()) + 1 if len(series_id) else 0
+    censored = sales["censored"].to_numpy(dtype=bool)
+    units = sales["units"].to_numpy()
+    first = pd.Series(sales["date"].to_numpy()).groupby(series_id).min()
+    history_days = (sales["date"].max() - first).dt.days.to_numpy() + 1
+    total_units = np.bincount(series_id, weights=np.where(censored, 0.0, units), minlength=n_series)
+    uncensored = ~censored
+    tables = {
+        f.name: len(getattr(dataset, f.name))
+        for f in fields(dataset)
+        if f.name != "warnings" and getattr(dataset, f.name) is not None
+    }
+    return {
+        "series": n_series,
+        "skus": int(sales["sku"].nunique()),
+        "channels": int(sales["channel"].nunique()),
+        "start": dataset.start_date.date().isoformat(),
+        "end": dataset.end_date.date().isoformat(),
+        "rows": len(sales),
+        "zero_share": float((units[uncensored] == 0).mean()) if uncensored.any() else float("nan"),
+        "censored_rows": int(censored.sum()),
+        "short_history_days": short_history_days,
+        "short_series": int((history_days < short_history_days).sum()),
+        "series_without_sales": int((total_units == 0).sum()),
+        "tables": tables,
+        "warnings": list(dataset.warnings),
+    }
+
+
+def format_health_report(report: dict[str, Any], *, title: str = "Data health") -> str:
+    """Render :func:`health_report` as a plain-text table (one ``name  value`` line per figure)."""
+    rows = [
+        ("series (sku x channel)", f"{report['series']:,}"),
+        ("SKUs", f"{report['skus']:,}"),
+        ("channels", f"{report['channels']:,}"),
+        ("date range", f"{report['start']} .. {report['end']}"),
+        ("sales rows (completed)", f"{report['rows']:,}"),
+        ("zero-sales share (uncensored rows)", f"{report['zero_share']:.1%}"),
+        ("censored rows (in_stock = 0)", f"{report['censored_rows']:,}"),
+        (f"short series (< {report['short_history_days']} days)", f"{report['short_series']:,}"),
+        ("series without any sales", f"{report['series_without_sales']:,}"),
+    ]
+    rows += [(f"table {name}", f"{count:,} rows") for name, count in report["tables"].items()]
+    width = max(len(name) for name, _ in rows)
+    lines = [title, "=" * len(title), *(f"{name.ljust(width)}  {value}" for name, value in rows)]
+    lines.append(f"warnings: {len(report['warnings'])}")
+    lines += [f"  - {w}" for w in report["warnings"]]
+    return "\n".join(lines)
+
+
+def plot_health(dataset: Dataset, out_file: Path) -> Path:
+    """Save a PNG with the distribution of history length and of zero-sales share per series.
+
+    Args:
+        dataset: A validated dataset.
+        out_file: Target ``.png`` path; its directory is created.
+
+    Returns:
+        ``out_file``.
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    sales = dataset.sales
+    grouped = sales.assign(zero=(sales["units"] == 0) & ~sales["censored"]).groupby(
+        list(SERIES_KEY), observed=True
+    )
+    history = (sales["date"].max() - grouped["date"].min()).dt.days + 1
+    zero_share = grouped["zero"].mean()
+    fig, (left, right) = plt.subplots(1, 2, figsize=(10, 4))
+    left.hist(history, bins=40, color="#4c72b0")
+    left.axvline(SHORT_HISTORY_DAYS, color="#c44e52", linestyle="--", label=f"{SHORT_HISTORY_DAYS} days")
+    left.set(title="History per series", xlabel="days", ylabel="series")
+    left.legend()
+    right.hist(zero_share, bins=40, range=(0, 1), color="#55a868")
+    right.set(title="Zero-sales share per series", xlabel="share of days with 0 units", ylabel="series")
+    fig.tight_layout()
+    out_file = Path(out_file)
+    out_file.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(out_file, dpi=100)
+    plt.close(fig)
+    return out_file
