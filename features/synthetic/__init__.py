@@ -10,7 +10,9 @@ directory atomically and ``read_truth`` reads the truth back.
 """
 
 from features.synthetic.generator import generate_catalogue
-from features.synthetic.io import read_truth, write_catalogue
+from features.synthetic.io import check_output_dir, read_truth, write_catalogue
 from features.synthetic.types import Catalogue, GroundTruth
 
-__all__ = ["Catalogue", "GroundTruth", "generate_catalogue", "read_truth", "write_catalogue"]
+__all__ = [
+    "Catalogue", "GroundTruth", "check_output_dir", "generate_catalogue", "read_truth", "write_catalogue",
+]

@@ -198,7 +198,7 @@ def _launch_days(rng: np.random.Generator, n_skus: int, n_days: int) -> np.ndarr
     if n_days < 42 or len(late) == 0:
         return launch
     # A third of the late launches has less than eight weeks of history at the end.
-    recent = rng.random(len(late)) < 1 / 3
+    recent = np.arange(len(late)) < max(1, round(len(late) / 3))
     lo_recent = max(n_days - 56, 1)
     lo_mid = max(int(0.4 * n_days), 1)
     hi = n_days - 14

@@ -61,7 +61,7 @@ def write_catalogue(cat: Catalogue, out_dir: str | Path) -> Path:
         ValueError: If ``out_dir`` is a file or a non-empty folder that is not a catalogue.
     """
     out = Path(out_dir).expanduser().resolve()
-    _check_target(out)
+    check_output_dir(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
     try:
@@ -80,7 +80,8 @@ def write_catalogue(cat: Catalogue, out_dir: str | Path) -> Path:
     return out
 
 
-def _check_target(out: Path) -> None:
+def check_output_dir(out: Path) -> None:
+    """Raise ValueError if ``out`` cannot take a catalogue (a file, or a non-empty non-catalogue folder)."""
     if out.exists() and not out.is_dir():
         raise ValueError(f"The output '{out}' is a file. Give a directory path for the catalogue.")
     if out.is_dir() and any(out.iterdir()) and not (out / TRUTH_DIR / META_FILE).is_file():
