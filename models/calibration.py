@@ -1,0 +1,194 @@
+"""Calibrate forecast distributions on backtest residuals, so intervals cover what they claim.
+
+Two corrections, both learned on a holdout the model did not train on:
+
+* :class:`LevelCalibrator` maps each nominal quantile level to the level of the model's own quantile
+  function that was empirically exceeded that often (recalibration of the PIT, Kuleshov et al. 2018).
+  Lower levels are matched on ``P(y < Q)`` and upper ones on ``P(y <= Q)``, because intervals on counts
+  are closed: a zero lower bound covers a zero sale. It applies to quantile forecasts (through the
+  interpolated quantile function of :mod:`models.paths`) and to the daily marginals of sample paths
+  (rank-preserving, so the day-to-day dependence of the paths stays).
+* :class:`TotalsCalibrator` scales the spread of the paths' multi-day totals around their mean so that
+  the holdout totals' 95% quantile covers 95% of series: daily calibration alone cannot fix totals when
+  the model gets the correlation between days wrong.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Self
+
+import numpy as np
+from scipy.special import ndtr, ndtri
+
+from models.paths import quantile_function
+
+# Calibrate on a grid dense enough to interpolate any requested level, including M5's nine.
+CALIBRATION_LEVELS: tuple[float, ...] = tuple(
+    sorted({0.005, 0.01, 0.025, 0.05, 0.1, 0.165, 0.2, 0.25, 0.3, 0.35, 0.4, 0.45, 0.5,
+            0.55, 0.6, 0.65, 0.7, 0.75, 0.8, 0.835, 0.85, 0.9, 0.95, 0.975, 0.99, 0.995})
+)
+_LEVEL_FLOOR = 1e-5
+
+
+def _tail_slope(x: np.ndarray, z: np.ndarray) -> float:
+    """Slope dz/dx between the outermost point and the next one at least 0.1 away, within [0.25, 4]."""
+    for k in range(1, len(x)):
+        if abs(x[k] - x[0]) > 0.1:
+            return float(np.clip((z[k] - z[0]) / (x[k] - x[0]), 0.25, 4.0))
+    return 1.0
+
+
+class LevelCalibrator:
+    """Map nominal quantile levels to the levels that were empirically right on a holdout.
+
+    Args:
+        levels: The increasing levels of the quantile values passed to :meth:`fit`.
+        min_obs: Fewer holdout observations than this leave the levels unchanged (identity map).
+    """
+
+    def __init__(self, levels: Sequence[float] = CALIBRATION_LEVELS, min_obs: int = 100) -> None:
+        self.levels = levels
+        self.min_obs = min_obs
+
+    def fit(self, actual: np.ndarray, quantile_values: np.ndarray) -> Self:
+        """Learn the empirical level of each nominal level.
+
+        Args:
+            actual: Observations ``(n,)``; NaN ones (censored days) are ignored.
+            quantile_values: Predicted quantiles ``(n, k)`` at ``levels``.
+
+        Returns:
+            self, with ``empirical_`` (the observed non-exceedance frequency per level) and ``n_obs_``.
+        """
+        lv = np.asarray(self.levels, dtype=float)
+        y = np.asarray(actual, dtype=float)
+        qv = np.asarray(quantile_values, dtype=float)
+        if qv.shape != (y.shape[0], lv.size):
+            raise ValueError(
+                f"The 'quantile_values' must have shape (len(actual), len(levels)) = ({y.shape[0]}, "
+                f"{lv.size}). Got {qv.shape}."
+            )
+        ok = ~np.isnan(y)
+        y, qv = y[ok], qv[ok]
+        self.n_obs_ = int(y.size)
+        if self.n_obs_ < self.min_obs:
+            self.empirical_ = lv.copy()
+            return self
+        below = (y[:, None] < qv).mean(axis=0)
+        at_or_below = (y[:, None] <= qv).mean(axis=0)
+        emp = np.where(lv < 0.5, below, at_or_below)
+        self.empirical_ = np.maximum.accumulate(emp)
+        return self
+
+    def mapped_levels(self, nominal: Sequence[float] | np.ndarray) -> np.ndarray:
+        """The model's levels to read for each ``nominal`` level, in (0, 1).
+
+        Inside the observed range this inverts the empirical map by interpolation; outside it the tail
+        is stretched in the same ratio as at the outermost level.
+        """
+        if not hasattr(self, "empirical_"):
+            raise RuntimeError("This LevelCalibrator is not fitted yet. Call 'fit' first.")
+        tau = np.clip(np.asarray(nominal, dtype=float), _LEVEL_FLOOR, 1 - _LEVEL_FLOOR)
+        # Interpolate in probit space: linear extrapolation there stretches the tails the way a scale
+        # error of a normal forecast would, where linear extrapolation in probability cannot reach.
+        emp = np.clip(self.empirical_, _LEVEL_FLOOR, 1 - _LEVEL_FLOOR)
+        x = ndtri(emp) + np.arange(emp.size) * 1e-9
+        z_lv = ndtri(np.asarray(self.levels, dtype=float))
+        z = ndtri(tau)
+        out = np.interp(z, x, z_lv)
+        lo_slope = _tail_slope(x[:3], z_lv[:3])
+        hi_slope = _tail_slope(x[::-1][:3], z_lv[::-1][:3])
+        out = np.where(z < x[0], z_lv[0] + (z - x[0]) * lo_slope, out)
+        out = np.where(z > x[-1], z_lv[-1] + (z - x[-1]) * hi_slope, out)
+        return np.clip(ndtr(out), _LEVEL_FLOOR, 1 - _LEVEL_FLOOR)
+
+    def quantiles(self, quantile_values: np.ndarray, nominal: Sequence[float]) -> np.ndarray:
+        """Calibrated quantiles at ``nominal`` levels from values at ``levels``.
+
+        Args:
+            quantile_values: ``(..., k)`` at ``levels``.
+            nominal: The output levels.
+
+        Returns:
+            ``(..., len(nominal))``, non-decreasing along the last axis.
+        """
+        qv = np.asarray(quantile_values, dtype=float)
+        u = np.broadcast_to(self.mapped_levels(nominal), (*qv.shape[:-1], len(nominal)))
+        return np.sort(quantile_function(qv, self.levels, np.ascontiguousarray(u)), axis=-1)
+
+    def remap_paths(self, values: np.ndarray) -> np.ndarray:
+        """Apply the level map to the daily marginals of sample paths ``(n_series, n_paths, horizon)``.
+
+        Each path keeps its rank on each day (so the dependence between days is untouched); the value at
+        rank ``k`` becomes the paths' empirical quantile at the mapped level of ``(k + 0.5) / n_paths``.
+        """
+        v = np.asarray(values)
+        n_paths = v.shape[1]
+        if n_paths < 2:
+            return v.copy()
+        order = np.argsort(v, axis=1, kind="stable")
+        sorted_v = np.take_along_axis(v, order, axis=1).astype(float).transpose(0, 2, 1)
+        ranks = (np.arange(n_paths) + 0.5) / n_paths
+        # The sorted paths are the quantile function at the rank levels; reading it at the mapped levels
+        # (with the exponential tails of models.paths beyond the extreme paths) widens or narrows it.
+        u = np.broadcast_to(self.mapped_levels(ranks), sorted_v.shape)
+        new_sorted = quantile_function(sorted_v, ranks, np.ascontiguousarray(u)).transpose(0, 2, 1)
+        out = np.empty_like(v)
+        np.put_along_axis(out, order, new_sorted.astype(v.dtype), axis=1)
+        return out
+
+
+class TotalsCalibrator:
+    """Scale the spread of multi-day totals so their upper quantile covers what it claims.
+
+    Args:
+        level: The one-sided level whose coverage is matched (0.95: the 95% quantile of the total).
+        min_series: Fewer scored series than this keep the factor at 1.
+    """
+
+    def __init__(self, level: float = 0.95, min_series: int = 20) -> None:
+        self.level = level
+        self.min_series = min_series
+
+    def fit(self, path_totals: np.ndarray, actual_totals: np.ndarray) -> Self:
+        """Choose the factor ``factor_`` on a grid so the holdout coverage is closest to ``level``.
+
+        Args:
+            path_totals: ``(n_series, n_paths)`` totals over the holdout window from the sample paths.
+            actual_totals: ``(n_series,)`` observed totals; NaN ones are ignored.
+        """
+        totals = np.asarray(path_totals, dtype=float)
+        actual = np.asarray(actual_totals, dtype=float)
+        ok = ~np.isnan(actual)
+        self.n_series_ = int(ok.sum())
+        self.factor_ = 1.0
+        if self.n_series_ < self.min_series:
+            return self
+        centre = totals[ok].mean(axis=1)
+        upper = np.quantile(totals[ok], self.level, axis=1)
+        grid = np.exp(np.linspace(np.log(0.3), np.log(5.0), 121))
+        cover = np.array([(actual[ok] <= centre + s * (upper - centre) + 1e-9).mean() for s in grid])
+        # Among factors as close as any to the target, take the one nearest 1 (the least change).
+        gap = np.abs(cover - self.level)
+        best = np.flatnonzero(gap <= gap.min() + 1e-12)
+        self.factor_ = float(grid[best[np.argmin(np.abs(np.log(grid[best])))]])
+        return self
+
+    def apply(self, values: np.ndarray) -> np.ndarray:
+        """Rescale each path so its total moves ``factor_`` times as far from the mean total.
+
+        Scaling a whole path keeps its shape across days (zeros stay zeros, so intermittent paths stay
+        intermittent); a path whose total would fall below zero becomes all zeros.
+        """
+        if not hasattr(self, "factor_"):
+            raise RuntimeError("This TotalsCalibrator is not fitted yet. Call 'fit' first.")
+        v = np.asarray(values)
+        if self.factor_ == 1.0:
+            return v.copy()
+        total = v.sum(axis=2, dtype=float)
+        centre = total.mean(axis=1, keepdims=True)
+        target = np.clip(centre + self.factor_ * (total - centre), 0.0, None)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            ratio = np.where(total > 0, target / total, 1.0)
+        return (v * ratio[:, :, None]).astype(v.dtype)

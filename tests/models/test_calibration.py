@@ -1,0 +1,87 @@
+"""Calibration maps: quantile levels and multi-day totals learned from holdout errors."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from scipy import stats
+
+from models.calibration import CALIBRATION_LEVELS, LevelCalibrator, TotalsCalibrator
+
+LEVELS = np.asarray(CALIBRATION_LEVELS)
+
+
+def _too_narrow(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Actuals ~ N(10, 2) forecast as N(10, 1): every interval is too narrow."""
+    rng = np.random.default_rng(seed)
+    y = rng.normal(10, 2, n)
+    q = np.tile(stats.norm.ppf(LEVELS, 10, 1), (n, 1))
+    return y, q
+
+
+def test_level_calibrator_widens_too_narrow_intervals() -> None:
+    y, q = _too_narrow(4000, 0)
+    cal = LevelCalibrator().fit(y, q)
+    # Before: the nominal 97.5% quantile is exceeded far more than 2.5% of the time.
+    assert (y <= q[:, LEVELS.tolist().index(0.975)]).mean() < 0.9
+    y2, q2 = _too_narrow(4000, 1)
+    out = cal.quantiles(q2, [0.025, 0.975])
+    covered = ((y2 >= out[:, 0]) & (y2 <= out[:, 1])).mean()
+    assert covered == pytest.approx(0.95, abs=0.02)
+
+
+def test_level_calibrator_is_identity_when_calibrated_or_too_little_data() -> None:
+    rng = np.random.default_rng(2)
+    y = rng.normal(10, 1, 5000)
+    q = np.tile(stats.norm.ppf(LEVELS, 10, 1), (5000, 1))
+    cal = LevelCalibrator().fit(y, q)
+    np.testing.assert_allclose(cal.mapped_levels([0.1, 0.5, 0.9]), [0.1, 0.5, 0.9], atol=0.02)
+    few = LevelCalibrator(min_obs=100).fit(y[:50] * 3, q[:50])
+    np.testing.assert_allclose(few.mapped_levels([0.05, 0.95]), [0.05, 0.95])
+
+
+def test_level_calibrator_ignores_censored_nan_and_checks_shapes() -> None:
+    y, q = _too_narrow(500, 3)
+    y[:100] = np.nan
+    assert LevelCalibrator().fit(y, q).n_obs_ == 400
+    with pytest.raises(ValueError, match=r"shape \(len\(actual\), len\(levels\)\)"):
+        LevelCalibrator().fit(y, q[:, :3])
+    with pytest.raises(RuntimeError, match="not fitted"):
+        LevelCalibrator().mapped_levels([0.5])
+
+
+def test_remap_paths_keeps_ranks_and_calibrates_marginals() -> None:
+    y, q = _too_narrow(4000, 4)
+    cal = LevelCalibrator().fit(y, q)
+    rng = np.random.default_rng(5)
+    paths = rng.normal(10, 1, (3, 2000, 5)).astype(np.float32)
+    out = cal.remap_paths(paths)
+    assert out.shape == paths.shape and out.dtype == paths.dtype
+    # The map is monotone on every day (ranks kept up to ties): the dependence between days is kept.
+    in_old_order = np.take_along_axis(out, np.argsort(paths, axis=1, kind="stable"), axis=1)
+    assert (np.diff(in_old_order, axis=1) >= 0).all()
+    assert np.std(out, axis=1).mean() == pytest.approx(2.0, rel=0.1)
+
+
+def test_totals_calibrator_reaches_target_coverage() -> None:
+    rng = np.random.default_rng(6)
+    n_series, n_paths, horizon = 400, 300, 7
+    # Paths' totals are far too narrow: actual totals vary 3x more than the paths say.
+    paths = rng.normal(5, 0.3, (n_series, n_paths, horizon)).clip(0)
+    actual = 35 + rng.normal(0, 3 * 0.3 * np.sqrt(horizon), n_series)
+    cal = TotalsCalibrator().fit(paths.sum(axis=2), actual)
+    assert cal.factor_ > 2
+    widened = cal.apply(paths)
+    q95 = np.quantile(widened.sum(axis=2), 0.95, axis=1)
+    assert (actual <= q95).mean() == pytest.approx(0.95, abs=0.03)
+    assert (widened >= 0).all()
+
+
+def test_totals_calibrator_needs_enough_series_and_keeps_zeros() -> None:
+    paths = np.zeros((5, 50, 7))
+    paths[:, :, 3] = 1.0
+    cal = TotalsCalibrator(min_series=20).fit(paths.sum(axis=2), np.full(5, 30.0))
+    assert cal.factor_ == 1.0
+    cal.factor_ = 2.0
+    out = cal.apply(paths)
+    assert (out[:, :, [0, 1, 2, 4, 5, 6]] == 0).all()
