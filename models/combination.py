@@ -1,0 +1,390 @@
+"""Combination: per series (or per segment) the member or blend that backtests best, then calibrated.
+
+``fit`` runs an internal holdout: every member is fitted on the data minus the last ``holdout_days``
+and forecasts them; each candidate (every member alone and equal-weight blends of members) is scored
+by the scaled pinball loss; each series gets the best candidate (or its segment's best). The members
+are then refitted on all the data, and the chosen candidates' holdout errors calibrate the quantiles
+and the sample paths (:mod:`models.calibration`).
+
+Blends average quantile functions (Vincentization). Sample paths of a blend pair the members' paths
+by the rank of their horizon totals and average them, so the blend's totals are the average of the
+members' total quantiles (the Vincentization of totals) and each path keeps a coherent day profile.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import warnings
+from collections.abc import Mapping
+from typing import Any, ClassVar
+
+import numpy as np
+import pandas as pd
+from sklearn.base import clone
+
+from features.dataset import Dataset
+from features.schema import M5_QUANTILES, SERIES_KEY, quantile_column
+from models.base import Forecaster, ParamCheck, SamplePaths
+from models.baselines import SeasonalNaive, demand_matrix
+from models.calibration import CALIBRATION_LEVELS, LevelCalibrator, TotalsCalibrator
+from models.losses import m5_scale, pinball_loss, safe_scale
+
+log = logging.getLogger(__name__)
+KEY = list(SERIES_KEY)
+SELECTIONS = ("per_series", "per_segment")
+_MIN_CALIBRATION_OBS = 200
+
+
+def default_members(n_jobs: int = 1, random_state: int = 0) -> dict[str, Forecaster]:
+    """The default members: seasonal naive, the global LightGBM, ETS and TSB."""
+    from models.ets import ETSForecaster
+    from models.intermittent import TSBForecaster
+    from models.lightgbm_quantile import LightGBMQuantile
+
+    members: dict[str, Forecaster] = {
+        "seasonal_naive": SeasonalNaive(),
+        "lightgbm": LightGBMQuantile(),
+        "ets": ETSForecaster(),
+        "tsb": TSBForecaster(),
+    }
+    for model in members.values():
+        params = model.get_params(deep=False)
+        if "n_jobs" in params:
+            model.set_params(n_jobs=n_jobs)
+        if "random_state" in params:
+            model.set_params(random_state=random_state)
+    return members
+
+
+def segments(data: Dataset, window_days: int = 365) -> pd.Series:
+    """Demand pattern per series over the last ``window_days``: the per-segment selection's groups.
+
+    ``zero`` (never sold), ``short`` (< 56 observed days), then the Syntetos-Boylan classes by average
+    demand interval (ADI, 1.32) and squared CV of non-zero sizes (0.49): ``intermittent`` (ADI high),
+    ``erratic`` (sizes vary) or ``smooth``.
+
+    Returns:
+        Segment name per series, indexed like ``data.series()``.
+    """
+    _, y = demand_matrix(data)
+    y = y[:, -window_days:]
+    observed = (~np.isnan(y)).sum(axis=1)
+    nonzero = (np.nan_to_num(y) > 0).sum(axis=1)
+    with np.errstate(all="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN rows are classified below
+        sizes = np.where(np.nan_to_num(y) > 0, y, np.nan)
+        cv2 = np.nanvar(sizes, axis=1) / np.nanmean(sizes, axis=1) ** 2
+        adi = observed / nonzero
+    seg = np.where(adi >= 1.32, "intermittent", np.where(cv2 >= 0.49, "erratic", "smooth"))
+    seg = np.where(observed < 56, "short", seg)
+    seg = np.where(nonzero == 0, "zero", seg)
+    return pd.Series(seg, name="segment")
+
+
+def _is_int(minimum: int) -> Any:
+    return lambda v: isinstance(v, int | np.integer) and not isinstance(v, bool) and v >= minimum
+
+
+class Combination(Forecaster):
+    """Choose or blend member forecasts per series or segment by an internal holdout, then calibrate.
+
+    Args:
+        members: ``{name: unfitted Forecaster}``; None uses :func:`default_members`.
+        selection: ``"per_series"`` (each series' best candidate on the holdout) or ``"per_segment"``
+            (each demand segment's best, see :func:`segments`; steadier with short holdouts).
+        holdout_days: Days held out at the end to score the members.
+        holdout_folds: 1 or 2 consecutive holdout windows (2 doubles the evidence and the fitting).
+        blends: Also consider equal-weight blends (all pairs and all members), not only members.
+        calibrate: Recalibrate quantiles and sample paths on the holdout errors.
+        n_paths_calibration: Sample paths per series drawn on the holdout to calibrate totals.
+        n_jobs: Threads/processes handed to every member that takes ``n_jobs``.
+        random_state: Seed handed to the members and used for the holdout paths.
+    """
+
+    _param_checks: ClassVar[dict[str, ParamCheck]] = {
+        "members": ParamCheck(
+            lambda v: v is None or (isinstance(v, Mapping) and len(v) > 0
+                                    and all(isinstance(m, Forecaster) for m in v.values())),
+            "None or a non-empty dict of name -> Forecaster",
+        ),
+        "selection": ParamCheck(lambda v: v in SELECTIONS, f"one of {SELECTIONS}"),
+        "holdout_days": ParamCheck(_is_int(7), "a whole number of days >= 7"),
+        "holdout_folds": ParamCheck(lambda v: v in (1, 2), "1 or 2"),
+        "blends": ParamCheck(lambda v: isinstance(v, bool), "True or False"),
+        "calibrate": ParamCheck(lambda v: isinstance(v, bool), "True or False"),
+        "n_paths_calibration": ParamCheck(_is_int(20), "a whole number >= 20"),
+        "n_jobs": ParamCheck(_is_int(1), "a whole number of workers >= 1"),
+        "random_state": ParamCheck(_is_int(0), "a non-negative int seed"),
+    }
+
+    def __init__(
+        self,
+        members: dict[str, Forecaster] | None = None,
+        selection: str = "per_series",
+        holdout_days: int = 28,
+        holdout_folds: int = 1,
+        blends: bool = True,
+        calibrate: bool = True,
+        n_paths_calibration: int = 200,
+        n_jobs: int = 1,
+        random_state: int = 0,
+    ) -> None:
+        self.members = members
+        self.selection = selection
+        self.holdout_days = holdout_days
+        self.holdout_folds = holdout_folds
+        self.blends = blends
+        self.calibrate = calibrate
+        self.n_paths_calibration = n_paths_calibration
+        self.n_jobs = n_jobs
+        self.random_state = random_state
+
+    # ----------------------------------------------------------------------------------------- fit
+    def _member_templates(self) -> dict[str, Forecaster]:
+        if self.members is None:
+            return default_members(self.n_jobs, self.random_state)
+        templates = {}
+        for name, model in self.members.items():
+            model = clone(model)
+            if "n_jobs" in model.get_params(deep=False):
+                model.set_params(n_jobs=self.n_jobs)
+            templates[str(name)] = model
+        return templates
+
+    def _candidates(self, names: list[str]) -> list[tuple[str, ...]]:
+        cands: list[tuple[str, ...]] = [(n,) for n in names]
+        if self.blends and len(names) > 1:
+            cands += list(itertools.combinations(names, 2))
+            if len(names) > 2:
+                cands.append(tuple(names))
+        return cands
+
+    def _fit(self, data: Dataset) -> None:
+        templates = self._member_templates()
+        keys = data.series()
+        _, history = demand_matrix(data)
+        self.keys_ = keys
+        self.origin_ = data.end_date
+        self.zero_history_ = ~(np.nan_to_num(history) > 0).any(axis=1)
+        self.segments_ = segments(data).to_numpy()
+        names = list(templates)
+        self.candidates_ = self._candidates(names)
+        holdout = self._holdout(data, templates, keys)
+        if holdout is None:
+            # Too little history for a holdout: the first member serves everything, uncalibrated.
+            self.choice_ = np.zeros(len(keys), dtype=int)
+            self.holdout_scores_ = pd.DataFrame()
+            self.level_calibrators_: dict[int, LevelCalibrator] = {}
+            self.totals_calibrator_: TotalsCalibrator | None = None
+        else:
+            self._choose_and_calibrate(data, holdout, templates)
+        fitted = {}
+        for name in {m for c in {self.candidates_[i] for i in np.unique(self.choice_)} for m in c}:
+            log.info("combination: refitting member %s on all data", name)
+            fitted[name] = clone(templates[name]).fit(data)
+        self.members_ = fitted
+
+    def _holdout(
+        self, data: Dataset, templates: dict[str, Forecaster], keys: pd.DataFrame
+    ) -> dict[str, Any] | None:
+        """Fit members on truncated data; return holdout quantiles, actuals, scales and paths."""
+        h = self.holdout_days
+        span = int((data.end_date - data.start_date).days) + 1
+        if span < h * self.holdout_folds + 2 * 7:
+            log.warning(
+                "combination: %d days of data are too few for a %d-day holdout; using member %r "
+                "uncalibrated", span, h, next(iter(templates)),
+            )
+            return None
+        levels = CALIBRATION_LEVELS
+        n = len(keys)
+        quant = {name: np.full((n, h * self.holdout_folds, len(levels)), np.nan) for name in templates}
+        actual = np.full((n, h * self.holdout_folds), np.nan)
+        scale = np.ones(n)
+        paths: dict[str, np.ndarray] = {}
+        paths_keys = None
+        _, full = demand_matrix(data)
+        for fold in range(self.holdout_folds):
+            cutoff = data.end_date - pd.Timedelta(days=h * (self.holdout_folds - fold))
+            train = data.truncate(cutoff)
+            train_keys = train.series()
+            rows = keys.reset_index().merge(train_keys, on=KEY)["index"].to_numpy()
+            cut_col = full.shape[1] - h * (self.holdout_folds - fold)
+            actual[:, fold * h : (fold + 1) * h] = full[:, cut_col : cut_col + h]
+            actual[np.setdiff1d(np.arange(n), rows), fold * h : (fold + 1) * h] = np.nan
+            if fold == 0:
+                scale = self._scales(full[:, :cut_col])
+            last = fold == self.holdout_folds - 1
+            for name, template in templates.items():
+                log.info("combination: holdout fold %d, fitting %s", fold + 1, name)
+                model = clone(template).fit(train)
+                fc = model.predict(h, levels)
+                cols = [quantile_column(q) for q in levels]
+                quant[name][rows, fold * h : (fold + 1) * h] = fc[cols].to_numpy(float).reshape(
+                    len(rows), h, len(levels)
+                )
+                if last and self.calibrate:
+                    sp = model.sample_paths(h, self.n_paths_calibration, self.random_state)
+                    paths[name] = sp.values
+                    paths_keys = rows
+        return {"quant": quant, "actual": actual, "scale": scale, "paths": paths, "paths_rows": paths_keys}
+
+    @staticmethod
+    def _scales(history: np.ndarray) -> np.ndarray:
+        raw = np.array([m5_scale(row) for row in history])
+        with np.errstate(all="ignore"), warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # unobserved series get the fallback scale
+            level = np.nanmean(history, axis=1)
+        return safe_scale(raw, level)
+
+    def _blend_quantiles(self, quant: Mapping[str, np.ndarray], cand: tuple[str, ...]) -> np.ndarray:
+        return np.mean([quant[m] for m in cand], axis=0)
+
+    def _choose_and_calibrate(
+        self, data: Dataset, holdout: dict[str, Any], templates: dict[str, Forecaster]
+    ) -> None:
+        quant, actual, scale = holdout["quant"], holdout["actual"], holdout["scale"]
+        levels = np.asarray(CALIBRATION_LEVELS)
+        m5_idx = [int(np.argmin(np.abs(levels - q))) for q in M5_QUANTILES]
+        n, days = actual.shape
+        y = actual.reshape(-1)
+        ok = ~np.isnan(y)
+        scores = np.full((n, len(self.candidates_)), np.nan)
+        for c, cand in enumerate(self.candidates_):
+            blend = self._blend_quantiles(quant, cand)[:, :, m5_idx].reshape(n * days, -1)
+            loss = np.full(n * days, np.nan)
+            loss[ok] = pinball_loss(y[ok], blend[ok], M5_QUANTILES).mean(axis=1)
+            with np.errstate(all="ignore"), warnings.catch_warnings():
+                warnings.simplefilter("ignore", RuntimeWarning)  # unscored series stay NaN
+                scores[:, c] = np.nanmean(loss.reshape(n, days), axis=1) / scale
+        scored = ~np.isnan(scores).all(axis=1)
+        filled = np.where(np.isnan(scores), np.inf, scores)
+        overall = int(np.argmin(np.nanmean(scores[scored], axis=0))) if scored.any() else 0
+        seg_choice = {}
+        for seg in np.unique(self.segments_):
+            in_seg = scored & (self.segments_ == seg)
+            seg_choice[seg] = int(np.argmin(np.nanmean(scores[in_seg], axis=0))) if in_seg.any() else overall
+        choice = np.array([seg_choice[s] for s in self.segments_], dtype=int)
+        if self.selection == "per_series":
+            choice = np.where(scored, np.argmin(filled, axis=1), choice)
+        self.choice_ = choice
+        self.holdout_scores_ = pd.DataFrame(
+            scores, columns=[_label(c) for c in self.candidates_]
+        ).assign(segment=self.segments_)
+        self.level_calibrators_ = {}
+        self.totals_calibrator_ = None
+        if not self.calibrate:
+            return
+        for c in np.unique(choice):
+            rows = choice == c
+            vals = self._blend_quantiles(quant, self.candidates_[c])[rows].reshape(-1, len(levels))
+            self.level_calibrators_[int(c)] = LevelCalibrator(CALIBRATION_LEVELS, _MIN_CALIBRATION_OBS).fit(
+                actual[rows].reshape(-1), vals
+            )
+        if holdout["paths"]:
+            prow = holdout["paths_rows"]
+            h = self.holdout_days
+            values = self._blend_paths(holdout["paths"], choice[prow])
+            values = self._remap(values, choice[prow])
+            act = actual[prow, -h:]
+            act_total = np.where(np.isnan(act).any(axis=1), np.nan, act.sum(axis=1))
+            self.totals_calibrator_ = TotalsCalibrator().fit(values.sum(axis=2), act_total)
+
+    # ------------------------------------------------------------------------------------ predict
+    def _blend_paths(self, member_paths: Mapping[str, np.ndarray], choice: np.ndarray) -> np.ndarray:
+        """Per series, average the chosen members' paths paired by the rank of their totals."""
+        first = next(iter(member_paths.values()))
+        out = np.zeros((len(choice), first.shape[1], first.shape[2]), dtype=np.float32)
+        for c in np.unique(choice):
+            sel = np.flatnonzero(choice == c)
+            acc = np.zeros((len(sel), first.shape[1], first.shape[2]))
+            for m in self.candidates_[c]:
+                v = member_paths[m][sel]
+                order = np.argsort(v.sum(axis=2), axis=1, kind="stable")
+                acc += np.take_along_axis(v, order[:, :, None], axis=1)
+            out[sel] = acc / len(self.candidates_[c])
+        return out
+
+    def _remap(self, values: np.ndarray, choice: np.ndarray) -> np.ndarray:
+        out = values.copy()
+        for c, calibrator in self.level_calibrators_.items():
+            sel = np.flatnonzero(choice == c)
+            if sel.size:
+                out[sel] = calibrator.remap_paths(values[sel])
+        return out
+
+    def _predict(self, horizon: int, quantiles: tuple[float, ...]) -> pd.DataFrame:
+        levels = tuple(sorted(set(CALIBRATION_LEVELS) | set(quantiles)))
+        cols = [quantile_column(q) for q in levels]
+        n = len(self.keys_)
+        quant: dict[str, np.ndarray] = {}
+        means: dict[str, np.ndarray] = {}
+        frame = None
+        for name, model in self.members_.items():
+            fc = model.predict(horizon, levels)
+            if len(fc) != n * horizon:
+                raise RuntimeError(
+                    f"Member {name!r} forecast {len(fc)} rows, expected {n} series x {horizon} days: "
+                    "every member must forecast every series of the fitted data."
+                )
+            if frame is None:
+                frame = fc[[*KEY, "date"]]
+            quant[name] = fc[cols].to_numpy(float).reshape(n, horizon, len(levels))
+            means[name] = fc["mean"].to_numpy(float).reshape(n, horizon)
+        assert frame is not None
+        out_q = np.empty((n, horizon, len(quantiles)))
+        out_mean = np.empty((n, horizon))
+        labels = np.empty(n, dtype=object)
+        for c in np.unique(self.choice_):
+            sel = self.choice_ == c
+            cand = self.candidates_[c]
+            blend = np.mean([quant[m][sel] for m in cand], axis=0)
+            out_mean[sel] = np.mean([means[m][sel] for m in cand], axis=0)
+            calibrator = self.level_calibrators_.get(int(c))
+            if calibrator is not None:
+                out_q[sel] = calibrator.quantiles(
+                    _regrid(blend, levels, CALIBRATION_LEVELS), quantiles
+                )
+            else:
+                out_q[sel] = blend[:, :, [levels.index(q) for q in quantiles]]
+            labels[sel] = f"combination:{_label(cand)}"
+        out_q[self.zero_history_] = 0.0
+        out_mean[self.zero_history_] = 0.0
+        labels[self.zero_history_] = "combination:zero_history"
+        result = frame.reset_index(drop=True).copy()
+        result["mean"] = out_mean.reshape(-1)
+        for j, q in enumerate(quantiles):
+            result[quantile_column(q)] = out_q[:, :, j].reshape(-1)
+        result["model"] = np.repeat(labels, horizon)
+        return result
+
+    def _sample_paths(self, horizon: int, n_paths: int, rng: np.random.Generator) -> SamplePaths:
+        seeds = rng.integers(0, 2**31 - 1, size=len(self.members_))
+        member_paths = {
+            name: model.sample_paths(horizon, n_paths, int(seed)).values
+            for (name, model), seed in zip(self.members_.items(), seeds, strict=True)
+        }
+        values = self._blend_paths(member_paths, self.choice_)
+        if self.level_calibrators_:
+            values = self._remap(values, self.choice_)
+        if self.totals_calibrator_ is not None:
+            values = self.totals_calibrator_.apply(values)
+        values[self.zero_history_] = 0.0
+        labels = np.array([f"combination:{_label(self.candidates_[c])}" for c in self.choice_], dtype=object)
+        labels[self.zero_history_] = "combination:zero_history"
+        return SamplePaths(
+            keys=self.keys_.copy(), start=self._start(), values=np.clip(values, 0, None), model=labels
+        )
+
+    def _start(self) -> pd.Timestamp:
+        return self.origin_ + pd.Timedelta(days=1)
+
+
+def _label(cand: tuple[str, ...]) -> str:
+    return cand[0] if len(cand) == 1 else f"blend({'+'.join(cand)})"
+
+
+def _regrid(values: np.ndarray, levels: tuple[float, ...], target: tuple[float, ...]) -> np.ndarray:
+    """Pick the columns of ``values`` (at ``levels``) that sit at the ``target`` levels."""
+    return values[..., [levels.index(q) for q in target]]
