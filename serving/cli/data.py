@@ -43,6 +43,11 @@ OUT_OPTION = typer.Option(..., "--out", "-o", help="Directory to write the canon
 FORMAT_OPTION = typer.Option(TableFormat.parquet, "--format", help="File format of the written tables.")
 
 
+def _say(text: str) -> None:
+    # Data values (SKU names, paths) may contain brackets: print them verbatim, unwrapped.
+    console.print(text, highlight=False, markup=False, soft_wrap=True)
+
+
 def _import(
     label: str, convert: Callable[[], dict[str, pd.DataFrame]], out: Path, fmt: TableFormat, freq: str
 ) -> None:
@@ -57,10 +62,8 @@ def _import(
             dataset = build_dataset(tables, freq=freq)
         with console.status(f"[bold]{label}[/]: writing {', '.join(tables)} to {out} ..."):
             written = write_tables(tables, out, fmt=fmt.value)
-    console.print(
-        f"Wrote {len(written)} table(s) to {out}: {', '.join(p.name for p in written)}", highlight=False
-    )
-    console.print(format_health_report(health_report(dataset), title=f"{label} import"), highlight=False)
+    _say(f"Wrote {len(written)} table(s) to {out}: {', '.join(p.name for p in written)}")
+    _say(format_health_report(health_report(dataset), title=f"{label} import"))
 
 
 def import_m5_command(
@@ -145,11 +148,9 @@ def validate_command(
             assert data_dir is not None
             dataset = load_dataset(data_dir, freq=freq.value)
     source = database if database is not None else str(data_dir)
-    console.print(
-        format_health_report(health_report(dataset), title=f"Data health of {source}"), highlight=False
-    )
+    _say(format_health_report(health_report(dataset), title=f"Data health of {source}"))
     if plot is not None:
-        console.print(f"Saved plot to {plot_health(dataset, plot)}", highlight=False)
+        _say(f"Saved plot to {plot_health(dataset, plot)}")
 
 
 def register(app: typer.Typer) -> None:
