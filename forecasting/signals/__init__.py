@@ -13,7 +13,6 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from features.schema import SERIES_KEY
 from models.base import ParamCheck
 
 
@@ -47,12 +46,14 @@ class DemandMatrix:
         return int((pd.Timestamp(date) - self.start).days)
 
 
-def demand_matrix(sales: pd.DataFrame) -> DemandMatrix:
+def demand_matrix(sales: pd.DataFrame, *, exclude_promo: bool = False) -> DemandMatrix:
     """Pivot completed daily sales into a :class:`DemandMatrix`.
 
     Args:
         sales: The ``sales`` table of a :class:`~features.dataset.Dataset` (columns ``date, sku,
-            channel, units`` and optionally the boolean ``censored``).
+            channel, units`` and optionally the boolean ``censored`` and the ``promo`` flag).
+        exclude_promo: Also leave promotion days unknown, for detectors of lasting patterns that a
+            one-off promotion would disturb.
 
     Returns:
         The dense matrix, rows sorted by ``sku, channel``; float32 keeps 30,000 two-year series
@@ -66,15 +67,24 @@ def demand_matrix(sales: pd.DataFrame) -> DemandMatrix:
     dates = pd.to_datetime(sales["date"])
     start = pd.Timestamp(dates.min())
     n_days = int((dates.max() - start).days) + 1
-    codes, keys = pd.MultiIndex.from_frame(sales[list(SERIES_KEY)].astype(str)).factorize(sort=True)
-    values = np.full((len(keys), n_days), np.nan, dtype=np.float32)
+    # Factorising the two key columns apart and combining the codes avoids building tuples.
+    sku_codes, skus = pd.factorize(sales["sku"].astype(str), sort=True)
+    channel_codes, channels = pd.factorize(sales["channel"].astype(str), sort=True)
+    pair = sku_codes.astype(np.int64) * len(channels) + channel_codes
+    pairs, codes = np.unique(pair, return_inverse=True)
+    n_channels = len(channels)
+    key_frame = pd.DataFrame({
+        "sku": np.asarray(skus)[pairs // n_channels], "channel": np.asarray(channels)[pairs % n_channels],
+    })
+    values = np.full((len(key_frame), n_days), np.nan, dtype=np.float32)
     day = (dates - start).dt.days.to_numpy()
     units = sales["units"].to_numpy(dtype=np.float32, na_value=np.nan)
     if "censored" in sales:
         # A stockout day says how much was sold, not how much was wanted: leave it unknown.
         units = np.where(sales["censored"].fillna(False).to_numpy(dtype=bool), np.nan, units)
+    if exclude_promo and "promo" in sales:
+        units = np.where(sales["promo"].fillna(0).to_numpy(dtype=float) > 0, np.nan, units)
     values[codes, day] = units
-    key_frame = pd.DataFrame(list(keys), columns=list(SERIES_KEY))
     return DemandMatrix(keys=key_frame, start=start, values=values)
 
 
