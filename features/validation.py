@@ -206,7 +206,7 @@ def _typed_column(table: str, spec: TableSpec, frame: pd.DataFrame, column: str)
             fix=f"correct or remove those rows; '{column}' must hold {_EXPECTED[kind]}",
         )
     if kind == "flag":
-        wrong = ~typed.isin([0.0, 1.0]).to_numpy()
+        wrong = ~((typed == 0.0) | (typed == 1.0)).to_numpy()
         if wrong.any():
             raise DataValidationError(
                 table,
@@ -232,13 +232,36 @@ def _typed_column(table: str, spec: TableSpec, frame: pd.DataFrame, column: str)
     return typed
 
 
-def key_codes(frame: pd.DataFrame, columns: tuple[str, ...]) -> np.ndarray:
-    """One int64 code per row identifying its ``columns`` values (equal codes = equal keys)."""
-    code = np.zeros(len(frame), dtype=np.int64)
+# Per key column: integer codes (-1 where missing) and the distinct values (None for dates, whose
+# codes are day numbers). Computed once per table: hashing 22 M strings is the costliest step.
+Factors = dict[str, tuple[np.ndarray, np.ndarray | None]]
+
+
+def _factorize_keys(frame: pd.DataFrame, columns: tuple[str, ...]) -> Factors:
+    factors: Factors = {}
     for column in columns:
-        codes, uniques = pd.factorize(frame[column], use_na_sentinel=False)
-        code = code * max(len(uniques), 1) + codes
-    return code
+        values = frame[column]
+        if is_datetime64_any_dtype(values.dtype):
+            missing = values.isna().to_numpy()
+            days = values.to_numpy().astype("datetime64[D]").astype(np.int64)
+            low = days[~missing].min() if not missing.all() else 0
+            factors[column] = (np.where(missing, -1, days - low), None)
+        else:
+            codes, uniques = pd.factorize(values)
+            factors[column] = (codes.astype(np.int64), np.asarray(uniques, dtype=object))
+    return factors
+
+
+def _combined_codes(factors: Factors) -> np.ndarray:
+    """One int64 per row, equal exactly when all key columns are equal."""
+    combined: np.ndarray | None = None
+    for codes, _ in factors.values():
+        if combined is None:
+            combined = codes.copy()
+        else:
+            combined = combined * (int(codes.max()) + 1) + codes
+    assert combined is not None
+    return combined
 
 
 def validate_table(name: str, frame: pd.DataFrame) -> pd.DataFrame:
@@ -259,10 +282,16 @@ def validate_table(name: str, frame: pd.DataFrame) -> pd.DataFrame:
         DataValidationError: On an unknown table, no rows, a missing required column, a value of the
             wrong type, a missing required value, a duplicate key or a broken row rule.
     """
+    return _validate(name, frame)[0]
+
+
+def _validate(name: str, frame: pd.DataFrame) -> tuple[pd.DataFrame, Factors]:
+    """:func:`validate_table`, also returning the factorized key columns for reuse."""
     spec = TABLES.get(name)
     if spec is None:
         raise DataValidationError(name, "unknown table", fix=f"name tables one of {sorted(TABLES)}")
-    frame = frame.reset_index(drop=True)
+    frame = frame.copy(deep=False)  # the caller's frame keeps its index and column names
+    frame.index = pd.RangeIndex(len(frame))
     frame.columns = [str(c).strip() for c in frame.columns]
     missing = [c for c in spec.required if c not in frame.columns]
     if missing:
@@ -280,12 +309,13 @@ def validate_table(name: str, frame: pd.DataFrame) -> pd.DataFrame:
             n_rows=0,
             fix=f"give at least one row or leave the '{name}' table out",
         )
-    typed = frame.copy()
+    typed = frame.copy(deep=False)
     for column in spec.columns:
         if column in frame.columns:
             typed[column] = _typed_column(name, spec, frame, column)
+    factors = _factorize_keys(typed, spec.key)
     for column in spec.required:
-        absent = typed[column].isna().to_numpy()
+        absent = factors[column][0] < 0 if column in factors else typed[column].isna().to_numpy()
         if absent.any():
             raise DataValidationError(
                 name,
@@ -298,7 +328,7 @@ def validate_table(name: str, frame: pd.DataFrame) -> pd.DataFrame:
     if name == "events" and "channel" in typed.columns:
         typed["channel"] = typed["channel"].fillna("")
     if spec.key:
-        duplicated = pd.Series(key_codes(typed, spec.key)).duplicated(keep=False).to_numpy()
+        duplicated = pd.Series(_combined_codes(factors)).duplicated(keep=False).to_numpy()
         if duplicated.any():
             raise DataValidationError(
                 name,
@@ -320,7 +350,7 @@ def validate_table(name: str, frame: pd.DataFrame) -> pd.DataFrame:
                     examples=_row_examples(typed, bad, spec, rule.columns[0]),
                     fix=rule.fix,
                 )
-    return typed
+    return typed, factors
 
 
 def build_dataset(tables: Mapping[str, pd.DataFrame], *, freq: str = "D") -> Dataset:
@@ -349,7 +379,8 @@ def build_dataset(tables: Mapping[str, pd.DataFrame], *, freq: str = "D") -> Dat
     unknown = sorted(set(tables) - set(TABLES))
     if unknown:
         raise DataValidationError(unknown[0], "unknown table", fix=f"name tables one of {sorted(TABLES)}")
-    typed = {name: validate_table(name, frame) for name, frame in tables.items()}
+    validated = {name: _validate(name, frame) for name, frame in tables.items()}
+    typed = {name: table for name, (table, _) in validated.items()}
     warnings: list[str] = []
     sales = typed.pop("sales")
     extra = [c for c in sales.columns if c not in TABLES["sales"].columns]
@@ -361,7 +392,7 @@ def build_dataset(tables: Mapping[str, pd.DataFrame], *, freq: str = "D") -> Dat
         if len(unknown_skus):
             listed = ", ".join(map(str, unknown_skus[:20])) + (", ..." if len(unknown_skus) > 20 else "")
             warnings.append(f"{len(unknown_skus)} sales SKU(s) missing from the 'skus' table: {listed}")
-    completed = complete_sales(sales, freq=freq)
+    completed = _complete(sales, freq, validated["sales"][1])
     for message in warnings:
         logger.warning(message)
     return Dataset(sales=completed, warnings=warnings, **typed)
@@ -426,13 +457,18 @@ def complete_sales(sales: pd.DataFrame, *, freq: str = "D") -> pd.DataFrame:
     Returns:
         The completed frame sorted by sku, channel, date, with a ``censored`` column.
     """
+    return _complete(sales, freq, _factorize_keys(sales, TABLES["sales"].key))
+
+
+def _complete(sales: pd.DataFrame, freq: str, factors: Factors) -> pd.DataFrame:
     if freq not in FREQUENCIES:
         raise ValueError(f"The 'freq' must be one of {FREQUENCIES}. Got {freq!r}.")
     if freq == "auto":
         freq = infer_frequency(sales["date"])
     steps, to_dates = _to_steps(sales["date"], freq)
-    sku_codes, sku_values = pd.factorize(sales["sku"])
-    channel_codes, channel_values = pd.factorize(sales["channel"])
+    sku_codes, sku_values = factors["sku"]
+    channel_codes, channel_values = factors["channel"]
+    assert sku_values is not None and channel_values is not None
     pair = sku_codes.astype(np.int64) * len(channel_values) + channel_codes
     series_id, pairs = pd.factorize(pair)
     n_series = len(pairs)
