@@ -1,0 +1,194 @@
+"""Forecast commands: ``backtest`` (compare models on past windows) and ``forecast`` (write a forecast).
+
+Both are stateless: they read a data directory (only ``sales`` is required; ``sales.csv`` +
+``events.csv`` is enough), fit in memory and print or write the result. Bad input exits with code 2
+before anything is written.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from features.dataset import Dataset
+from features.readers import load_dataset
+from features.schema import M5_QUANTILES, parse_quantiles
+from forecasting.backtest import backtest
+from models.base import check_horizon
+from models.registry import MODELS, make_model
+from serving.cli.common import bad_input_exits, console, err_console, setup_logging
+
+log = logging.getLogger(__name__)
+
+OUTPUT_FORMATS = (".csv", ".parquet")
+DEFAULT_QUANTILES_TEXT = ",".join(map(str, M5_QUANTILES))
+DEFAULT_BACKTEST_MODELS = ("seasonal_naive", "lightgbm", "ets", "tsb", "combination")
+
+
+def _load(data_dir: Path) -> Dataset:
+    if not data_dir.exists():
+        raise FileNotFoundError(
+            f"The data directory '{data_dir}' does not exist. Pass --data with a folder holding sales.csv "
+            "(or sales.parquet)."
+        )
+    if not data_dir.is_dir():
+        raise NotADirectoryError(f"--data must be a directory holding sales.csv. Got the file '{data_dir}'.")
+    return load_dataset(data_dir)
+
+
+def _model_names(models: str) -> list[str]:
+    names = [m.strip() for m in models.split(",") if m.strip()]
+    unknown = [m for m in names if m not in MODELS]
+    if unknown or not names:
+        raise ValueError(
+            f"Unknown model(s) {unknown or [models]} in --models. Valid: {', '.join(sorted(MODELS))}."
+        )
+    return names
+
+
+def _model_params(name: str, n_jobs: int, seed: int) -> dict[str, int]:
+    valid = MODELS[name]().get_params(deep=False)
+    return {k: v for k, v in (("n_jobs", n_jobs), ("random_state", seed)) if k in valid}
+
+
+def _warn_zero_series(data: Dataset) -> None:
+    sold = data.sales.loc[~data.sales["censored"].astype(bool)] if "censored" in data.sales else data.sales
+    totals = sold.groupby(["sku", "channel"])["units"].sum()
+    zero = totals.reindex(pd.MultiIndex.from_frame(data.series()), fill_value=0.0) <= 0
+    if zero.any():
+        examples = ", ".join(f"{s}/{c}" for s, c in zero[zero].index[:5])
+        err_console.print(
+            f"[yellow]warning:[/] {int(zero.sum())} series have no sales in their history and are "
+            f"forecast as zero (e.g. {examples}).",
+            highlight=False,
+        )
+
+
+def _check_out(out: Path) -> str:
+    suffix = out.suffix.lower()
+    if suffix not in OUTPUT_FORMATS:
+        raise ValueError(
+            f"The --out file must end in .csv or .parquet. Got '{out.name}'. Pick one of these extensions."
+        )
+    if not out.parent.exists():
+        raise FileNotFoundError(f"The folder of --out '{out.parent}' does not exist. Create it first.")
+    return suffix
+
+
+def _write_atomic(frame: pd.DataFrame, out: Path, suffix: str) -> None:
+    """Write to a temporary file next to ``out`` and rename, so a failure leaves no partial file."""
+    fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=suffix, dir=out.parent)
+    os.close(fd)
+    try:
+        if suffix == ".csv":
+            frame.to_csv(tmp, index=False, date_format="%Y-%m-%d")
+        else:
+            frame.to_parquet(tmp, index=False)
+        os.replace(tmp, out)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def forecast_command(
+    data: Path = typer.Option(..., "--data", help="Data directory (sales.csv required)."),
+    out: Path = typer.Option(..., "--out", help="Output file: .csv or .parquet."),
+    horizon: int = typer.Option(28, "--horizon", help="Days to forecast, >= 1."),
+    quantiles: str = typer.Option(
+        DEFAULT_QUANTILES_TEXT, "--quantiles", help="Comma-separated levels in (0, 1)."
+    ),
+    model: str = typer.Option("combination", "--model", help=f"One of: {', '.join(MODELS)}."),
+    n_jobs: int = typer.Option(1, "--n-jobs", help="Workers handed to the model (2 cores here)."),
+    seed: int = typer.Option(0, "--seed", help="Random seed."),
+) -> None:
+    """Fit on all history and write the forecast (one row per sku, channel, date)."""
+    setup_logging("WARNING")
+    with bad_input_exits():
+        horizon = check_horizon(horizon)
+        qs = parse_quantiles(quantiles)
+        suffix = _check_out(out)
+        name = _model_names(model)[0]
+        if n_jobs < 1:
+            raise ValueError(f"--n-jobs must be >= 1. Got {n_jobs}.")
+        dataset = _load(data)
+        _warn_zero_series(dataset)
+        estimator = make_model(name, **_model_params(name, n_jobs, seed))
+        with console.status(f"fitting {name} on {len(dataset.series())} series"):
+            estimator.fit(dataset)
+            frame = estimator.predict(horizon, qs)
+        _write_atomic(frame, out, suffix)
+    console.print(
+        f"wrote {len(frame)} rows ({frame['sku'].nunique()} SKUs, {horizon} days, {len(qs)} quantiles) "
+        f"to {out}",
+        highlight=False,
+    )
+
+
+def backtest_command(
+    data: Path = typer.Option(..., "--data", help="Data directory (sales.csv required)."),
+    horizon: int = typer.Option(28, "--horizon", help="Days forecast from each origin, >= 1."),
+    folds: int = typer.Option(3, "--folds", help="Rolling origins, >= 1."),
+    models: str = typer.Option(",".join(DEFAULT_BACKTEST_MODELS), "--models", help="Comma-separated."),
+    n_jobs: int = typer.Option(1, "--n-jobs", help="Workers handed to each model."),
+    seed: int = typer.Option(0, "--seed", help="Random seed."),
+) -> None:
+    """Backtest models on the same rolling windows and print one row per model."""
+    setup_logging("WARNING")
+    with bad_input_exits():
+        horizon = check_horizon(horizon)
+        if folds < 1:
+            raise ValueError(f"--folds must be >= 1. Got {folds}.")
+        if n_jobs < 1:
+            raise ValueError(f"--n-jobs must be >= 1. Got {n_jobs}.")
+        names = _model_names(models)
+        dataset = _load(data)
+        _warn_zero_series(dataset)
+        candidates = {n: make_model(n, **_model_params(n, n_jobs, seed)) for n in names}
+        t0 = time.perf_counter()
+        result = backtest(candidates, dataset, horizon=horizon, folds=folds, random_state=seed)
+    # A fixed minimum width: the table has 13 columns and is read whole, not squeezed into 80.
+    wide = Console(width=max(console.width, 150))
+    wide.print(metrics_table(result.metrics, f"Backtest: {folds} fold(s) x {horizon} days, "
+                             f"{len(dataset.series())} series"))
+    console.print(f"total wall time {time.perf_counter() - t0:.1f}s", highlight=False)
+
+
+HEADERS = {
+    "wspl": "WSPL", "mean_spl": "mean SPL", "coverage_50": "cov50", "coverage_67": "cov67",
+    "coverage_95": "cov95", "coverage_99": "cov99", "rmsse": "RMSSE", "bias": "bias",
+}
+
+
+def metrics_table(metrics: pd.DataFrame, title: str) -> Table:
+    """A rich table of backtest metrics, one row per model (``name`` column)."""
+    table = Table(title=title)
+    total_cols = [str(c) for c in metrics.columns if str(c).startswith("total_coverage_")]
+    table.add_column("model", justify="left")
+    for col in [*HEADERS, *total_cols]:
+        table.add_column(HEADERS.get(col, col.replace("total_coverage_", "tot95@")), justify="right")
+    table.add_column("seconds", justify="right")
+    for _, row in metrics.iterrows():
+        cells = [str(row["name"]), *(_fmt(row[c]) for c in [*HEADERS, *total_cols])]
+        cells.append(f"{row['fit_seconds'] + row['predict_seconds']:.1f}")
+        table.add_row(*cells)
+    return table
+
+
+def _fmt(value: object) -> str:
+    v = float(value)  # type: ignore[arg-type]
+    return "-" if np.isnan(v) else f"{v:.3f}"
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``backtest`` and ``forecast`` to ``app``."""
+    app.command("backtest")(backtest_command)
+    app.command("forecast")(forecast_command)

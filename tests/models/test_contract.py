@@ -1,0 +1,77 @@
+"""The one contract test every registered model must pass (models/base.py)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.base import clone
+
+from features.schema import forecast_columns
+from models.base import NotFittedError
+from models.registry import MODELS, make_model
+
+# Small but real settings so the whole file runs in seconds on 2 shared cores.
+_LGB = {"n_estimators": 20, "num_leaves": 7, "min_child_samples": 5, "n_jobs": 1}
+_ETS = {"forms": ("ANN", "ANA")}
+FAST: dict[str, dict[str, Any]] = {
+    "lightgbm": _LGB,
+    "ets": _ETS,
+    "combination": {
+        "members": {
+            "seasonal_naive": make_model("seasonal_naive"),
+            "lightgbm": make_model("lightgbm", **_LGB),
+            "ets": make_model("ets", **_ETS),
+            "tsb": make_model("tsb"),
+        },
+        "n_paths_calibration": 20,
+    },
+}
+QUANTILES = (0.05, 0.25, 0.5, 0.75, 0.95)
+HORIZON = 10
+
+
+def test_registry_rejects_unknown_names_listing_valid_ones() -> None:
+    with pytest.raises(ValueError, match=r"Unknown model 'arima'. Valid models: combination, ets"):
+        make_model("arima")
+    with pytest.raises(TypeError, match=r"Model 'seasonal_naive' has no parameter\(s\) \['alpha'\]"):
+        make_model("seasonal_naive", alpha=1)
+
+
+@pytest.mark.parametrize("name", sorted(MODELS))
+def test_model_contract(name: str, toy_dataset) -> None:
+    model = make_model(name, **FAST.get(name, {}))
+    with pytest.raises(NotFittedError, match=r"is not fitted yet. Call 'fit'"):
+        model.predict(HORIZON, QUANTILES)
+    with pytest.raises(NotFittedError, match="not fitted yet"):
+        model.sample_paths(HORIZON, 5)
+
+    before = toy_dataset.sales.copy(deep=True)
+    assert model.fit(toy_dataset) is model
+    fc = model.predict(HORIZON, QUANTILES)
+    pd.testing.assert_frame_equal(toy_dataset.sales, before)  # input not mutated
+
+    series = toy_dataset.series()
+    assert list(fc.columns) == [*forecast_columns(QUANTILES), "model"]
+    assert len(fc) == len(series) * HORIZON
+    served = fc[["sku", "channel"]].astype(str).drop_duplicates().reset_index(drop=True)
+    pd.testing.assert_frame_equal(served, series.astype(str))
+    assert fc["date"].min() == toy_dataset.end_date + pd.Timedelta(days=1)
+    assert fc["date"].max() == toy_dataset.end_date + pd.Timedelta(days=HORIZON)
+    values = fc[[*forecast_columns(QUANTILES)[3:]]].to_numpy()
+    assert np.isfinite(values).all() and (values >= 0).all()
+    assert (np.diff(values[:, 1:], axis=1) >= 0).all()  # quantiles never cross
+    assert fc["model"].astype(str).str.len().gt(0).all()
+
+    again = clone(model).fit(toy_dataset).predict(HORIZON, QUANTILES)
+    pd.testing.assert_frame_equal(fc, again)  # same seed, same result
+
+    paths = model.sample_paths(HORIZON, n_paths=25, random_state=3)
+    assert paths.values.shape == (len(series), 25, HORIZON)
+    assert (paths.values >= 0).all() and np.isfinite(paths.values).all()
+    assert paths.start == toy_dataset.end_date + pd.Timedelta(days=1)
+    np.testing.assert_allclose(paths.totals(7), paths.values[:, :, :7].sum(axis=2), rtol=1e-5)
+    same = model.sample_paths(HORIZON, n_paths=25, random_state=3)
+    np.testing.assert_array_equal(paths.values, same.values)
