@@ -17,6 +17,7 @@ import typer
 from features.health import format_health_report, health_report, plot_health
 from features.importers import import_carparts, import_dominicks, import_m5, import_transactions
 from features.readers import load_dataset, load_dataset_sql, write_tables
+from features.settings import Settings
 from features.validation import build_dataset
 from serving.cli.common import bad_input_exits, console, fail, setup_logging
 
@@ -52,7 +53,7 @@ def _import(
     label: str, convert: Callable[[], dict[str, pd.DataFrame]], out: Path, fmt: TableFormat, freq: str
 ) -> None:
     """Convert, validate, write, then print the health report of what was written."""
-    setup_logging()
+    setup_logging(Settings().log_level)
     with bad_input_exits():
         with console.status(f"[bold]{label}[/]: reading and converting ..."):
             tables = convert()
@@ -138,7 +139,7 @@ def validate_command(
     ),
 ) -> None:
     """Validate canonical tables and print the data health report (exit code 2 on bad data)."""
-    setup_logging()
+    setup_logging(Settings().log_level)
     if (data_dir is None) == (database is None):
         raise fail("Give exactly one source: a data directory or --database URL.")
     with bad_input_exits(), console.status("validating ..."):
