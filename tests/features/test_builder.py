@@ -1,0 +1,183 @@
+"""Tests of the feature specs and the one feature builder (leakage, censoring, optional inputs)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from features.builder import FeatureBuilder, demand_matrix
+from features.dataset import Dataset
+from features.specs import EWM, Calendar, Events, Intermittency, Lags, Price, RollingOnLag, Static
+
+
+def _sales(n_days: int = 150, seed: int = 0, with_price: bool = True) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    dates = pd.date_range("2024-01-01", periods=n_days, freq="D")
+    parts = []
+    for sku, channel, level, start in [("a", "web", 10.0, 0), ("a", "shop", 3.0, 0), ("b", "web", 0.4, 40)]:
+        days = dates[start:]
+        frame = pd.DataFrame({"sku": sku, "channel": channel, "date": days,
+                              "units": rng.poisson(level, len(days)).astype(float), "censored": False})
+        if with_price:
+            frame["price"] = np.where(np.arange(len(days)) % 30 < 5, 8.0, 10.0)
+        parts.append(frame)
+    return pd.concat(parts).sort_values(["sku", "channel", "date"]).reset_index(drop=True)
+
+
+def _dataset(sales: pd.DataFrame, **tables) -> Dataset:
+    return Dataset(sales=sales, **tables)
+
+
+def _events(end: pd.Timestamp) -> pd.DataFrame:
+    return pd.DataFrame({"date": [end - pd.Timedelta(days=40), end + pd.Timedelta(days=5)],
+                         "event": ["spring_sale", "summer_sale"], "channel": ["", "web"]})
+
+
+def _promotions(end: pd.Timestamp) -> pd.DataFrame:
+    return pd.DataFrame({"sku": ["a"], "channel": ["web"], "start": [end + pd.Timedelta(days=2)],
+                         "end": [end + pd.Timedelta(days=4)], "expected_uplift": [0.5]})
+
+
+def _features(builder: FeatureBuilder, data: Dataset, dates) -> pd.DataFrame:
+    frame = builder.transform(data, dates)
+    return frame.drop(columns="target").set_index(["sku", "channel", "date"]).sort_index()
+
+
+def test_features_at_t_ignore_rows_after_t_and_changes_after_t_minus_min_lag():
+    sales = _sales()
+    end = sales["date"].max()
+    full = _dataset(sales, events=_events(end), promotions=_promotions(end))
+    builder = FeatureBuilder(min_lag=14).fit(full)
+    t = end - pd.Timedelta(days=20)
+    dates = pd.date_range(t - pd.Timedelta(days=6), t)
+    reference = _features(builder, full, dates)
+
+    cut = _dataset(sales[sales["date"] <= t].reset_index(drop=True), events=_events(end),
+                   promotions=_promotions(end))
+    pd.testing.assert_frame_equal(_features(builder, cut, dates), reference)
+
+    # Demand (and stockout flags) after t - min_lag may change freely: no feature of t may move.
+    changed = sales.copy()
+    late = changed["date"] > t - pd.Timedelta(days=14)
+    changed.loc[late, "units"] = changed.loc[late, "units"] * 7 + 3
+    changed.loc[late & (changed["date"].dt.day % 3 == 0), "censored"] = True
+    moved = _features(builder, _dataset(changed, events=_events(end), promotions=_promotions(end)), [t])
+    pd.testing.assert_frame_equal(moved, reference.xs(t, level="date", drop_level=False))
+    assert not reference.filter(like="lag").isna().all().all()  # the comparison covered real values
+
+
+def test_censored_days_are_missing_not_zero():
+    sales = _sales(with_price=False)
+    end = sales["date"].max()
+    day = end - pd.Timedelta(days=30)
+    stockout = (sales["sku"] == "a") & (sales["channel"] == "web") & (sales["date"] == day)
+    sales.loc[stockout, ["units", "censored"]] = [0.0, True]
+    data = _dataset(sales)
+    specs = [Lags(lags=(28,)), RollingOnLag(windows=(1,), stats=("mean",))]
+    builder = FeatureBuilder(specs, min_lag=28).fit(data)
+    frame = builder.transform(data, [end - pd.Timedelta(days=30), end - pd.Timedelta(days=2)])
+    row = frame[(frame["sku"] == "a") & (frame["channel"] == "web")]
+    assert np.isnan(row["target"].iloc[0])  # a stockout day never becomes a training target
+    assert np.isnan(row["lag_28"].iloc[1]) and np.isnan(row["roll_mean_1_lag28"].iloc[1])
+    _, matrix = demand_matrix(data)
+    assert np.isnan(matrix).sum() == 40 + 1  # b's 40 days before launch + the stockout
+
+
+def test_future_dates_get_known_covariates_and_training_rows_are_observed_only():
+    sales = _sales()
+    end = sales["date"].max()
+    data = _dataset(sales, events=_events(end), promotions=_promotions(end))
+    builder = FeatureBuilder(min_lag=28).fit(data)
+    future = builder.transform(data, pd.date_range(end + pd.Timedelta(days=1), periods=28))
+    assert len(future) == 3 * 28 and future["target"].isna().all()
+    assert future["lag_28"].notna().all()  # every horizon sees demand up to the origin
+    web = future[(future["sku"] == "a") & (future["channel"] == "web")].set_index("date")
+    assert web.loc[end + pd.Timedelta(days=3), "promo"] == 1.0
+    assert web.loc[end + pd.Timedelta(days=3), "promo_uplift"] == pytest.approx(0.5)
+    assert web.loc[end + pd.Timedelta(days=10), "promo"] == 0.0
+    assert web.loc[end + pd.Timedelta(days=1), "event_next"] == "summer_sale"
+    assert web.loc[end + pd.Timedelta(days=1), "event_days_to"] == 4.0
+    shop = future[(future["sku"] == "a") & (future["channel"] == "shop")]
+    assert shop["event_next"].isna().all()  # the summer sale is web-only
+    assert future["price_rel"].notna().all()  # the last price is carried forward
+
+    train = builder.transform(data, pd.date_range(end - pd.Timedelta(days=99), end), observed_only=True,
+                              max_rows=100, rng=np.random.default_rng(0))
+    assert len(train) == 100 and train["target"].notna().all()
+
+
+def test_works_with_sales_only_and_unknown_categories_become_missing():
+    sales = _sales(with_price=False)
+    data = _dataset(sales)
+    builder = FeatureBuilder().fit(data)
+    assert not any(n.startswith(("price", "promo", "event")) for n in builder.feature_names_)
+    assert set(builder.categorical_features_) == {"sku", "channel"}
+    newcomer = sales[sales["sku"] == "b"].assign(sku="c")
+    frame = builder.transform(_dataset(pd.concat([sales, newcomer]).reset_index(drop=True)),
+                              [sales["date"].max()])
+    assert frame.loc[frame["sku"].isna(), "channel"].tolist() == ["web"]
+    assert list(frame["sku"].cat.categories) == ["a", "b"]
+
+
+def test_static_master_data_and_calendar_values():
+    sales = _sales(with_price=False)
+    skus = pd.DataFrame({"sku": ["a", "b"], "unit_cost": [1.0, 2.0], "unit_price": [2.0, 3.0],
+                         "category": ["toys", "garden"]})
+    data = _dataset(sales, skus=skus)
+    builder = FeatureBuilder([Static(), Calendar(fields=("dayofweek", "month"))]).fit(data)
+    frame = builder.transform(data, [pd.Timestamp("2024-03-04")])  # a Monday
+    assert dict(zip(frame["sku"].astype(str), frame["category"].astype(str), strict=True)) == {
+        "a": "toys", "b": "garden"}
+    assert (frame["cal_dayofweek"] == 0).all() and (frame["cal_month"] == 3).all()
+
+
+def test_vectorised_builder_handles_many_series_quickly():
+    n_series, n_days = 3000, 400
+    rng = np.random.default_rng(0)
+    dates = pd.date_range("2023-01-01", periods=n_days, freq="D")
+    sales = pd.DataFrame({"sku": np.repeat([f"s{i:05d}" for i in range(n_series)], n_days), "channel": "web",
+                          "date": np.tile(dates, n_series), "units": rng.poisson(2.0, n_series * n_days),
+                          "censored": False})
+    data = _dataset(sales)
+    builder = FeatureBuilder().fit(data)
+    started = pd.Timestamp.now()
+    frame = builder.transform(data, dates[-120:], observed_only=True)
+    elapsed = (pd.Timestamp.now() - started).total_seconds()
+    assert len(frame) == n_series * 120
+    assert elapsed < 10  # 1.2 M cells; per-series Python loops would take minutes
+
+
+@pytest.mark.parametrize(
+    ("make", "match"),
+    [
+        (lambda: Lags(lags=(0, 28)), "'lags' of Lags must be a non-empty tuple of whole numbers >= 1"),
+        (lambda: Lags(lags=()), "'lags' of Lags must be a non-empty tuple"),
+        (lambda: RollingOnLag(stats=("median",)), "'stats' of RollingOnLag must be a non-empty subset"),
+        (lambda: RollingOnLag(lag=0), "'lag' of RollingOnLag must be None or a whole number"),
+        (lambda: EWM(alphas=(1.5,)), r"'alphas' of EWM must be a non-empty tuple of numbers in \(0, 1\]"),
+        (lambda: Calendar(fields=("hour",)), "'fields' of Calendar must be a non-empty subset"),
+        (lambda: Events(max_days=0), "'max_days' of Events must be a whole number of days in 1..366"),
+        (lambda: Price(reference_days=3), "'reference_days' of Price must be a whole number of days >= 7"),
+        (lambda: Intermittency(windows=(-1,)), "'windows' of Intermittency must be"),
+        (lambda: Static(columns=("colour",)), "'columns' of Static must be a non-empty subset"),
+        (lambda: FeatureBuilder([Lags(lags=(7,))], min_lag=28), "Lags looks 7 days back, closer than"),
+        (lambda: FeatureBuilder([EWM(lag=14)], min_lag=28), "EWM looks 14 days back"),
+        (lambda: FeatureBuilder(min_lag=0), "'min_lag' of FeatureBuilder must be a whole number"),
+        (lambda: FeatureBuilder(["lag_7"]), "'specs' of FeatureBuilder must be feature specs"),  # type: ignore[list-item]
+    ],
+)
+def test_spec_and_builder_validation(make, match):
+    with pytest.raises(ValueError, match=match):
+        make()
+
+
+def test_transform_before_fit_and_bad_dates_raise():
+    data = _dataset(_sales())
+    with pytest.raises(RuntimeError, match="not fitted yet"):
+        FeatureBuilder().transform(data, [data.end_date])
+    builder = FeatureBuilder().fit(data)
+    with pytest.raises(ValueError, match="on or after the first sales date 2024-01-01"):
+        builder.transform(data, [pd.Timestamp("2023-12-01")])
+    with pytest.raises(ValueError, match="'rng' is required"):
+        builder.transform(data, [data.end_date], max_rows=1)
