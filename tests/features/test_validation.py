@@ -282,3 +282,22 @@ def test_completion_keeps_units_and_makes_consecutive_days(rows):
         first = raw.loc[(raw["sku"] == sku) & (raw["channel"] == channel), "date"].min()
         assert group["date"].tolist() == list(pd.date_range(first, last))
     assert not sales.duplicated(["sku", "channel", "date"]).any()
+
+
+def test_caller_frame_keeps_its_index_and_column_names():
+    raw = sales_rows(("2024-01-01", "A", "web", 1), ("2024-01-02", "A", "web", 2))
+    raw.index = pd.Index([10, 20])
+    raw.columns = ["date", "sku", "channel", " units "]
+    typed = validate_table("sales", raw)
+    assert list(typed.index) == [0, 1]
+    assert "units" in typed.columns
+    assert list(raw.index) == [10, 20]
+    assert list(raw.columns) == ["date", "sku", "channel", " units "]
+
+
+def test_boolean_flags_become_zero_one():
+    typed = validate_table(
+        "sales", sales_rows(("2024-01-01", "A", "web", 1), ("2024-01-02", "A", "web", 0), promo=[True, False])
+    )
+    assert typed["promo"].tolist() == [1, 0]
+    assert typed["promo"].dtype == np.int8
