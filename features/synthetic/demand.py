@@ -55,22 +55,22 @@ class Calendar:
         )
 
 
+# Row-aligned output columns of the sales table and the truth, with their dtypes.
+ROW_COLUMNS: dict[str, type] = {
+    "units": np.float64,
+    "returns": np.float64,
+    "price": np.float64,
+    "promo": np.int8,
+    "in_stock": np.int8,
+    "mean": np.float32,
+    "demand": np.float32,
+}
+
+
 @dataclass
 class BlockResult:
-    """Rows of the sales table (and their truth) produced by one block of series.
+    """What one block of series reports besides its rows (which it writes into the output arrays)."""
 
-    Arrays are aligned: one entry per active series-day, series-major, days ascending.
-    """
-
-    series: np.ndarray
-    day: np.ndarray
-    units: np.ndarray
-    returns: np.ndarray
-    price: np.ndarray
-    promo: np.ndarray
-    in_stock: np.ndarray
-    mean: np.ndarray
-    demand: np.ndarray
     shift_series: np.ndarray
     shift_cv: np.ndarray  # (n_shifts, 4): total CV before, after; noise CV before, after
     last_mean: np.ndarray  # true mean on the last day, per series of the block
@@ -86,6 +86,7 @@ def simulate_block(
     cal: Calendar,
     list_price: np.ndarray,
     return_rate: np.ndarray,
+    out: dict[str, np.ndarray],
 ) -> BlockResult:
     """Simulate every day of the series ``first_series .. first_series + len(params)``.
 
@@ -98,6 +99,8 @@ def simulate_block(
         cal: Shared calendar features.
         list_price: List price per series (SKU price times channel factor).
         return_rate: Share of sold units returned, per series.
+        out: Output arrays (:data:`ROW_COLUMNS`) of exactly this block's active series-days in
+            series-major, day-ascending order; filled in place.
     """
     n, n_days = len(params), len(cal.dates)
     t = np.arange(n_days)
@@ -136,18 +139,16 @@ def simulate_block(
     units[hit] = np.floor(demand[hit] * kept)
 
     price = np.round(list_price[:, None] * (1.0 - discount), 2)
-    rows, days = np.nonzero(active)
-    sold = units[rows, days]
+    sold = units[active]
+    out["units"][:] = sold
+    rate = np.broadcast_to(return_rate[:, None], active.shape)[active]
+    out["returns"][:] = rng.binomial(sold.astype(np.int64), rate)
+    out["price"][:] = price[active]
+    out["promo"][:] = promo_flag[active]
+    out["in_stock"][:] = ~stockout[active]
+    out["mean"][:] = mean[active]
+    out["demand"][:] = demand[active]
     return BlockResult(
-        series=(rows + first_series).astype(np.int64),
-        day=days.astype(np.int64),
-        units=sold,
-        returns=rng.binomial(sold.astype(np.int64), return_rate[rows]).astype(float),
-        price=price[rows, days],
-        promo=promo_flag[rows, days].astype(np.int8),
-        in_stock=(~stockout[rows, days]).astype(np.int8),
-        mean=mean[rows, days].astype(np.float32),
-        demand=demand[rows, days].astype(np.float32),
         shift_series=shift_rows + first_series,
         shift_cv=shift_cv,
         last_mean=mean[:, -1],
