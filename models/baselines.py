@@ -13,9 +13,12 @@ from typing import ClassVar
 import numpy as np
 import pandas as pd
 
+from features.builder import demand_matrix
 from features.dataset import Dataset
-from features.schema import SERIES_KEY, quantile_column
+from features.schema import quantile_column
 from models.base import Forecaster, ParamCheck, SamplePaths
+
+__all__ = ["SeasonalNaive", "demand_matrix"]
 
 
 def _is_int_at_least(minimum: int) -> Callable[[object], bool]:
@@ -23,33 +26,6 @@ def _is_int_at_least(minimum: int) -> Callable[[object], bool]:
         return bool(isinstance(value, int | np.integer) and not isinstance(value, bool) and value >= minimum)
 
     return test
-
-
-def demand_matrix(data: Dataset) -> tuple[pd.DataFrame, np.ndarray]:
-    """The sales as a dense ``(n_series, n_days)`` matrix ending at ``data.end_date``.
-
-    Censored (stockout) days and days before a series' first row are NaN: they are not demand
-    observations. Rows follow ``data.series()`` order.
-
-    Returns:
-        ``(keys, values)``: the series keys and the matrix, float64.
-    """
-    sales = data.sales
-    keys = data.series()
-    codes = (
-        sales[list(SERIES_KEY)]
-        .merge(keys.reset_index(), on=list(SERIES_KEY), how="left")["index"]
-        .to_numpy()
-    )
-    start = data.start_date
-    day = ((sales["date"] - start).dt.days).to_numpy()
-    n_days = int((data.end_date - start).days) + 1
-    values = np.full((len(keys), n_days), np.nan)
-    units = sales["units"].to_numpy(dtype=float).copy()
-    if "censored" in sales:
-        units[sales["censored"].to_numpy(dtype=bool)] = np.nan
-    values[codes, day] = units
-    return keys, values
 
 
 class SeasonalNaive(Forecaster):
