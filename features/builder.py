@@ -317,7 +317,7 @@ class _Cells:
                 values = self.keys["sku"].map(lookup).to_numpy()
             else:
                 values = np.full(len(self.keys), None)
-            out[column] = pd.Categorical(values[self.rows], categories=self.b.levels_[column])
+            out[f"static_{column}"] = pd.Categorical(values[self.rows], categories=self.b.levels_[column])
         return out
 
 
@@ -385,7 +385,7 @@ class FeatureBuilder:
         for spec in self.specs:
             names.extend(self._names(spec))
         self.feature_names_ = names
-        categorical = {*self.levels_, "event_next", "event_last"}
+        categorical = {*(f"static_{c}" for c in self.levels_), "event_next", "event_last"}
         self.categorical_features_ = [n for n in names if n in categorical]
         return self
 
@@ -409,7 +409,7 @@ class FeatureBuilder:
             return (["promo"] + (["promo_uplift"] if self.has_uplift_ else [])) if self.has_promo_ else []
         if isinstance(spec, Intermittency):
             return ["days_since_sale", *(f"zero_share_{w}" for w in spec.windows), "series_age"]
-        return [c for c in spec.columns if c in self.levels_]
+        return [f"static_{c}" for c in spec.columns if c in self.levels_]
 
     def transform(
         self,

@@ -189,6 +189,8 @@ class Intermittency:
 class Static:
     """Series identity and master data as pandas categoricals with categories fixed at fit.
 
+    Columns are named ``static_<column>`` (the key columns ``sku``/``channel`` stay plain strings).
+
     Values unseen at fit (new SKUs) become missing, which LightGBM routes like any missing value.
     ``category`` and ``supplier`` come from the ``skus`` table and are skipped when it lacks them.
 

@@ -162,7 +162,7 @@ def pit_values(
         inner = np.clip(k, 1, len(q) - 1)
         rows = np.arange(len(y))
         v0, v1 = values[rows, inner - 1], values[rows, inner]
-        with np.errstate(divide="ignore", invalid="ignore"):
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
             frac = np.where(v1 > v0, (y - v0) / (v1 - v0), 1.0)
             u = q[inner - 1] + np.clip(frac, 0, 1) * (q[inner] - q[inner - 1])
             u_low = q[0] * np.exp(-np.where(lower > 0, (values[:, 0] - y) / lower, np.inf))

@@ -112,12 +112,13 @@ def test_works_with_sales_only_and_unknown_categories_become_missing():
     data = _dataset(sales)
     builder = FeatureBuilder().fit(data)
     assert not any(n.startswith(("price", "promo", "event")) for n in builder.feature_names_)
-    assert set(builder.categorical_features_) == {"sku", "channel"}
+    assert set(builder.categorical_features_) == {"static_sku", "static_channel"}
     newcomer = sales[sales["sku"] == "b"].assign(sku="c")
     frame = builder.transform(_dataset(pd.concat([sales, newcomer]).reset_index(drop=True)),
                               [sales["date"].max()])
-    assert frame.loc[frame["sku"].isna(), "channel"].tolist() == ["web"]
-    assert list(frame["sku"].cat.categories) == ["a", "b"]
+    assert frame.loc[frame["static_sku"].isna(), "sku"].tolist() == ["c"]
+    assert list(frame["static_sku"].cat.categories) == ["a", "b"]
+    assert frame["sku"].dtype == object  # the key column itself stays a plain string
 
 
 def test_static_master_data_and_calendar_values():
@@ -127,7 +128,7 @@ def test_static_master_data_and_calendar_values():
     data = _dataset(sales, skus=skus)
     builder = FeatureBuilder([Static(), Calendar(fields=("dayofweek", "month"))]).fit(data)
     frame = builder.transform(data, [pd.Timestamp("2024-03-04")])  # a Monday
-    assert dict(zip(frame["sku"].astype(str), frame["category"].astype(str), strict=True)) == {
+    assert dict(zip(frame["sku"], frame["static_category"].astype(str), strict=True)) == {
         "a": "toys", "b": "garden"}
     assert (frame["cal_dayofweek"] == 0).all() and (frame["cal_month"] == 3).all()
 

@@ -1,0 +1,141 @@
+"""Tests of the global LightGBM quantile forecaster (single-threaded, small panels, few rounds)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from features.dataset import Dataset
+from features.schema import M5_QUANTILES, quantile_column
+from features.specs import Calendar, Lags, RollingOnLag
+from models.base import NotFittedError
+from models.lightgbm_quantile import LightGBMQuantile
+from tests.models.conftest import make_dataset, toy_sales
+
+FAST = {"n_estimators": 40, "learning_rate": 0.15, "num_leaves": 15, "min_child_samples": 20, "n_jobs": 1}
+
+
+def _panel(n_series: int = 24, n_days: int = 200, seed: int = 0) -> pd.DataFrame:
+    """Poisson series with different levels and a strong weekly pattern."""
+    rng = np.random.default_rng(seed)
+    dates = pd.date_range("2023-01-01", periods=n_days, freq="D")
+    weekly = np.array([0.6, 0.7, 0.8, 0.9, 1.1, 1.6, 1.3])[dates.dayofweek]
+    levels = rng.choice([0.3, 2.0, 8.0, 25.0], n_series)
+    units = rng.poisson(levels[:, None] * weekly[None, :])
+    return pd.DataFrame({"sku": np.repeat([f"s{i:02d}" for i in range(n_series)], n_days), "channel": "web",
+                         "date": np.tile(dates, n_series), "units": units.reshape(-1).astype(float),
+                         "censored": False})
+
+
+def _pinball(actual: np.ndarray, forecast: pd.DataFrame, quantiles) -> float:
+    total = 0.0
+    for q in quantiles:
+        err = actual - forecast[quantile_column(q)].to_numpy()
+        total += float(np.mean(np.maximum(q * err, (q - 1) * err)))
+    return total / len(quantiles)
+
+
+def test_beats_a_per_series_mean_on_pinball_loss():
+    sales = _panel()
+    end = sales["date"].max()
+    cutoff = end - pd.Timedelta(days=28)
+    train = make_dataset(sales[sales["date"] <= cutoff])
+    model = LightGBMQuantile(**FAST).fit(train)
+    forecast = model.predict(28).merge(sales, on=["sku", "channel", "date"])
+    actual = forecast["units"].to_numpy()
+    naive = forecast[["sku"]].merge(
+        train.sales.groupby("sku", as_index=False)["units"].mean(), on="sku")["units"].to_numpy()
+    naive_frame = pd.DataFrame({quantile_column(q): naive for q in M5_QUANTILES})
+    assert _pinball(actual, forecast, M5_QUANTILES) < 0.85 * _pinball(actual, naive_frame, M5_QUANTILES)
+    cols = [quantile_column(q) for q in M5_QUANTILES]
+    assert (np.diff(forecast[cols].to_numpy(), axis=1) >= 0).all()
+    assert forecast["date"].min() == cutoff + pd.Timedelta(days=1)
+    assert set(forecast["model"]) == {"lightgbm"}
+    assert set(model.feature_importance_.columns) == {"feature", "gain"}
+    assert model.feature_importance_["gain"].sum() == pytest.approx(1.0)
+
+
+def test_new_and_short_series_are_served_and_tagged(toy_dataset: Dataset):
+    model = LightGBMQuantile(**FAST).fit(toy_dataset)
+    forecast = model.predict(14)
+    assert len(forecast) == 7 * 14  # every series, including the one-day and all-zero ones
+    tags = forecast.groupby("sku")["model"].first()
+    assert tags["late"] == "lightgbm:new_sku" and tags["oneday"] == "lightgbm:new_sku"
+    assert tags["smooth"] == "lightgbm"
+    values = forecast[[quantile_column(q) for q in M5_QUANTILES]].to_numpy()
+    assert np.isfinite(values).all() and (values >= 0).all()
+    assert forecast.loc[forecast["sku"] == "oneday", "0.995"].max() > 0
+
+
+def test_works_with_sales_only_and_with_all_optional_tables():
+    sales = toy_sales(n_days=90)
+    bare = Dataset(sales=make_dataset(sales).sales.drop(columns=[], errors="ignore"))
+    assert LightGBMQuantile(**FAST).fit(bare).predict(7)["mean"].notna().all()
+
+    end = sales["date"].max()
+    skus = pd.DataFrame({"sku": sorted(sales["sku"].unique())}).assign(unit_cost=1.0, unit_price=2.0,
+                                                                       category="toys", supplier="S1")
+    promotions = pd.DataFrame({"sku": ["smooth"], "channel": ["web"], "start": [end + pd.Timedelta(days=1)],
+                               "end": [end + pd.Timedelta(days=5)]})
+    events = pd.DataFrame({"date": [end - pd.Timedelta(days=7), end + pd.Timedelta(days=2)],
+                           "event": ["sale", "sale"]})
+    priced = sales.assign(price=10.0)
+    rich = make_dataset(priced, skus=skus, promotions=promotions, events=events)
+    model = LightGBMQuantile(**FAST).fit(rich)
+    assert {"promo", "event_next", "price_rel", "static_category"} <= set(model.feature_names_in_)
+    assert model.predict(7)["mean"].notna().all()
+
+
+def test_sample_paths_follow_the_quantiles_and_interpolated_levels(toy_dataset: Dataset):
+    model = LightGBMQuantile(path_rho=0.4, **FAST).fit(toy_dataset)
+    paths = model.sample_paths(28, n_paths=400, random_state=1)
+    assert paths.values.shape == (7, 400, 28) and (paths.values >= 0).all()
+    assert paths.start == toy_dataset.end_date + pd.Timedelta(days=1)
+    forecast = model.predict(28)
+    smooth = forecast[(forecast["sku"] == "smooth") & (forecast["channel"] == "web")]
+    row = int(np.flatnonzero((paths.keys["sku"] == "smooth") & (paths.keys["channel"] == "web"))[0])
+    median_paths = np.median(paths.values[row], axis=0)
+    assert np.corrcoef(median_paths, smooth["0.5"].to_numpy())[0, 1] > 0.5
+    other = model.predict(7, quantiles=(0.1, 0.5, 0.9))
+    assert (other["0.1"] <= other["0.5"]).all() and (other["0.5"] <= other["0.9"]).all()
+
+
+def test_estimated_rho_is_a_valid_correlation(toy_dataset: Dataset):
+    model = LightGBMQuantile(**FAST).fit(toy_dataset)
+    assert 0.0 <= model.rho_ < 1.0
+
+
+def test_custom_specs_and_horizon_limit():
+    data = make_dataset(_panel(n_series=6, n_days=120))
+    specs = (Lags(lags=(7, 14)), RollingOnLag(windows=(7,)), Calendar(fields=("dayofweek",)))
+    model = LightGBMQuantile(max_horizon=7, specs=specs, **FAST).fit(data)
+    assert model.feature_names_in_ == ["lag_7", "lag_14", "roll_mean_7_lag7", "roll_std_7_lag7",
+                                       "cal_dayofweek"]
+    assert len(model.predict(7)) == 6 * 7
+    with pytest.raises(ValueError, match="'horizon' of 8 days exceeds max_horizon=7"):
+        model.predict(8)
+
+
+def test_predict_before_fit_raises():
+    with pytest.raises(NotFittedError, match="LightGBMQuantile is not fitted yet"):
+        LightGBMQuantile().predict(7)
+
+
+@pytest.mark.parametrize(
+    ("params", "match"),
+    [
+        ({"quantiles": (0.5,)}, "'quantiles' of LightGBMQuantile must be at least two distinct levels"),
+        ({"quantiles": (0.1, 1.2)}, "'quantiles' of LightGBMQuantile must be"),
+        ({"n_estimators": 0}, "'n_estimators' of LightGBMQuantile must be a whole number >= 1"),
+        ({"learning_rate": 0.0}, r"'learning_rate' of LightGBMQuantile must be a number in \(0, 1\]"),
+        ({"num_leaves": 1}, "'num_leaves' of LightGBMQuantile must be a whole number >= 2"),
+        ({"train_days": 3}, "'train_days' of LightGBMQuantile must be a whole number >= 7"),
+        ({"tweedie_variance_power": 2.0}, r"'tweedie_variance_power' .* must be a number in \[1, 2\)"),
+        ({"path_rho": 1.0}, r"'path_rho' of LightGBMQuantile must be None \(estimate it\)"),
+        ({"n_jobs": 0}, "'n_jobs' of LightGBMQuantile must be a whole number >= 1"),
+    ],
+)
+def test_param_checks(params, match):
+    with pytest.raises(ValueError, match=match):
+        LightGBMQuantile(**params).fit(make_dataset(toy_sales(n_days=30)))
