@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -13,7 +15,9 @@ from models.base import NotFittedError
 from models.lightgbm_quantile import LightGBMQuantile
 from tests.models.conftest import make_dataset, toy_sales
 
-FAST = {"n_estimators": 40, "learning_rate": 0.15, "num_leaves": 15, "min_child_samples": 20, "n_jobs": 1}
+FAST: dict[str, Any] = {
+    "n_estimators": 40, "learning_rate": 0.15, "num_leaves": 15, "min_child_samples": 20, "n_jobs": 1,
+}
 
 
 def _panel(n_series: int = 24, n_days: int = 200, seed: int = 0) -> pd.DataFrame:
