@@ -22,6 +22,7 @@ def demo_data_command(
     days: int = typer.Option(730, "--days", help="Days of sales history (>= 28)."),
     seed: int | None = typer.Option(None, "--seed", help="Random seed; default BLENDCAST_SEED."),
     start: str = typer.Option("2023-01-01", "--start", help="First sales day."),
+    plot: bool = typer.Option(True, "--plot/--no-plot", help="Also save overview.png of the catalogue."),
 ) -> None:
     """Generate a realistic synthetic catalogue with its ground truth (same seed, same files)."""
     settings = Settings()
@@ -44,7 +45,7 @@ def demo_data_command(
 
             cat = generate_catalogue(skus, channels, days, seed_value, start, progress=report)
         with console.status(f"[bold]writing[/] {len(cat.sales):,} sales rows and the truth to {out} ..."):
-            written = write_catalogue(cat, out)
+            written = write_catalogue(cat, out, plot=plot)
     table = Table(title=f"Synthetic catalogue in {written} (seed {seed_value})")
     table.add_column("what")
     table.add_column("count", justify="right")

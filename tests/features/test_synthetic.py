@@ -298,3 +298,11 @@ def test_degrading_suppliers_slip_in_the_last_quarter(cat: Catalogue) -> None:
         early = mine & (receipts["ordered_on"] < row["slippage_from"])
         assert recent.sum() >= 3
         assert lead[recent].mean() - lead[early].mean() > 0.5 * row["slippage_days"]
+
+
+def test_overview_plot_is_written_with_the_catalogue(tmp_path: Path) -> None:
+    small = generate_catalogue(40, 3, 400, 6)
+    written = write_catalogue(small, tmp_path / "cat", plot=True)
+    png = (written / "overview.png").read_bytes()
+    assert png.startswith(b"\x89PNG") and len(png) > 20_000
+    assert not (write_catalogue(small, tmp_path / "plain") / "overview.png").exists()
