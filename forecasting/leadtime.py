@@ -39,6 +39,7 @@ class LeadTimeConfig(BaseModel):
         short_lead_time_days: Mean actual lead time at or below which a lead time is 'short'.
         long_lead_time_days: Mean actual lead time above which a lead time is 'long'.
         trend_quarters: Recent quarters the bias trend is fitted on.
+        on_time_grace_days: Days late a receipt may be and still count as on time.
     """
 
     model_config = ConfigDict(extra="forbid")
@@ -54,6 +55,7 @@ class LeadTimeConfig(BaseModel):
     short_lead_time_days: float = Field(default=7.0, gt=0)
     long_lead_time_days: float = Field(default=21.0, gt=0)
     trend_quarters: int = Field(default=4, ge=2)
+    on_time_grace_days: float = Field(default=1.0, ge=0)
 
 
 @dataclass(frozen=True)
@@ -264,8 +266,8 @@ def audit_lead_times(
         promised_days = from_date.fillna(promised_days)
     rec["promised_days"] = promised_days
     rec["bias"] = rec["actual_days"] - rec["promised_days"]
-    rec["on_time"] = np.where(rec["promised_days"].isna(), np.nan,
-                              (rec["actual_days"] <= rec["promised_days"]).astype(float))
+    in_time = rec["actual_days"] <= rec["promised_days"] + cfg.on_time_grace_days
+    rec["on_time"] = np.where(rec["promised_days"].isna(), np.nan, in_time.astype(float))
     rec["weight"] = 0.5 ** ((as_of - rec["received_on"]).dt.days.to_numpy(dtype=float) / cfg.half_life_days)
 
     rows, dists = [], {}

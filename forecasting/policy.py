@@ -28,8 +28,9 @@ log = logging.getLogger(__name__)
 
 POLICY_COLUMNS = [
     "sku", "channel", "abc", "xyz", "pattern", "is_new", "supplier", "lead_time_mean", "lead_time_std",
-    "lead_time_p90", "lead_time_source", "lead_time_reliability", "policy", "service_level", "buffer_active",
-    "reasons", "expected_demand", "safety_stock", "reorder_point", "order_up_to", "classic_safety_stock",
+    "lead_time_p90", "lead_time_source", "lead_time_reliability", "policy", "service_level",
+    "service_measure", "buffer_active", "reasons", "expected_demand", "safety_stock", "reorder_point",
+    "order_up_to", "classic_safety_stock",
     "fill_rate", "on_hand", "on_order", "backorders", "inventory_position", "order_now", "order_qty",
 ]
 
@@ -162,6 +163,8 @@ def compute_policies(
     q = compute_quantities(
         paths.values, lead, rules.review_period_days, assigned["service_level"].to_numpy(dtype=float),
         buffered, rules.policies.jit.buffer_days, lead_mean, lead_std,
+        fill_target=(assigned["service_measure"] == "fill_rate").to_numpy(),
+        jit_floor=(assigned["policy"] == SEASONAL_HYBRID).to_numpy(),
     )
     inv = _inventory(data, assigned)
     moq = _sku_column(data, assigned["sku"], "moq", 0.0)

@@ -110,6 +110,33 @@ def path_quantile(totals: np.ndarray, levels: np.ndarray) -> np.ndarray:
     return np.take_along_axis(ordered, np.broadcast_to(k, (totals.shape[0],))[:, None], axis=1)[:, 0]
 
 
+def fill_rate_point(totals: np.ndarray, review_demand: np.ndarray, targets: np.ndarray) -> np.ndarray:
+    """Smallest reorder point whose expected fill rate reaches the target (type-2 service), row-wise.
+
+    Fill rate at s is 1 - E[(D - s)+] / E[D(R)]; only the paths' own totals are candidates, so the
+    answer is exact for the empirical distribution.
+
+    Args:
+        totals: ``(n, n_paths)`` demand over L + R per path.
+        review_demand: ``(n,)`` expected demand per review cycle.
+        targets: ``(n,)`` fill-rate targets in (0, 1).
+
+    Returns:
+        ``(n,)`` reorder points.
+    """
+    ordered = np.sort(totals, axis=1)
+    n_paths = ordered.shape[1]
+    # E[(D - v_k)+] for every candidate v_k = ordered[:, k]: the paths above k, less v_k each.
+    above = np.cumsum(ordered[:, ::-1], axis=1)[:, ::-1]
+    above = np.concatenate([above[:, 1:], np.zeros((len(ordered), 1))], axis=1)
+    count_above = n_paths - 1 - np.arange(n_paths)
+    shortage = (above - count_above * ordered) / n_paths
+    allowed = (1.0 - np.asarray(targets))[:, None] * np.maximum(review_demand, 0.0)[:, None]
+    ok = shortage <= allowed + 1e-12
+    first_ok = np.where(ok.any(axis=1), ok.argmax(axis=1), n_paths - 1)
+    return np.maximum(ordered[np.arange(len(ordered)), first_ok], 0.0)
+
+
 def classic_safety_stock(
     daily_mean: np.ndarray, daily_std: np.ndarray, lead_mean: np.ndarray, lead_std: np.ndarray,
     review_days: int, service_level: np.ndarray,
@@ -150,6 +177,8 @@ def compute_quantities(
     buffer_days: float,
     lead_mean: np.ndarray,
     lead_std: np.ndarray,
+    fill_target: np.ndarray | None = None,
+    jit_floor: np.ndarray | None = None,
 ) -> pd.DataFrame:
     """Reorder point, safety stock, order-up-to level, classic SS and fill rate per series.
 
@@ -163,6 +192,10 @@ def compute_quantities(
         buffer_days: JIT operational buffer in days of demand.
         lead_mean: ``(n,)`` mean actual lead time (JIT and the classic formula).
         lead_std: ``(n,)`` lead-time standard deviation (classic formula).
+        fill_target: ``(n,)`` True where the buffered reorder point reads the service level as a
+            fill-rate target (lumpy demand: a cycle target would keep a whole bulk order on the shelf).
+        jit_floor: ``(n,)`` True where a buffered reorder point may never fall below the JIT one
+            (SEASONAL_HYBRID: the buffer adds to the JIT stock near a peak, it never replaces it).
 
     Returns:
         One row per series: ``daily_mean, daily_std, expected_demand (over L+R), review_demand,
@@ -179,7 +212,12 @@ def compute_quantities(
         daily = values[sl].reshape(values[sl].shape[0], -1)
         d_mean, d_std = daily.mean(axis=1), daily.std(axis=1)
         quantile = path_quantile(d_lr, service_level[sl])
+        if fill_target is not None and fill_target[sl].any():
+            rows = np.flatnonzero(fill_target[sl])
+            quantile[rows] = fill_rate_point(d_lr[rows], review[rows], service_level[sl][rows])
         jit = d_mean * (lead_mean[sl] + review_days + buffer_days)
+        if jit_floor is not None:
+            quantile = np.where(jit_floor[sl], np.maximum(quantile, jit), quantile)
         rop = np.where(buffered[sl], quantile, jit)
         shortage = np.maximum(d_lr - rop[:, None], 0.0).mean(axis=1)
         fill = np.where(review > 0, 1.0 - shortage / np.where(review > 0, review, 1.0), 1.0)

@@ -102,6 +102,8 @@ class Rules(BaseModel):
         default_policy: Policy of a series whose signals do not lean clearly to JIT.
         jit_min_score: JIT when (JIT leans - SAFETY_STOCK leans) reaches this.
         review_period_days: Days between reviews (R).
+        fill_rate_patterns: Demand patterns whose service target is read as a fill rate (share of
+            units served) instead of a cycle-service probability.
         service_levels: Cycle-service target per revenue class, each in (0.5, 1).
         segmentation: Segmentation thresholds.
         lead_time: Lead-time audit settings.
@@ -114,6 +116,7 @@ class Rules(BaseModel):
     default_policy: str = SAFETY_STOCK
     jit_min_score: int = Field(default=2, ge=1)
     review_period_days: int = Field(default=7, ge=1, le=91)
+    fill_rate_patterns: tuple[str, ...] = ("lumpy",)
     service_levels: dict[str, float] = Field(default_factory=lambda: {"A": 0.97, "B": 0.90, "C": 0.80})
     segmentation: SegmentationConfig = Field(default_factory=SegmentationConfig)
     lead_time: LeadTimeConfig = Field(default_factory=LeadTimeConfig)
@@ -127,6 +130,14 @@ class Rules(BaseModel):
         if value == SEASONAL_HYBRID:
             raise ValueError("The 'default_policy' must be JIT or SAFETY_STOCK (SEASONAL_HYBRID needs a "
                              "spike window). Got 'SEASONAL_HYBRID'.")
+        return value
+
+    @field_validator("fill_rate_patterns")
+    @classmethod
+    def _fill_patterns(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        bad = [v for v in value if v not in PATTERNS]
+        if bad:
+            raise ValueError(f"The 'fill_rate_patterns' must be among {', '.join(PATTERNS)}. Got {bad}.")
         return value
 
     @field_validator("service_levels")
@@ -241,8 +252,8 @@ def assign_policies(
             with a window ending on or after ``as_of`` runs SEASONAL_HYBRID.
 
     Returns:
-        ``segments`` plus ``policy, service_level, reasons (list[str]), jit_score, buffer_active`` and
-        ``window_start, window_end`` (NaT when no window).
+        ``segments`` plus ``policy, service_level, service_measure ('cycle' or 'fill_rate'),
+        reasons (list[str]), jit_score`` and ``window_start, window_end`` (NaT when no window).
     """
     as_of = pd.Timestamp(as_of)
     windows: dict[tuple[str, str], pd.Series] = {}
@@ -254,11 +265,15 @@ def assign_policies(
         sw = spike_windows.assign(**{c: pd.to_datetime(spike_windows[c]) for c in ("start", "peak", "end")})
         for _, w in sw[sw["end"] >= as_of].sort_values("start").iterrows():
             windows.setdefault((str(w["sku"]), str(w["channel"])), w)
-    policies, levels, reasons_all, scores, starts, ends = [], [], [], [], [], []
+    policies, levels, reasons_all, scores, starts, ends, measures = [], [], [], [], [], [], []
     for _, row in segments.iterrows():
         klass = str(row["abc"])
         level = rules.service_level(klass)
+        measure = "fill_rate" if str(row["pattern"]) in rules.fill_rate_patterns else "cycle"
         reasons = [f"class {klass}: service target {level:.2f}"]
+        if measure == "fill_rate":
+            reasons.append(f"pattern={row['pattern']} in fill_rate_patterns: the target is a fill rate "
+                           "(a cycle target would keep a whole bulk order in stock)")
         score = 0
         for signal, (value, evidence) in _signal_values(row).items():
             lean = rules.leans.get(f"{signal}.{value}")
@@ -280,6 +295,7 @@ def assign_policies(
             else:
                 reasons.append(f"JIT score {score} < jit_min_score {rules.jit_min_score}: {policy}")
         policies.append(policy)
+        measures.append(measure)
         levels.append(level)
         reasons_all.append(reasons)
         scores.append(score)
@@ -288,6 +304,7 @@ def assign_policies(
     out = segments.copy()
     out["policy"] = policies
     out["service_level"] = levels
+    out["service_measure"] = measures
     out["reasons"] = reasons_all
     out["jit_score"] = scores
     out["window_start"] = pd.to_datetime(pd.Series(starts, index=out.index, dtype="datetime64[ns]"))

@@ -1,0 +1,263 @@
+"""Inventory policy commands: ``policy``, ``suppliers`` and ``simulate``.
+
+Everything is validated (rules file, data, dates, options) before anything is written; outputs are
+written to a temporary file or directory and moved into place, so bad input (exit code 2) leaves
+nothing behind.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import typer
+from pydantic import ValidationError
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from features.dataset import Dataset
+from features.readers import load_dataset
+from forecasting.leadtime import audit_lead_times
+from forecasting.policy import compute_policies, pool_by_sku, prepare_context
+from forecasting.rules import Rules, load_rules
+from forecasting.simulation_kpis import kpi_table, write_chart, write_json
+from forecasting.simulator import SIM_POLICIES, SimulationConfig, simulate
+from models.base import Forecaster, SamplePaths
+from models.registry import MODELS, make_model
+from serving.cli.common import bad_input_exits, console, err_console, setup_logging
+
+log = logging.getLogger(__name__)
+
+DEFAULT_MODEL = "combination"
+FALLBACK_MODELS = ("lightgbm", "seasonal_naive")
+MAX_HORIZON = 180
+OUT_SUFFIXES = (".csv", ".parquet", ".json")
+
+
+def _load(data_dir: Path, as_of: str | None) -> tuple[Dataset, pd.Timestamp]:
+    if not data_dir.exists():
+        raise FileNotFoundError(
+            f"--data directory '{data_dir}' does not exist. Give the folder holding sales.csv."
+        )
+    if not data_dir.is_dir():
+        raise NotADirectoryError(f"--data must be a directory holding sales.csv. Got the file '{data_dir}'.")
+    data = load_dataset(data_dir)
+    if as_of is None:
+        return data, data.end_date
+    try:
+        date = pd.Timestamp(as_of)
+    except ValueError:
+        raise ValueError(f"--as-of must be a date like 2025-06-30. Got {as_of!r}.") from None
+    if not data.start_date <= date <= data.end_date:
+        raise ValueError(f"--as-of {date.date()} lies outside the sales history "
+                         f"({data.start_date.date()} .. {data.end_date.date()}). Pick a date inside it.")
+    return data.truncate(date), date
+
+
+def _check_out(out: Path | None) -> None:
+    if out is not None and out.suffix.lower() not in OUT_SUFFIXES:
+        raise ValueError(f"--out must end in {', '.join(OUT_SUFFIXES)}. Got '{out.name}'.")
+    if out is not None and not out.parent.exists():
+        raise FileNotFoundError(f"The folder of --out '{out.parent}' does not exist. Create it first.")
+
+
+def _write_frame(frame: pd.DataFrame, out: Path) -> None:
+    flat = frame.copy()
+    if "reasons" in flat:
+        flat["reasons"] = flat["reasons"].map("; ".join)
+    with tempfile.NamedTemporaryFile(dir=out.parent, suffix=out.suffix, delete=False) as tmp:
+        tmp_path = Path(tmp.name)
+    try:
+        suffix = out.suffix.lower()
+        if suffix == ".csv":
+            flat.to_csv(tmp_path, index=False)
+        elif suffix == ".parquet":
+            flat.to_parquet(tmp_path, index=False)
+        else:
+            flat.to_json(tmp_path, orient="records", indent=2, date_format="iso")
+        tmp_path.replace(out)
+    finally:
+        tmp_path.unlink(missing_ok=True)
+
+
+def _horizon(data: Dataset, rules: Rules, as_of: pd.Timestamp) -> int:
+    """Days of paths needed: the longest plausible lead time plus the review period."""
+    audit = audit_lead_times(data, as_of, rules.lead_time)
+    longest = max([int(d.days.max()) for d in audit.distributions.values()]
+                  + [int(np.ceil(rules.lead_time.default_lead_time_days * 2))])
+    return min(longest + rules.review_period_days, MAX_HORIZON)
+
+
+def _fit_paths(
+    data: Dataset, model: str | None, horizon: int, n_paths: int, seed: int
+) -> tuple[str, SamplePaths]:
+    """Fit the requested model (or the default with its fallbacks) and draw the paths."""
+    names = [model] if model else [DEFAULT_MODEL, *FALLBACK_MODELS]
+    for name in names:
+        if name not in MODELS:
+            raise ValueError(
+                f"--model {name!r} is not a known model. Use one of: {', '.join(sorted(MODELS))}."
+            )
+    last_error: Exception | None = None
+    for name in names:
+        valid = MODELS[name]().get_params(deep=False)
+        params = {k: v for k, v in (("n_jobs", 1), ("random_state", seed)) if k in valid}
+        estimator: Forecaster = make_model(name, **params)
+        try:
+            with console.status(f"fitting {name} on {len(data.series())} series"):
+                estimator.fit(data)
+                return name, estimator.sample_paths(horizon, n_paths, random_state=seed)
+        except Exception as exc:  # a failed model must not stop planning: fall back to the next one
+            if model:
+                raise
+            last_error = exc
+            err_console.print(f"[yellow]warning:[/] model {name} failed ({exc}); trying the next one.")
+    raise RuntimeError(f"Every model failed; the last error was: {last_error}")
+
+
+def _policy_table(frame: pd.DataFrame, limit: int, reasons: bool) -> Table:
+    table = Table(title=f"Policies ({len(frame)} SKU-channels, first {min(limit, len(frame))} shown)")
+    columns = ["sku", "channel", "seg", "policy", "SL", "LT", "SS", "ROP", "OUT", "IP", "order"]
+    for col in columns + (["reasons"] if reasons else []):
+        left = col in ("sku", "channel", "seg", "policy", "reasons")
+        table.add_column(col, justify="left" if left else "right", overflow="fold")
+    for r in frame.head(limit).to_dict(orient="records"):
+        cells = [
+            str(r["sku"]), str(r["channel"]), f"{r['abc']}{r['xyz']} {r['pattern']}", str(r["policy"]),
+            f"{r['service_level']:.2f}", f"{r['lead_time_mean']:.1f}", f"{r['safety_stock']:.1f}",
+            f"{r['reorder_point']:.1f}", f"{r['order_up_to']:.1f}", f"{r['inventory_position']:.0f}",
+            f"{r['order_qty']:.0f}" if r["order_now"] else "-",
+        ]
+        table.add_row(*cells, *(["; ".join(r["reasons"][1:])] if reasons else []))
+    return table
+
+
+def policy_command(
+    data: Path = typer.Option(..., "--data", help="Data directory (sales.csv required)."),
+    as_of: str = typer.Option(None, "--as-of", help="Plan as of this date (default: last sales day)."),
+    rules_file: Path = typer.Option(None, "--rules", help="TOML rules file (default: the shipped rules)."),
+    out: Path = typer.Option(None, "--out", help="Write the policies to .csv, .parquet or .json."),
+    model: str = typer.Option(None, "--model", help=f"Forecaster: one of {', '.join(MODELS)} "
+                              f"(default {DEFAULT_MODEL}, falling back to {', '.join(FALLBACK_MODELS)})."),
+    n_paths: int = typer.Option(500, "--n-paths", help="Sample paths, >= 50."),
+    seed: int = typer.Option(0, "--seed", help="Random seed."),
+    limit: int = typer.Option(40, "--limit", help="Rows shown on screen."),
+    reasons: bool = typer.Option(False, "--reasons", help="Show the reasons column on screen."),
+) -> None:
+    """Segment, assign a policy and compute safety stock, reorder point and order quantity per SKU-channel."""
+    setup_logging("WARNING")
+    with bad_input_exits():
+        rules = load_rules(rules_file)
+        _check_out(out)
+        if n_paths < 50:
+            raise ValueError(f"--n-paths must be >= 50 for stable quantiles. Got {n_paths}.")
+        dataset, date = _load(data, as_of)
+        horizon = _horizon(dataset, rules, date)
+        name, paths = _fit_paths(dataset, model, horizon, n_paths, seed)
+        context = prepare_context(dataset, paths, rules, date)
+        frame = compute_policies(dataset, paths, rules, date, random_state=seed, context=context)
+        pooled = pool_by_sku(dataset, paths, rules, frame, random_state=seed, context=context)
+        if out is not None:
+            _write_frame(frame, out)
+    console.print(_policy_table(frame, limit, reasons))
+    counts = frame["policy"].value_counts().to_dict()
+    console.print(f"model {name}, {n_paths} paths over {horizon} days; policies: {counts}; "
+                  f"{int(frame['order_now'].sum())} orders due now", highlight=False)
+    console.print(f"pooling the channels of each SKU would save {pooled['pooling_saving'].sum():,.0f} units "
+                  f"of safety stock ({len(pooled)} SKUs)", highlight=False)
+    if out is not None:
+        console.print(f"wrote {len(frame)} rows to {out}", highlight=False)
+
+
+def suppliers_command(
+    data: Path = typer.Option(..., "--data", help="Data directory (sales.csv required)."),
+    as_of: str = typer.Option(None, "--as-of", help="Audit as of this date (default: last sales day)."),
+    rules_file: Path = typer.Option(None, "--rules", help="TOML rules file (lead-time settings)."),
+    out: Path = typer.Option(None, "--out", help="Write the audit to .csv, .parquet or .json."),
+) -> None:
+    """Audit supplier lead times from receipts: actual vs promised, reliability, bias trend."""
+    setup_logging("WARNING")
+    with bad_input_exits():
+        rules = load_rules(rules_file)
+        _check_out(out)
+        dataset, date = _load(data, as_of)
+        audit = audit_lead_times(dataset, date, rules.lead_time)
+        if out is not None:
+            _write_frame(audit.suppliers, out)
+    table = Table(title=f"Supplier lead-time audit as of {date.date()}")
+    for col in ("supplier", "receipts", "promised", "mean", "p90", "CV", "on time %", "bias", "bias/qtr",
+                "reliability", "length", "fallback"):
+        table.add_column(col, justify="left" if col in ("supplier", "reliability", "length") else "right")
+
+    def num(value: float, fmt: str) -> str:
+        return "-" if pd.isna(value) else format(value, fmt)
+
+    for r in audit.suppliers.to_dict(orient="records"):
+        table.add_row(str(r["supplier"]), str(r["n_receipts"]), num(r["promised_days"], ".1f"),
+                      num(r["mean_days"], ".1f"), num(r["p90_days"], ".0f"), num(r["cv"], ".2f"),
+                      num(100 * r["on_time_rate"], ".0f"), num(r["bias_days"], "+.1f"),
+                      num(r["bias_trend_per_quarter"], "+.2f"), str(r["reliability"]), str(r["length"]),
+                      "yes" if r["fallback"] else "")
+    console.print(table)
+    console.print(f"{len(audit.skus)} SKUs have enough receipts for their own lead-time distribution",
+                  highlight=False)
+
+
+def simulate_command(
+    data: Path = typer.Option(..., "--data", help="Data directory (sales.csv required)."),
+    days: int = typer.Option(365, "--days", help="Days replayed (the last DAYS of the data)."),
+    policies: str = typer.Option(",".join(SIM_POLICIES), "--policies", help="Comma-separated policies."),
+    out: Path = typer.Option(None, "--out", help="Directory for kpis.json, kpis.csv and the chart PNG."),
+    rules_file: Path = typer.Option(None, "--rules", help="TOML rules file of the BLENDED policy."),
+    replan_days: int = typer.Option(28, "--replan-days", help="Days between re-plans."),
+    n_paths: int = typer.Option(200, "--n-paths", help="Sample paths per plan."),
+    review: str = typer.Option("periodic", "--review", help="periodic or continuous."),
+    seed: int = typer.Option(0, "--seed", help="Random seed."),
+) -> None:
+    """Replay demand under ALL_JIT, ALL_SAFETY_STOCK and BLENDED and compare the KPIs."""
+    setup_logging("WARNING")
+    with bad_input_exits():
+        rules = load_rules(rules_file)
+        names = tuple(p.strip() for p in policies.split(",") if p.strip())
+        try:
+            config = SimulationConfig(days=days, policies=names, replan_days=replan_days, n_paths=n_paths,
+                                      review=review, seed=seed)  # type: ignore[arg-type]
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            option = "--" + ".".join(str(p) for p in first["loc"]).replace("_", "-")
+            message = str(first["msg"]).removeprefix("Value error, ")
+            raise ValueError(f"{option}: {message}. Got {first.get('input')!r}.") from None
+        if out is not None and out.exists() and any(out.iterdir()):
+            raise ValueError(f"--out '{out}' exists and is not empty. Give a new or empty directory.")
+        dataset, _ = _load(data, None)
+        with Progress(TextColumn("simulating"), BarColumn(), TextColumn("day {task.completed}/{task.total}"),
+                      TimeElapsedColumn(), console=err_console, transient=True) as bar:
+            task = bar.add_task("days", total=config.days)
+            result = simulate(dataset, rules, config,
+                              progress=lambda done, total: bar.update(task, completed=done))
+    console.print(kpi_table(result.kpis, f"Policy simulation over {config.days} days"))
+    if out is not None:
+        tmp = Path(tempfile.mkdtemp(prefix=".simulate-", dir=out.parent if out.parent.exists() else None))
+        try:
+            write_json(result.kpis, tmp / "kpis.json", config.model_dump())
+            result.kpis.to_csv(tmp / "kpis.csv", index=False)
+            result.series.to_csv(tmp / "series_kpis.csv", index=False)
+            write_chart(result.kpis, tmp / "inventory_vs_fill_rate.png")
+            out.mkdir(parents=True, exist_ok=True)
+            for file in tmp.iterdir():
+                shutil.move(str(file), out / file.name)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+        console.print(f"wrote kpis.json, kpis.csv, series_kpis.csv and inventory_vs_fill_rate.png to {out}",
+                      highlight=False)
+
+
+def register(app: typer.Typer) -> None:
+    """Add the policy commands to ``app``."""
+    app.command("policy")(policy_command)
+    app.command("suppliers")(suppliers_command)
+    app.command("simulate")(simulate_command)
