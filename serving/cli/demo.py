@@ -52,6 +52,11 @@ def demo_data_command(
     for key, value in cat.summary().items():
         table.add_row(key.replace("_", " "), f"{value:,}")
     console.print(table)
+    console.print(
+        f"Ground truth in {written / 'truth'} (read it with features.synthetic.read_truth)"
+        + (f"; overview plot {written / 'overview.png'}" if plot else ""),
+        highlight=False,
+    )
 
 
 def register(app: typer.Typer) -> None:

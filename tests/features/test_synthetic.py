@@ -8,6 +8,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from features.schema import TABLES
 from features.synthetic import Catalogue, generate_catalogue, read_truth, write_catalogue
@@ -306,3 +308,29 @@ def test_overview_plot_is_written_with_the_catalogue(tmp_path: Path) -> None:
     png = (written / "overview.png").read_bytes()
     assert png.startswith(b"\x89PNG") and len(png) > 20_000
     assert not (write_catalogue(small, tmp_path / "plain") / "overview.png").exists()
+
+
+@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    n_skus=st.integers(1, 25),
+    n_channels=st.integers(1, 5),
+    n_days=st.integers(28, 400),
+    seed=st.integers(0, 2**32),
+    start=st.dates(min_value=pd.Timestamp("2015-01-01").date(), max_value=pd.Timestamp("2030-01-01").date()),
+)
+def test_any_valid_size_gives_a_consistent_catalogue(
+    n_skus: int, n_channels: int, n_days: int, seed: int, start: object
+) -> None:
+    small = generate_catalogue(n_skus, n_channels, n_days, seed, str(start))
+    sales = small.sales
+    assert sales.groupby(["sku", "channel"]).ngroups == n_skus * n_channels == len(small.tables["inventory"])
+    assert sales["date"].max() == pd.Timestamp(str(start)) + pd.Timedelta(days=n_days - 1)
+    units = sales["units"].to_numpy()
+    assert (units >= 0).all() and np.array_equal(units, np.round(units))
+    assert (sales["returns"] <= sales["units"]).all() and (sales["price"] > 0).all()
+    receipts = small.tables["receipts"]
+    assert (receipts["received_on"] >= receipts["ordered_on"]).all()
+    assert (receipts["received_on"] <= sales["date"].max()).all()
+    assert small.tables["events"]["date"].max() >= sales["date"].max() + pd.Timedelta(days=60)
+    for name, frame in small.tables.items():
+        assert list(frame.columns) == list(TABLES[name].columns), name
