@@ -52,6 +52,7 @@ def generate_catalogue(
         ValueError: If a parameter is out of range (the message names it and the fix).
     """
     config.check_params(n_skus=n_skus, n_channels=n_channels, n_days=n_days, seed=seed, start=start)
+    n_skus, n_channels, n_days, seed = int(n_skus), int(n_channels), int(n_days), int(seed)
     report = progress or (lambda stage, done, total: None)
     master, promo_ss, supply_ss, blocks_ss = np.random.SeedSequence(int(seed)).spawn(4)
     rng = np.random.default_rng(master)
@@ -120,7 +121,7 @@ def generate_catalogue(
     }
     tables = {name: _in_spec_order(name, frame) for name, frame in tables.items()}
 
-    supplier_truth = supplier_truth.assign(slippage_from=dates[int(supply.SLIPPAGE_FROM * n_days)])
+    supplier_truth = supplier_truth.assign(slippage_from=dates[supply.slippage_day(n_days)])
     truth = GroundTruth(
         series=_series_truth(params, gifts, series_sku, series_channel, dates),
         spikes=_spike_truth(params, gifts, series_sku, series_channel, dates),

@@ -19,6 +19,11 @@ _FIXED_ROLES: tuple[tuple[str, bool, bool], ...] = (
 SLIPPAGE_FROM = 0.75  # share of the history after which degrading suppliers deliver later
 
 
+def slippage_day(n_days: int) -> int:
+    """Index of the first day whose orders degrading suppliers deliver late."""
+    return min(int(np.ceil(SLIPPAGE_FROM * n_days)), n_days - 1)
+
+
 def make_suppliers(rng: np.random.Generator, n_skus: int) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The ``suppliers`` table and its truth (kind, true lead-time mean and sd, slippage).
 
@@ -88,7 +93,7 @@ def make_receipts(
         ordered = np.floor(np.cumsum(rng.uniform(0.5, 1.5, n_orders) * every)).astype(np.int64) - 1
         ordered = ordered[(ordered >= 0) & (ordered < n_days)]
         lead = rng.normal(row["lead_time_mean"], row["lead_time_sd"], len(ordered))
-        lead += np.where(ordered >= SLIPPAGE_FROM * n_days, row["slippage_days"], 0.0)
+        lead += np.where(ordered >= slippage_day(n_days), row["slippage_days"], 0.0)
         lead = np.maximum(np.round(lead), 1).astype(np.int64)
         if len(own):
             pick = own[rng.integers(0, len(own), len(ordered))]
