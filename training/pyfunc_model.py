@@ -8,8 +8,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from mlflow.pyfunc import PythonModel
 import pandas as pd
+from mlflow.pyfunc import PythonModel
 
 from training.bundle import load_bundle
 

@@ -84,7 +84,10 @@ class Registry:
         pip_requirements: list[str],
         tags: Mapping[str, str] | None = None,
     ) -> VersionInfo:
-        """Log one training run, register its pyfunc model and give it the ``challenger`` alias.
+        """Log one training run and register its pyfunc model (no alias moves yet).
+
+        Aliases move only once the run is published (:meth:`set_aliases`), so a failure in between
+        leaves ``champion`` and ``challenger`` where they were.
 
         Args:
             bundle_dir: The forecaster bundle (see ``training.bundle``).
@@ -123,9 +126,38 @@ class Registry:
                 pip_requirements=pip_requirements,
             )
             version = mlflow.register_model(info.model_uri, self.model_name)
-        client.set_registered_model_alias(self.model_name, CHALLENGER, version.version)
         client.set_model_version_tag(self.model_name, version.version, "run_id", run.info.run_id)
         return self.get(int(version.version))
+
+    def aliases(self) -> dict[str, int]:
+        """Current ``{alias: version}`` of the model (empty before the first registration)."""
+        from mlflow.exceptions import MlflowException
+
+        try:
+            model = self._client().get_registered_model(self.model_name)
+        except MlflowException:
+            return {}
+        return {alias: int(version) for alias, version in (model.aliases or {}).items()}
+
+    def set_aliases(self, aliases: Mapping[str, int]) -> None:
+        """Point each alias at its version; aliases not named are left alone."""
+        client = self._client()
+        for alias, version in aliases.items():
+            client.set_registered_model_alias(self.model_name, alias, str(version))
+            if alias == CHAMPION:
+                client.set_model_version_tag(
+                    self.model_name, str(version), "promoted_at", f"{time.time():.6f}"
+                )
+
+    def restore_aliases(self, snapshot: Mapping[str, int]) -> None:
+        """Put ``champion`` and ``challenger`` back as in ``snapshot`` (taken with :meth:`aliases`)."""
+        client = self._client()
+        current = self.aliases()
+        for alias in (CHAMPION, CHALLENGER):
+            if alias in snapshot and current.get(alias) != snapshot[alias]:
+                client.set_registered_model_alias(self.model_name, alias, str(snapshot[alias]))
+            elif alias not in snapshot and alias in current:
+                client.delete_registered_model_alias(self.model_name, alias)
 
     def get(self, version: int) -> VersionInfo:
         """One version with its aliases and metrics."""
@@ -172,44 +204,42 @@ class Registry:
 
     def decide(
         self,
-        candidate: VersionInfo,
+        metrics: Mapping[str, float],
         *,
+        champion_wspl: float | None,
         tolerance: float,
         coverage_bounds: tuple[float, float] = (0.80, 1.0),
     ) -> Decision:
-        """Whether ``candidate`` may replace the champion.
+        """Whether a candidate with these backtest ``metrics`` may replace the champion.
 
         It must pass the sanity checks (finite WSPL, 95% coverage within ``coverage_bounds``) and its
-        backtest WSPL on the same folds must be no worse than the champion's times ``1 + tolerance``.
+        backtest WSPL must be no worse than ``champion_wspl`` (the champion's configuration scored on
+        the same folds) times ``1 + tolerance``.
         """
-        wspl = candidate.metrics.get(PRIMARY_METRIC)
+        wspl = metrics.get(PRIMARY_METRIC)
         if wspl is None or not math.isfinite(wspl):
             return Decision(False, f"sanity check failed: {PRIMARY_METRIC} is {wspl}")
-        cov = candidate.metrics.get("backtest_coverage_95")
+        cov = metrics.get("backtest_coverage_95")
         if cov is not None and not coverage_bounds[0] <= cov <= coverage_bounds[1]:
             return Decision(
                 False,
                 f"sanity check failed: 95% interval coverage {cov:.3f} outside "
                 f"[{coverage_bounds[0]:.2f}, {coverage_bounds[1]:.2f}]",
             )
-        champion = self.champion()
-        if champion is None:
+        if champion_wspl is None:
             return Decision(True, "no champion yet")
-        best = champion.metrics.get(PRIMARY_METRIC, math.inf)
-        if wspl <= best * (1.0 + tolerance):
-            return Decision(True, f"WSPL {wspl:.4f} vs champion v{champion.version} {best:.4f}")
+        if wspl <= champion_wspl * (1.0 + tolerance):
+            return Decision(True, f"WSPL {wspl:.4f} vs the champion's {champion_wspl:.4f} on the same folds")
         return Decision(
             False,
-            f"WSPL {wspl:.4f} is worse than champion v{champion.version}'s {best:.4f} "
+            f"WSPL {wspl:.4f} is worse than the champion's {champion_wspl:.4f} on the same folds "
             f"beyond the tolerance of {tolerance:.1%}",
         )
 
     def promote(self, version: int) -> VersionInfo:
         """Make ``version`` the champion (by hand or after a winning backtest)."""
         self.get(version)  # raises a clear error for an unknown version
-        client = self._client()
-        client.set_registered_model_alias(self.model_name, CHAMPION, str(version))
-        client.set_model_version_tag(self.model_name, str(version), "promoted_at", f"{time.time():.6f}")
+        self.set_aliases({CHAMPION: version})
         return self.get(version)
 
     def rollback(self) -> VersionInfo:
