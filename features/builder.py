@@ -36,11 +36,14 @@ from features.specs import (
     Price,
     Promotions,
     RollingOnLag,
+    SameWeekday,
     Static,
     default_specs,
 )
 
-_SPEC_TYPES = (Lags, RollingOnLag, EWM, Calendar, Events, Price, Promotions, Intermittency, Static)
+_SPEC_TYPES = (
+    Lags, RollingOnLag, SameWeekday, EWM, Calendar, Events, Price, Promotions, Intermittency, Static,
+)
 
 
 def demand_matrix(data: Dataset, last_date: pd.Timestamp | None = None) -> tuple[pd.DataFrame, np.ndarray]:
@@ -146,6 +149,8 @@ class _Cells:
                     out[f"lag_{lag}"] = self._at(self.y, self.cells - lag)
             elif isinstance(spec, RollingOnLag):
                 out.update(self._rolling(spec))
+            elif isinstance(spec, SameWeekday):
+                out.update(self._same_weekday(spec))
             elif isinstance(spec, EWM):
                 out.update(self._ewm(spec))
             elif isinstance(spec, Calendar):
@@ -177,6 +182,27 @@ class _Cells:
                 if "std" in spec.stats:
                     var = self._window("sq", end, w) / n - mean**2
                     out[f"roll_std_{w}_lag{lag}"] = np.where(n > 1, np.sqrt(np.clip(var, 0, None)), np.nan)
+        return out
+
+    def _same_weekday(self, spec: SameWeekday) -> dict[str, np.ndarray]:
+        lag = self.b._lag(spec)
+        s = spec.season_length
+        base = -(-lag // s) * s  # the nearest whole number of seasons at or beyond the lag
+        out = {}
+        total, count = np.zeros(len(self.rows)), np.zeros(len(self.rows))
+        for j in range(max(spec.weeks)):  # a loop over seasons, vectorised over cells
+            value = self._at(self.y, self.cells - base - s * j)
+            total += np.nan_to_num(value)
+            count += ~np.isnan(value)
+            k = j + 1
+            if k in spec.weeks:
+                end = self.cells - base
+                n = self._window("n", end, s * k)
+                with np.errstate(divide="ignore", invalid="ignore"):
+                    mean = np.where(count > 0, total / count, np.nan)
+                    level = np.where(n > 0, self._window("sum", end, s * k) / n, np.nan)
+                    out[f"dow_mean_{k}w_lag{lag}"] = mean
+                    out[f"dow_ratio_{k}w_lag{lag}"] = np.where(level > 0, mean / level, np.nan)
         return out
 
     def _ewm(self, spec: EWM) -> dict[str, np.ndarray]:
@@ -359,11 +385,11 @@ class FeatureBuilder:
     def _lags_of(spec: FeatureSpec) -> tuple[int, ...]:
         if isinstance(spec, Lags):
             return spec.lags
-        if isinstance(spec, RollingOnLag | EWM) and spec.lag is not None:
+        if isinstance(spec, RollingOnLag | SameWeekday | EWM) and spec.lag is not None:
             return (spec.lag,)
         return ()
 
-    def _lag(self, spec: RollingOnLag | EWM) -> int:
+    def _lag(self, spec: RollingOnLag | SameWeekday | EWM) -> int:
         return self.min_lag if spec.lag is None else spec.lag
 
     def fit(self, data: Dataset) -> Self:
@@ -395,6 +421,9 @@ class FeatureBuilder:
         if isinstance(spec, RollingOnLag):
             lag = self._lag(spec)
             return [f"roll_{stat}_{w}_lag{lag}" for w in spec.windows for stat in spec.stats]
+        if isinstance(spec, SameWeekday):
+            lag = self._lag(spec)
+            return [f"dow_{kind}_{k}w_lag{lag}" for k in spec.weeks for kind in ("mean", "ratio")]
         if isinstance(spec, EWM):
             lag = self._lag(spec)
             return [f"ewm_{a:g}_lag{lag}" for a in spec.alphas]

@@ -5,7 +5,8 @@ computes all of them the same way for training and for prediction. Specs validat
 when created, so a bad declaration fails at once with a message naming the spec, the parameter, what was
 expected and what was given.
 
-Demand-derived specs (:class:`Lags`, :class:`RollingOnLag`, :class:`EWM`, :class:`Intermittency`) only ever
+Demand-derived specs (:class:`Lags`, :class:`RollingOnLag`, :class:`SameWeekday`, :class:`EWM`,
+:class:`Intermittency`) only ever
 look at demand at least ``min_lag`` days before the target date; the builder enforces that.
 """
 
@@ -76,6 +77,33 @@ class RollingOnLag:
             _fail("RollingOnLag", "stats", f"a non-empty subset of {ROLLING_STATS}", self.stats,
                   "Use e.g. ('mean', 'std').")
         object.__setattr__(self, "stats", stats)
+
+
+@dataclass(frozen=True)
+class SameWeekday:
+    """Mean demand of the same day of the season over recent seasons, and its ratio to the overall mean.
+
+    For weekly seasonality this is "what a Saturday usually sells" (``dow_mean_{k}w_lag{L}``) and how
+    much above the series' own level that is (``dow_ratio_{k}w_lag{L}``): a global model learns the
+    weekly shape per series from it instead of from the identity of the series.
+
+    Args:
+        lag: Minimum days back (None means the builder's ``min_lag``); rounded up to a whole season.
+        weeks: Numbers of seasons to average.
+        season_length: Days per season.
+    """
+
+    lag: int | None = None
+    weeks: tuple[int, ...] = (4, 12)
+    season_length: int = 7
+
+    def __post_init__(self) -> None:
+        if self.lag is not None and not (_whole(self.lag) and self.lag >= 1):
+            _fail("SameWeekday", "lag", "None or a whole number of days >= 1", self.lag, "E.g. 28.")
+        object.__setattr__(self, "weeks", _positive_ints("SameWeekday", "weeks", self.weeks))
+        if not (_whole(self.season_length) and self.season_length >= 2):
+            _fail("SameWeekday", "season_length", "a whole number of days >= 2", self.season_length,
+                  "E.g. 7.")
 
 
 @dataclass(frozen=True)
@@ -208,7 +236,9 @@ class Static:
         object.__setattr__(self, "columns", columns)
 
 
-FeatureSpec = Lags | RollingOnLag | EWM | Calendar | Events | Price | Promotions | Intermittency | Static
+FeatureSpec = (
+    Lags | RollingOnLag | SameWeekday | EWM | Calendar | Events | Price | Promotions | Intermittency | Static
+)
 
 
 def default_specs(min_lag: int = 28) -> tuple[FeatureSpec, ...]:
@@ -221,6 +251,7 @@ def default_specs(min_lag: int = 28) -> tuple[FeatureSpec, ...]:
     return (
         Lags(lags=lags),
         RollingOnLag(),
+        SameWeekday(),
         EWM(),
         Calendar(),
         Events(),

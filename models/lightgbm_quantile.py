@@ -18,9 +18,10 @@ Design choices (and why):
   same global model; their missing lags are NaN, which LightGBM routes as learned. Their rows are
   marked ``lightgbm:new_sku``.
 * **Sample paths**: a Gaussian copula with AR(1) correlation across days through each day's predicted
-  quantile function (:func:`models.paths.paths_from_quantiles`). The correlation is estimated from the
-  lag-1 autocorrelation of in-sample PITs on recent days of a sample of series, unless ``path_rho`` is
-  given.
+  quantile function (:func:`models.paths.paths_from_quantiles`). Unless ``path_rho`` is given, the
+  correlation is the one that reproduces the spread of ``max_horizon``-day sums of in-sample PIT normal
+  scores on recent days of a sample of series (:func:`models.paths.ar1_matching_sums`): lead-time totals
+  are what the paths are for, and a lag-1 estimate misses the persistent part of the errors.
 """
 
 from __future__ import annotations
@@ -39,12 +40,11 @@ from features.dataset import Dataset
 from features.schema import M5_QUANTILES, quantile_column
 from features.specs import FeatureSpec
 from models.base import Forecaster, ParamCheck, SamplePaths
-from models.paths import ar1_from_pit, paths_from_quantiles, pit_values, quantile_function
+from models.paths import ar1_matching_sums, paths_from_quantiles, pit_values, quantile_function
 
 logger = logging.getLogger(__name__)
 
 _RHO_SERIES = 400  # series sampled to estimate the day-to-day correlation of errors
-_RHO_DAYS = 56
 
 
 def _whole(minimum: int) -> ParamCheck:
@@ -227,8 +227,12 @@ class LightGBMQuantile(Forecaster):
         self.series_model_ = np.where(age < int(self.new_sku_days), "lightgbm:new_sku", "lightgbm")
 
     def _estimate_rho(self, data: Dataset, rng: np.random.Generator) -> float:
-        """Lag-1 autocorrelation of in-sample PITs on consecutive recent days of a sample of series."""
-        days = min(_RHO_DAYS, int((data.end_date - data.start_date).days) + 1)
+        """AR(1) correlation matching the spread of ``max_horizon``-day sums of in-sample PIT scores.
+
+        Uses the last ``2 * max_horizon`` days of a sample of series, so each contributes two windows.
+        """
+        window = int(self.max_horizon)
+        days = min(2 * window, int((data.end_date - data.start_date).days) + 1)
         dates = pd.date_range(data.end_date - pd.Timedelta(days=days - 1), data.end_date, freq="D")
         frame = self.builder_.transform(data, dates)
         keys = self.keys_
@@ -240,7 +244,7 @@ class LightGBMQuantile(Forecaster):
         frame = frame[keep]
         _, values = self._predict_frame(frame)
         pit = pit_values(frame["target"].to_numpy(dtype=float), values, self.levels_, rng)
-        return ar1_from_pit(pit, series_id[keep])
+        return ar1_matching_sums(pit, series_id[keep], window=min(window, max(1, days // 2)))
 
     def _check_horizon(self, horizon: int) -> None:
         if horizon > int(self.max_horizon):

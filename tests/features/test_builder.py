@@ -8,7 +8,17 @@ import pytest
 
 from features.builder import FeatureBuilder, demand_matrix
 from features.dataset import Dataset
-from features.specs import EWM, Calendar, Events, Intermittency, Lags, Price, RollingOnLag, Static
+from features.specs import (
+    EWM,
+    Calendar,
+    Events,
+    Intermittency,
+    Lags,
+    Price,
+    RollingOnLag,
+    SameWeekday,
+    Static,
+)
 
 
 def _sales(n_days: int = 150, seed: int = 0, with_price: bool = True) -> pd.DataFrame:
@@ -149,6 +159,19 @@ def test_vectorised_builder_handles_many_series_quickly():
     assert elapsed < 10  # 1.2 M cells; per-series Python loops would take minutes
 
 
+def test_same_weekday_profile_sees_the_weekly_shape():
+    dates = pd.date_range("2024-01-01", periods=120, freq="D")
+    units = np.where(dates.dayofweek == 5, 14.0, 2.0)  # Saturdays sell 7x a weekday
+    data = _dataset(pd.DataFrame({"sku": "a", "channel": "web", "date": dates, "units": units,
+                                  "censored": False}))
+    builder = FeatureBuilder([SameWeekday(weeks=(4,))], min_lag=10).fit(data)
+    frame = builder.transform(data, dates[-14:]).set_index("date")
+    saturday = frame[frame.index.dayofweek == 5]
+    assert (saturday["dow_mean_4w_lag10"] == 14.0).all()
+    assert saturday["dow_ratio_4w_lag10"].iloc[0] == pytest.approx(14.0 / (26.0 / 7))
+    assert (frame.loc[frame.index.dayofweek == 1, "dow_mean_4w_lag10"] == 2.0).all()
+
+
 @pytest.mark.parametrize(
     ("make", "match"),
     [
@@ -156,6 +179,8 @@ def test_vectorised_builder_handles_many_series_quickly():
         (lambda: Lags(lags=()), "'lags' of Lags must be a non-empty tuple"),
         (lambda: RollingOnLag(stats=("median",)), "'stats' of RollingOnLag must be a non-empty subset"),
         (lambda: RollingOnLag(lag=0), "'lag' of RollingOnLag must be None or a whole number"),
+        (lambda: SameWeekday(weeks=(0,)), "'weeks' of SameWeekday must be a non-empty tuple"),
+        (lambda: SameWeekday(season_length=1), "'season_length' of SameWeekday must be a whole number"),
         (lambda: EWM(alphas=(1.5,)), r"'alphas' of EWM must be a non-empty tuple of numbers in \(0, 1\]"),
         (lambda: Calendar(fields=("hour",)), "'fields' of Calendar must be a non-empty subset"),
         (lambda: Events(max_days=0), "'max_days' of Events must be a whole number of days in 1..366"),

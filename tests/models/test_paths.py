@@ -7,7 +7,14 @@ import pytest
 from scipy import stats
 
 from features.schema import M5_QUANTILES
-from models.paths import ar1_from_pit, ar1_normals, paths_from_quantiles, pit_values, quantile_function
+from models.paths import (
+    ar1_from_pit,
+    ar1_matching_sums,
+    ar1_normals,
+    paths_from_quantiles,
+    pit_values,
+    quantile_function,
+)
 
 LEVELS = np.array(M5_QUANTILES)
 
@@ -78,3 +85,15 @@ def test_bad_shapes_and_levels_raise():
         paths_from_quantiles(np.zeros((2, 3)), LEVELS, 5, np.random.default_rng(0))
     with pytest.raises(ValueError, match="strictly increasing"):
         paths_from_quantiles(np.zeros((1, 2, 3)), [0.5, 0.1, 0.9], 5, np.random.default_rng(0))
+
+
+def test_ar1_matching_sums_recovers_rho_from_window_sums():
+    rng = np.random.default_rng(5)
+    n_series, n_days = 300, 56
+    z = ar1_normals((n_series, 1, n_days), 0.6, rng)[:, 0, :]
+    pit = stats.norm.cdf(z).reshape(-1)
+    series = np.repeat(np.arange(n_series), n_days)
+    assert ar1_matching_sums(pit, series, 28) == pytest.approx(0.6, abs=0.12)
+    independent = stats.norm.cdf(rng.standard_normal(n_series * n_days))
+    assert ar1_matching_sums(independent, series, 28) < 0.15
+    assert ar1_matching_sums(pit[:100], series[:100], 28) == 0.0  # too few windows
