@@ -29,7 +29,7 @@ def _digest(salt: str, secret: str) -> str:
 
 
 def _split_key(plaintext: str) -> tuple[str, str] | None:
-    parts = plaintext.strip().split("_")
+    parts = plaintext.strip().split("_", 2)
     if len(parts) != 3 or parts[0] != KEY_PREFIX or not parts[1] or not parts[2]:
         return None
     return parts[1], parts[2]

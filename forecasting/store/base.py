@@ -51,7 +51,7 @@ class StoreBase:
         self.url = url
         self._engine: sa.Engine | None = None
         self._upgraded = False
-        self._init_lock = threading.Lock()
+        self._init_lock = threading.RLock()
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Self:

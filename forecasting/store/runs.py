@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import pandas as pd
@@ -103,6 +103,7 @@ class RunsMixin(StoreBase):
         model_uri: str | None = None,
         horizon: int,
         quantiles: Sequence[float],
+        before_commit: Callable[[], None] | None = None,
     ) -> None:
         """Store a run's results and make it the served run, all in one transaction.
 
@@ -123,6 +124,8 @@ class RunsMixin(StoreBase):
             model_uri: MLflow URI of the model.
             horizon: Days forecast ahead.
             quantiles: Levels of the forecast's quantile columns.
+            before_commit: Called inside the transaction just before it commits (the pipeline moves
+                the registry aliases there); if it raises, nothing is published.
 
         Raises:
             ValueError: If a frame is malformed (nothing is written) or the run is not ``running``.
@@ -172,6 +175,8 @@ class RunsMixin(StoreBase):
                         model_uri=model_uri,
                     )
                 )
+                if before_commit is not None:
+                    before_commit()
         except (ValueError, NotFoundError):
             raise  # the run was not publishable: nothing was written, its status stays as it was
         except Exception as exc:
@@ -201,6 +206,21 @@ class RunsMixin(StoreBase):
             conn.execute(
                 sa.update(t.runs).where(t.runs.c.id == run_id).values(status="failed", notes=error[:10_000])
             )
+
+    def republish_run(self, run_id: int) -> None:
+        """Serve an earlier published run again (a manual promote or rollback of its model).
+
+        Raises:
+            NotFoundError: If the run does not exist.
+            ValueError: If it was never published.
+        """
+        with self._ready().begin() as conn:
+            row = conn.execute(sa.select(t.runs.c.status).where(t.runs.c.id == run_id)).first()
+            if row is None:
+                raise NotFoundError(f"Run {run_id} does not exist. Fix: list the runs with list_runs().")
+            if row.status != "published":
+                raise ValueError(f"Run {run_id} is {row.status}, not published: it has nothing to serve.")
+            conn.execute(sa.update(t.runs).where(t.runs.c.id == run_id).values(published_at=t.utcnow()))
 
     def latest_run(self) -> RunInfo | None:
         """The served run: the most recently published one, or None before the first publication."""

@@ -1,0 +1,469 @@
+"""The result store, run on SQLite and on PostgreSQL with the same tests."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import threading
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import sqlalchemy as sa
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from pandas.testing import assert_frame_equal
+
+from features.schema import M5_QUANTILES, quantile_column
+from features.settings import Settings
+from forecasting.store import NotFoundError, ResultStore
+from forecasting.store import tables as t
+from forecasting.store.alerts import MAX_DELIVERY_ATTEMPTS
+from forecasting.store.migrate import current_revision, head_revision
+from models.base import finalize_forecast
+
+HORIZON = 7
+
+
+def make_forecast(seed: int = 0, n_skus: int = 3, model: str = "lgbm") -> pd.DataFrame:
+    """A canonical forecast frame with full-precision floats (to test exact round trips)."""
+    rng = np.random.default_rng(seed)
+    keys = [(f"SKU_{i:03d}", channel) for i in range(n_skus) for channel in ("store", "web")]
+    dates = pd.date_range("2024-03-01", periods=HORIZON, freq="D")
+    frame = pd.DataFrame([(s, c, d) for s, c in keys for d in dates], columns=["sku", "channel", "date"])
+    frame["mean"] = rng.gamma(2.0, 3.0, len(frame))
+    for q in M5_QUANTILES:
+        frame[quantile_column(q)] = frame["mean"] * (0.1 + 2 * q) + rng.normal(0, 0.5, len(frame))
+    frame["model"] = model
+    return finalize_forecast(frame, M5_QUANTILES)
+
+
+def publish(store: ResultStore, frame: pd.DataFrame, **kwargs: object) -> int:
+    run_id = store.create_run("train", {"seed": 1}, data_hash="abc")
+    store.publish_run(run_id, forecasts=frame, horizon=HORIZON, quantiles=M5_QUANTILES, **kwargs)  # type: ignore[arg-type]
+    return run_id
+
+
+def forecast_rows(store: ResultStore, run_id: int) -> int:
+    with store.engine.connect() as conn:
+        query = sa.select(sa.func.count()).select_from(t.forecasts).where(t.forecasts.c.run_id == run_id)
+        return int(conn.execute(query).scalar_one())
+
+
+def test_migrations_are_idempotent_and_match_the_tables(store: ResultStore) -> None:
+    store.upgrade()
+    store.upgrade()
+    assert current_revision(store.engine) == head_revision()
+    with store.engine.connect() as conn:
+        diffs = compare_metadata(MigrationContext.configure(conn), t.metadata)
+    assert diffs == []
+
+
+def test_two_stores_upgrading_at_once_both_succeed(store_url: str) -> None:
+    stores = [ResultStore(store_url) for _ in range(2)]
+    errors: list[BaseException] = []
+
+    def run(s: ResultStore) -> None:
+        try:
+            s.upgrade()
+        except BaseException as exc:  # collected and asserted below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run, args=(s,)) for s in stores]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    assert errors == []
+    assert all(current_revision(s.engine) == head_revision() for s in stores)
+    for s in stores:
+        s.dispose()
+
+
+def test_publish_and_read_back_reproduces_every_frame(store: ResultStore) -> None:
+    frame = make_forecast()
+    policies = pd.DataFrame(
+        {
+            "sku": ["SKU_000", "SKU_001"],
+            "channel": ["web", "store"],
+            "policy": ["jit", "safety_stock"],
+            "abc": ["C", "A"],
+            "xyz": ["X", "Z"],
+            "pattern": ["smooth", "lumpy"],
+            "service_level": [0.8, 0.97],
+            "safety_stock": [0.0, 12.345678901234],
+            "reorder_point": [3.5, 40.0],
+            "order_up_to": [5.0, 60.0],
+            "order_qty": [2.0, 20.0],
+            "lead_time_mean": [2.0, 9.25],
+            "lead_time_p90": [3.0, 14.0],
+            "reasons": [["class C", "smooth"], ["class A"]],
+            "coverage_days": [1.5, np.nan],
+        }
+    )
+    segments = pd.DataFrame(
+        {
+            "sku": ["SKU_000", "SKU_001"],
+            "channel": ["web", "store"],
+            "as_of": pd.to_datetime(["2024-02-29"] * 2),
+            "abc": ["C", "A"],
+            "xyz": ["X", "Z"],
+            "pattern": ["smooth", "lumpy"],
+            "policy": ["jit", "safety_stock"],
+            "adi": [1.0, 3.2],
+            "cv2": [0.1, 0.9],
+        }
+    )
+    run_id = publish(
+        store,
+        frame,
+        policies=policies,
+        segments=segments,
+        metrics={"wql": np.float64(0.25)},
+        model_version="3",
+        model_uri="models:/blendcast-demand/3",
+    )
+
+    assert_frame_equal(store.get_forecasts(), frame, check_exact=True)
+    assert_frame_equal(store.get_forecasts(run_id), frame, check_exact=True)
+    keys = [("SKU_001", "web"), ("SKU_002", "store"), ("NOPE", "web")]
+    subset = frame[frame.set_index(["sku", "channel"]).index.isin(keys[:2])].reset_index(drop=True)
+    assert_frame_equal(store.get_forecasts(keys=keys), subset, check_exact=True)
+
+    run = store.latest_run()
+    assert run is not None and run.id == run_id and run.status == "published"
+    assert run.quantiles == M5_QUANTILES and run.horizon == HORIZON and run.metrics == {"wql": 0.25}
+    assert (run.model_version, run.model_uri, run.data_hash) == ("3", "models:/blendcast-demand/3", "abc")
+    assert run.published_at is not None and run.published_at.tzinfo is not None
+
+    assert_frame_equal(store.get_policies(), policies, check_exact=True)
+    expected_segments = segments.rename(columns={})
+    assert_frame_equal(store.get_segments(run_id), expected_segments, check_exact=True)
+
+
+def test_frame_with_other_quantiles_round_trips(store: ResultStore) -> None:
+    frame = make_forecast()[["sku", "channel", "date", "mean", "0.025", "0.5", "0.975", "model"]]
+    run_id = store.create_run("forecast", {})
+    store.publish_run(run_id, forecasts=frame, horizon=HORIZON, quantiles=[0.975, 0.025, 0.5])
+    assert_frame_equal(store.get_forecasts(), frame, check_exact=True)
+
+
+def _break(frame: pd.DataFrame, how: str) -> pd.DataFrame:
+    bad = frame.copy()
+    if how == "nan":
+        bad.loc[3, "0.5"] = np.nan
+    elif how == "crossing":
+        bad.loc[2, "0.995"] = float(bad["0.005"].iloc[2]) - 1e-3
+    elif how == "negative":
+        bad.loc[1, "mean"] = -1.0
+    elif how == "missing":
+        bad = bad.drop(columns=["0.835"])
+    elif how == "duplicate":
+        bad = pd.concat([bad, bad.iloc[[0]]], ignore_index=True)
+    return bad
+
+
+@pytest.mark.parametrize(
+    ("how", "match"),
+    [
+        ("nan", r"column '0\.5': 1 row are NaN.*SKU_000, store, 2024-03-04.*Fix:"),
+        ("crossing", r"1 row have crossing quantiles.*Fix: sort"),
+        ("negative", r"column 'mean': 1 row are negative.*Fix: clip"),
+        ("missing", r"missing column\(s\) \['0\.835'\]"),
+        ("duplicate", r"2 rows are duplicates of the key"),
+    ],
+)
+def test_bad_forecast_frame_is_rejected_and_nothing_is_written(
+    store: ResultStore, how: str, match: str
+) -> None:
+    good = make_forecast(seed=1)
+    served = publish(store, good)
+    run_id = store.create_run("train", {})
+    with pytest.raises(ValueError, match=match):
+        store.publish_run(
+            run_id, forecasts=_break(make_forecast(seed=2), how), horizon=HORIZON, quantiles=M5_QUANTILES
+        )
+    assert forecast_rows(store, run_id) == 0
+    assert store.get_run(run_id).status == "running"
+    assert store.latest_run().id == served  # type: ignore[union-attr]
+
+
+def test_publish_rejects_bad_arguments(store: ResultStore) -> None:
+    run_id = store.create_run("train", {})
+    frame = make_forecast()
+    with pytest.raises(ValueError, match="more than horizon=3 dates"):
+        store.publish_run(run_id, forecasts=frame, horizon=3, quantiles=M5_QUANTILES)
+    with pytest.raises(ValueError, match="horizon"):
+        store.publish_run(run_id, forecasts=frame, horizon=0, quantiles=M5_QUANTILES)
+    with pytest.raises(NotFoundError, match="Run 999 does not exist"):
+        store.publish_run(999, forecasts=frame, horizon=HORIZON, quantiles=M5_QUANTILES)
+    store.publish_run(run_id, forecasts=frame, horizon=HORIZON, quantiles=M5_QUANTILES)
+    with pytest.raises(ValueError, match=f"Run {run_id} is 'published', expected 'running'"):
+        store.publish_run(run_id, forecasts=frame, horizon=HORIZON, quantiles=M5_QUANTILES)
+    with pytest.raises(ValueError, match="cannot be marked failed"):
+        store.fail_run(run_id, "late")
+    with pytest.raises(ValueError, match="kind"):
+        store.create_run("", {})
+
+
+def test_nothing_published_yet(store: ResultStore) -> None:
+    assert store.latest_run() is None
+    with pytest.raises(NotFoundError, match="No run has been published yet"):
+        store.get_forecasts()
+    with pytest.raises(NotFoundError, match="Run 5 does not exist"):
+        store.get_run(5)
+
+
+def test_failure_inside_the_publish_transaction_keeps_the_previous_run(store: ResultStore) -> None:
+    old = make_forecast(seed=1)
+    served = publish(store, old)
+    run_id = store.create_run("train", {})
+
+    exploded: list[str] = []
+
+    def explode(conn, cursor, statement, params, context, executemany):
+        # The publish's status update comes after the forecasts are inserted: fail there, once.
+        if statement.lstrip().upper().startswith("UPDATE RUNS") and not exploded:
+            exploded.append(statement)
+            raise RuntimeError("disk full")
+
+    sa.event.listen(store.engine, "before_cursor_execute", explode)
+    try:
+        with pytest.raises(RuntimeError, match="disk full"):
+            store.publish_run(
+                run_id, forecasts=make_forecast(seed=2), horizon=HORIZON, quantiles=M5_QUANTILES
+            )
+    finally:
+        sa.event.remove(store.engine, "before_cursor_execute", explode)
+    assert store.latest_run().id == served  # type: ignore[union-attr]
+    assert_frame_equal(store.get_forecasts(), old, check_exact=True)
+    assert forecast_rows(store, run_id) == 0
+    failed = store.get_run(run_id)
+    assert failed.status == "failed" and "disk full" in (failed.notes or "")
+
+
+KILL_SCRIPT = """
+import os, signal, sys
+import pandas as pd, sqlalchemy as sa
+from forecasting.store import ResultStore
+from features.schema import M5_QUANTILES
+store = ResultStore(sys.argv[1])
+
+@sa.event.listens_for(store.engine, "before_cursor_execute")
+def die(conn, cursor, statement, params, context, executemany):
+    if statement.lstrip().upper().startswith("UPDATE RUNS"):
+        os.kill(os.getpid(), signal.SIGKILL)
+
+store.publish_run(int(sys.argv[3]), forecasts=pd.read_pickle(sys.argv[2]), horizon=7, quantiles=M5_QUANTILES)
+"""
+
+
+@pytest.mark.slow
+def test_publish_killed_midway_keeps_the_previous_run(
+    store: ResultStore, store_url: str, tmp_path: Path
+) -> None:
+    old = make_forecast(seed=1)
+    served = publish(store, old)
+    run_id = store.create_run("train", {})
+    make_forecast(seed=3, n_skus=40).to_pickle(tmp_path / "new.pkl")
+    proc = subprocess.run(
+        [sys.executable, "-c", KILL_SCRIPT, store_url, str(tmp_path / "new.pkl"), str(run_id)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert proc.returncode == -9, proc.stderr
+    reader = ResultStore(store_url)
+    assert reader.latest_run().id == served  # type: ignore[union-attr]
+    assert_frame_equal(reader.get_forecasts(), old, check_exact=True)
+    assert forecast_rows(reader, run_id) == 0
+    assert reader.get_run(run_id).status == "running"
+    reader.dispose()
+
+
+def test_readers_see_the_previous_run_until_the_publish_commits(store: ResultStore, store_url: str) -> None:
+    old, new = make_forecast(seed=1), make_forecast(seed=2, model="ets")
+    served = publish(store, old)
+    run_id = store.create_run("train", {})
+    reader = ResultStore(store_url)  # its own engine: another connection, as in another process
+    seen: dict[str, object] = {}
+
+    def peek(conn: sa.Connection) -> None:  # runs after every row is written, before COMMIT
+        if "latest" not in seen:
+            seen["latest"] = reader.latest_run().id  # type: ignore[union-attr]
+            seen["status"] = reader.get_run(run_id).status
+            seen["forecasts"] = reader.get_forecasts(keys=[("SKU_000", "web")])
+            seen["new_rows"] = forecast_rows(reader, run_id)
+
+    sa.event.listen(store.engine, "commit", peek)
+    try:
+        store.publish_run(run_id, forecasts=new, horizon=HORIZON, quantiles=M5_QUANTILES)
+    finally:
+        sa.event.remove(store.engine, "commit", peek)
+    assert seen["latest"] == served and seen["status"] == "running" and seen["new_rows"] == 0
+    old_part = old[(old["sku"] == "SKU_000") & (old["channel"] == "web")].reset_index(drop=True)
+    assert_frame_equal(seen["forecasts"], old_part, check_exact=True)  # type: ignore[arg-type]
+    assert reader.latest_run().id == run_id  # type: ignore[union-attr]
+    assert_frame_equal(reader.get_forecasts(), new, check_exact=True)
+    reader.dispose()
+
+
+def test_segment_history_follows_a_sku_across_published_runs(store: ResultStore) -> None:
+    def seg(abc: str, as_of: str) -> pd.DataFrame:
+        return pd.DataFrame(
+            {
+                "sku": ["SKU_000", "SKU_001"],
+                "channel": ["web", "web"],
+                "as_of": [as_of] * 2,
+                "abc": [abc, "C"],
+                "xyz": ["X", "Y"],
+                "pattern": ["smooth"] * 2,
+                "policy": ["jit"] * 2,
+                "cv2": [0.2, 0.3],
+            }
+        )
+
+    first = publish(store, make_forecast(), segments=seg("C", "2024-01-07"))
+    second = publish(store, make_forecast(), segments=seg("A", "2024-01-14"))
+    failed = store.create_run("train", {})
+    store.fail_run(failed, "boom")
+    history = store.segment_history("SKU_000", "web")
+    assert history["run_id"].tolist() == [first, second]
+    assert history["abc"].tolist() == ["C", "A"]
+    assert history["as_of"].tolist() == [pd.Timestamp("2024-01-07"), pd.Timestamp("2024-01-14")]
+    assert history["cv2"].tolist() == [0.2, 0.2]
+    assert store.segment_history("SKU_404").empty
+    assert store.get_segments()["abc"].tolist() == ["A", "C"]
+
+
+def test_alerts_are_deduplicated(store: ResultStore) -> None:
+    alert = {
+        "type": "segment_change",
+        "severity": "warning",
+        "sku": "A",
+        "channel": "web",
+        "payload": {"from": "C", "to": "A", "score": np.float64(0.5)},
+        "dedup_key": "seg:A:web:r1",
+    }
+    ids = store.add_alerts([alert, dict(alert), {**alert, "dedup_key": None, "type": "spike"}])
+    assert len(ids) == 2
+    assert store.add_alerts([alert]) == []
+    listed = store.list_alerts()
+    assert listed["id"].tolist() == sorted(ids, reverse=True)
+    assert store.list_alerts(type="spike")["dedup_key"].isna().all()
+    assert listed.loc[listed["type"] == "segment_change", "payload"].iloc[0] == {
+        "from": "C",
+        "to": "A",
+        "score": 0.5,
+    }
+    assert store.list_alerts(since=datetime.now(UTC) + timedelta(hours=1)).empty
+    with pytest.raises(
+        ValueError, match=r"The 'severity' of alert 0 must be one of \['info', 'warning', 'critical'\]"
+    ):
+        store.add_alerts([{**alert, "severity": "loud"}])
+
+
+def test_outbox_delivers_retries_and_gives_up(store: ResultStore) -> None:
+    ids = store.add_alerts(
+        [{"type": "spike", "severity": "info", "sku": "A", "channel": "web", "payload": {}}]
+    )
+    urls = ["https://a.example/hook", "https://b.example/hook"]
+    store.enqueue_deliveries(ids, urls)
+    store.enqueue_deliveries(ids, urls)  # queued once only
+    now = datetime.now(UTC) + timedelta(seconds=1)
+    due = store.due_deliveries(now)
+    assert sorted(d.url for d in due) == urls and due[0].alert["type"] == "spike"
+    ok, bad = due
+    store.record_delivery(ok.id, ok=True)
+    store.record_delivery(bad.id, ok=False, error="HTTP 503", next_attempt_at=now + timedelta(minutes=5))
+    assert store.due_deliveries(now) == []
+    assert store.list_alerts()["delivered_at"].notna().all()
+    later = store.due_deliveries(now + timedelta(minutes=5))
+    assert [(d.id, d.attempts, d.last_error) for d in later] == [(bad.id, 1, "HTTP 503")]
+    store.record_delivery(bad.id, ok=False, error="timeout")  # default backoff: 2 minutes after 2 attempts
+    assert store.due_deliveries(datetime.now(UTC) + timedelta(seconds=100)) == []
+    assert len(store.due_deliveries(datetime.now(UTC) + timedelta(minutes=3))) == 1
+    for _ in range(MAX_DELIVERY_ATTEMPTS):
+        store.record_delivery(bad.id, ok=False, error="timeout")
+    assert store.due_deliveries(datetime.now(UTC) + timedelta(days=30)) == []
+    with pytest.raises(NotFoundError, match="Outbox row 999"):
+        store.record_delivery(999, ok=True)
+
+
+def test_drift_reports(store: ResultStore) -> None:
+    assert store.get_drift_report() is None
+    run_id = publish(store, make_forecast())
+    first = store.save_drift_report(run_id, {"psi": 0.1}, "<h1>one</h1>")
+    second = store.save_drift_report(None, {"psi": np.nan}, "<h1>two</h1>")
+    latest = store.get_drift_report()
+    assert latest is not None and (latest.id, latest.run_id, latest.summary, latest.html) == (
+        second,
+        None,
+        {"psi": None},
+        "<h1>two</h1>",
+    )
+    assert store.get_drift_report(first).run_id == run_id  # type: ignore[union-attr]
+    assert store.get_drift_report(12345) is None
+
+
+def test_api_keys_are_stored_hashed_and_can_be_revoked(store: ResultStore) -> None:
+    key_id, plaintext = store.create_api_key("read", name="ims")
+    admin_id, admin_key = store.create_api_key("admin")
+    with store.engine.connect() as conn:
+        stored = [str(v) for row in conn.execute(sa.select(t.api_keys)).all() for v in row]
+    secret = plaintext.split("_", 2)[2]
+    assert not any(secret in value or plaintext in value for value in stored)
+    assert store.verify_api_key(plaintext) == "read"
+    assert store.verify_api_key(admin_key) == "admin"
+    assert store.verify_api_key(plaintext[:-1] + ("A" if plaintext[-1] != "A" else "B")) is None
+    assert store.verify_api_key("bck_00000000_" + secret) is None
+    assert store.verify_api_key("not a key") is None
+    keys = store.list_api_keys()
+    assert set(keys["id"]) == {key_id, admin_id} and "hash" not in keys and "salt" not in keys
+    assert keys.set_index("id").loc[key_id, "last_used_at"] is not pd.NaT
+    store.revoke_api_key(key_id)
+    store.revoke_api_key(key_id)
+    assert store.verify_api_key(plaintext) is None
+    assert store.verify_api_key(admin_key) == "admin"
+    with pytest.raises(NotFoundError, match="no API key with id 999"):
+        store.revoke_api_key(999)
+    with pytest.raises(ValueError, match=r"'scope' must be one of \['read', 'admin'\]. Got 'root'"):
+        store.create_api_key("root")  # type: ignore[arg-type]
+
+
+def test_training_lock(store: ResultStore) -> None:
+    assert store.acquire_lock("training", "host-a:1")
+    assert not store.acquire_lock("training", "host-b:2")
+    assert store.acquire_lock("training", "host-a:1")  # re-entrant for the holder
+    store.release_lock("training", "host-b:2")  # not the holder: no effect
+    assert not store.acquire_lock("training", "host-b:2")
+    assert store.acquire_lock("other", "host-b:2")
+    # host-a "crashes": its heartbeat gets older than stale_after_s and host-b takes over.
+    with store.engine.begin() as conn:
+        conn.execute(
+            sa.update(t.training_lock)
+            .where(t.training_lock.c.name == "training")
+            .values(heartbeat=datetime.now(UTC) - timedelta(hours=7))
+        )
+    assert store.acquire_lock("training", "host-b:2", stale_after_s=6 * 3600)
+    assert not store.heartbeat_lock("training", "host-a:1")
+    assert store.heartbeat_lock("training", "host-b:2")
+    store.release_lock("training", "host-b:2")
+    assert store.acquire_lock("training", "host-a:1")
+    with pytest.raises(ValueError, match="stale_after_s"):
+        store.acquire_lock("training", "x", stale_after_s=0)
+
+
+def test_from_settings_uses_blendcast_home(tmp_path: Path) -> None:
+    store = ResultStore.from_settings(Settings(home=tmp_path / "home"))
+    assert store.ping()
+    assert store.create_api_key("read")[0] == 1
+    assert (tmp_path / "home" / "blendcast.db").exists()
+    store.dispose()
+
+
+def test_ping_is_false_for_an_unreachable_database() -> None:
+    assert not ResultStore("postgresql+psycopg://nobody@127.0.0.1:1/none?connect_timeout=1").ping()
