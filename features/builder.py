@@ -59,28 +59,47 @@ def demand_matrix(data: Dataset, last_date: pd.Timestamp | None = None) -> tuple
     Returns:
         ``(keys, values)``: the series keys and the float64 matrix.
     """
-    keys = data.series()
-    codes, day = _cell_index(data, keys)
+    keys, codes, day = _series_index(data)
+    return keys, _fill_demand(data, (codes, day), len(keys), last_date)
+
+
+def _fill_demand(data: Dataset, index: tuple[np.ndarray, np.ndarray], n_series: int,
+                 last_date: pd.Timestamp | None) -> np.ndarray:
     end = data.end_date if last_date is None else max(pd.Timestamp(last_date), data.end_date)
-    values = np.full((len(keys), int((end - data.start_date).days) + 1), np.nan)
     units = data.sales["units"].to_numpy(dtype=float).copy()
     if "censored" in data.sales:
         units[data.sales["censored"].to_numpy(dtype=bool)] = np.nan
-    values[codes, day] = units
-    return keys, values
+    values = np.full((n_series, int((end - data.start_date).days) + 1), np.nan)
+    values[index] = units
+    return values
 
 
-def _cell_index(data: Dataset, keys: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
-    """Series row and day column of every sales row."""
+def _series_index(data: Dataset) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
+    """The series keys (as ``data.series()``), and the series row and day column of every sales row.
+
+    ``Dataset.sales`` is sorted by sku, channel, date, so series are runs of rows: finding the run starts
+    is a few vectorised comparisons, where hashing tens of millions of string pairs takes many seconds.
+    Unsorted input falls back to the hash lookup.
+    """
+    sales = data.sales
+    sku, channel = sales["sku"].to_numpy(), sales["channel"].to_numpy()
+    day = (sales["date"] - data.start_date).dt.days.to_numpy()
+    start = np.ones(len(sales), dtype=bool)
+    start[1:] = (sku[1:] != sku[:-1]) | (channel[1:] != channel[:-1])
+    ks, kc = sku[start], channel[start]
+    increasing = (ks[1:] > ks[:-1]) | ((ks[1:] == ks[:-1]) & (kc[1:] > kc[:-1]))
+    if increasing.all():
+        return pd.DataFrame({"sku": ks, "channel": kc}), np.cumsum(start) - 1, day
+    keys = data.series()
     index = pd.MultiIndex.from_frame(keys[list(SERIES_KEY)])
-    codes = index.get_indexer(pd.MultiIndex.from_frame(data.sales[list(SERIES_KEY)]))
-    day = (data.sales["date"] - data.start_date).dt.days.to_numpy()
-    return codes, day
+    codes = index.get_indexer(pd.MultiIndex.from_frame(sales[list(SERIES_KEY)]))
+    return keys, codes, day
 
 
-def _sales_matrix(data: Dataset, column: str, n_days: int, keys: pd.DataFrame) -> np.ndarray:
-    codes, day = _cell_index(data, keys)
-    out = np.full((len(keys), n_days), np.nan)
+def _sales_matrix(data: Dataset, column: str, n_days: int, index: tuple[np.ndarray, np.ndarray],
+                  n_series: int) -> np.ndarray:
+    codes, day = index
+    out = np.full((n_series, n_days), np.nan)
     out[codes, day] = data.sales[column].to_numpy(dtype=float)
     return out
 
@@ -111,8 +130,8 @@ class _Cells:
     """Computes every feature at the requested ``(rows, cells)`` of the dense day grid."""
 
     def __init__(self, builder: FeatureBuilder, data: Dataset, keys: pd.DataFrame, y: np.ndarray,
-                 rows: np.ndarray, cells: np.ndarray) -> None:
-        self.b, self.data, self.keys, self.y = builder, data, keys, y
+                 rows: np.ndarray, cells: np.ndarray, index: tuple[np.ndarray, np.ndarray]) -> None:
+        self.b, self.data, self.keys, self.y, self.index = builder, data, keys, y, index
         self.rows, self.cells = rows, cells
         self.n_days = y.shape[1]
         self._cum: dict[str, np.ndarray] = {}
@@ -270,7 +289,7 @@ class _Cells:
         if "price" not in self.data.sales:
             names = ("price_rel", "price_discount", "price_change")
             return {n: np.full(len(self.rows), np.nan) for n in names}
-        price = _ffill(_sales_matrix(self.data, "price", self.n_days, self.keys))
+        price = _ffill(_sales_matrix(self.data, "price", self.n_days, self.index, len(self.keys)))
         w = spec.reference_days
         observed = ~np.isnan(price)
         cum = np.zeros((price.shape[0], self.n_days + 1))
@@ -308,7 +327,8 @@ class _Cells:
                 np.add.at(uplift, (r, b), -np.nan_to_num(up))
         active = np.cumsum(flag, axis=1)[:, : self.n_days] > 0.5
         if "promo" in self.data.sales:
-            active |= np.nan_to_num(_sales_matrix(self.data, "promo", self.n_days, self.keys)) > 0
+            promo = _sales_matrix(self.data, "promo", self.n_days, self.index, len(self.keys))
+            active |= np.nan_to_num(promo) > 0
         out = {"promo": active[self.rows, self.cells].astype(float)}
         if self.b.has_uplift_:
             out["promo_uplift"] = np.cumsum(uplift, axis=1)[self.rows, self.cells]
@@ -324,7 +344,7 @@ class _Cells:
             n = self._window("n", end, w)
             with np.errstate(divide="ignore", invalid="ignore"):
                 out[f"zero_share_{w}"] = np.where(n > 0, self._window("zero", end, w) / n, np.nan)
-        codes, day = _cell_index(self.data, self.keys)
+        codes, day = self.index
         first = np.full(len(self.keys), self.n_days)
         np.minimum.at(first, codes, day)
         out["series_age"] = (self.cells - first[self.rows]).astype(float)
@@ -471,7 +491,8 @@ class FeatureBuilder:
         if dates[0] < data.start_date:
             raise ValueError(f"The 'dates' must be on or after the first sales date "
                              f"{data.start_date.date()}. Got {dates[0].date()}. Drop the earlier dates.")
-        keys, y = demand_matrix(data, dates[-1])
+        keys, codes, day = _series_index(data)
+        y = _fill_demand(data, (codes, day), len(keys), dates[-1])
         cols = (dates - data.start_date).days.to_numpy()
         rows = np.repeat(np.arange(len(keys)), len(cols))
         cells = np.tile(cols, len(keys))
@@ -486,7 +507,7 @@ class FeatureBuilder:
         frame = keys.iloc[rows].reset_index(drop=True)
         frame["date"] = data.start_date + pd.to_timedelta(cells, unit="D")
         frame["target"] = y[rows, cells]
-        features = _Cells(self, data, keys, y, rows, cells).compute()
+        features = _Cells(self, data, keys, y, rows, cells, (codes, day)).compute()
         for name in self.feature_names_:
             frame[name] = features[name]
         return frame

@@ -143,6 +143,15 @@ def test_static_master_data_and_calendar_values():
     assert (frame["cal_dayofweek"] == 0).all() and (frame["cal_month"] == 3).all()
 
 
+def test_demand_matrix_does_not_depend_on_row_order():
+    sales = _sales()
+    keys, ordered = demand_matrix(_dataset(sales))
+    shuffled = sales.sample(frac=1.0, random_state=0).reset_index(drop=True)
+    keys_shuffled, values = demand_matrix(_dataset(shuffled))
+    pd.testing.assert_frame_equal(keys_shuffled, keys)
+    np.testing.assert_array_equal(values, ordered)
+
+
 def test_vectorised_builder_handles_many_series_quickly():
     n_series, n_days = 3000, 400
     rng = np.random.default_rng(0)
