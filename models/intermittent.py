@@ -39,8 +39,8 @@ log = logging.getLogger(__name__)
 
 _METHODS = ("tsb", "croston", "sba")
 _SIZE_DISTRIBUTIONS = ("empirical", "negbin")
-# Series per block when simulating: bounds memory at block x paths x horizon values.
-_SIM_BLOCK = 1000
+# Simulated values per block of series (block x paths x horizon): bounds the temporaries to ~100 MB.
+_SIM_VALUES_PER_BLOCK = 4_000_000
 # Pseudo-days at the series' overall mean added to each weekday when estimating the weekly profile,
 # so that a weekday seen a handful of times is not given an extreme factor.
 _PROFILE_PRIOR_DAYS = 14.0
@@ -97,19 +97,40 @@ def smooth_intermittent(
         interval = np.broadcast_to(1.0 / np.maximum(p0, 1e-9)[:, None], shape).copy()
         since = np.ones(shape)  # observed days since the last demand, including today
     bias = (1.0 - ap / 2.0) if method == "sba" else 1.0
+    # Day-major copies make each step read contiguous memory; 0/1 masks multiply instead of np.where,
+    # and every update is in place through one buffer: the loop is memory-bound at catalogue scale.
+    y_days = np.nan_to_num(units, nan=0.0).T.copy()
+    obs_days = observed.T.astype(float)
+    hit_days = (observed & occurs).T.astype(float)
+    buf = np.empty(shape)
     for t in range(units.shape[1]):
-        obs = observed[:, t][:, None]
-        occ = occurs[:, t][:, None]
-        y = np.nan_to_num(units[:, t], nan=0.0)[:, None]
-        forecast = prob * size if method == "tsb" else bias * size / interval
-        sse += np.where(obs, (y - forecast) ** 2, 0.0)
-        hit = obs & occ
-        size += np.where(hit, ad * (y - size), 0.0)
+        y, obs, hit = y_days[t][:, None], obs_days[t][:, None], hit_days[t][:, None]
         if method == "tsb":
-            prob += np.where(obs, ap * (occ - prob), 0.0)
+            np.multiply(prob, size, out=buf)
         else:
-            interval += np.where(hit, ap * (since - interval), 0.0)
-            since = np.where(hit, 1.0, since + obs)
+            np.divide(size, interval, out=buf)
+            buf *= bias
+        np.subtract(y, buf, out=buf)
+        buf *= buf
+        buf *= obs
+        sse += buf
+        if method == "tsb":
+            np.subtract(hit, prob, out=buf)  # on an observed day "demand occurred" equals hit
+            buf *= ap
+            buf *= obs
+            prob += buf
+        else:
+            np.subtract(since, interval, out=buf)
+            buf *= ap
+            buf *= hit
+            interval += buf
+            since += obs
+            since *= 1.0 - hit
+            since += hit
+        np.subtract(y, size, out=buf)
+        buf *= ad
+        buf *= hit
+        size += buf
     if method != "tsb":
         prob = bias / interval
     return prob, size, sse
@@ -281,20 +302,29 @@ class TSBForecaster(Forecaster):
             cv2 = cv2 / np.maximum(mean_size, 1e-9) ** 2
             shape = self.n_eff_size_[index] / np.maximum(cv2, 1e-12)
             level = level * rng.gamma(shape[:, None], 1.0 / shape[:, None], (n_block, n_paths))
-        scaled = prob[:, :, None] * self._day_factor(index, horizon)[:, None, :]
-        day_prob = np.minimum(scaled, 1.0)
+        shape3 = (n_block, n_paths, horizon)
+        scaled = (prob[:, :, None] * self._day_factor(index, horizon)[:, None, :]).astype(np.float32)
+        day_prob = np.minimum(scaled, np.float32(1.0))
         # A busy day of a series that sells nearly every day cannot get likelier than 1: the rest of
         # its factor goes into the size, so the mean keeps the full weekly profile.
-        size_boost = scaled / np.maximum(day_prob, 1e-12)
-        occurs = rng.random((n_block, n_paths, horizon)) < day_prob
+        boost = scaled / np.maximum(day_prob, np.float32(1e-12))
+        occurs = rng.random(shape3, dtype=np.float32) < day_prob
         if self.size_distribution == "empirical":
-            scale = np.maximum(counts, 1)[:, None, None]
-            pick = (rng.random((n_block, n_paths, horizon)) * scale).astype(int)
-            drawn = np.nan_to_num(sizes)[np.arange(n_block)[:, None, None], pick]
-            size = drawn * (level / mean_size[:, None])[:, :, None]
+            scale = np.maximum(counts, 1).astype(np.float32)[:, None, None]
+            pick = (rng.random(shape3, dtype=np.float32) * scale).astype(np.intp)
+            np.minimum(pick, np.maximum(counts, 1)[:, None, None] - 1, out=pick)  # float32 rounding
+            drawn = np.nan_to_num(sizes).astype(np.float32)[np.arange(n_block)[:, None, None], pick]
+            boost *= (level / mean_size[:, None]).astype(np.float32)[:, :, None]
         else:
-            size = 1.0 + self._negbin(sizes, counts, mean_size, level, horizon, rng)
-        return np.where(occurs, size * size_boost, 0.0).astype(np.float32)
+            drawn = 1.0 + self._negbin(sizes, counts, mean_size, level, horizon, rng).astype(np.float32)
+        drawn *= boost
+        drawn[~occurs] = 0.0
+        return drawn
+
+    def _blocks(self, n_paths: int, horizon: int) -> list[tuple[int, int]]:
+        n = len(self.keys_)
+        per_block = max(1, _SIM_VALUES_PER_BLOCK // (n_paths * horizon))
+        return chunk_bounds(n, int(np.ceil(n / per_block)))
 
     @staticmethod
     def _negbin(
@@ -322,10 +352,22 @@ class TSBForecaster(Forecaster):
     def _predict(self, horizon: int, quantiles: tuple[float, ...]) -> pd.DataFrame:
         rng = np.random.default_rng(self.random_state)
         n = len(self.keys_)
-        qvals = np.zeros((len(quantiles), n, horizon))
-        for a, b in chunk_bounds(n, int(np.ceil(n / _SIM_BLOCK))):
-            paths = self._simulate(slice(a, b), self.n_sim, horizon, rng)
-            qvals[:, a:b, :] = np.quantile(paths, quantiles, axis=1)
+        # The daily marginal only changes with the profile's phase, so one period of days is
+        # simulated and repeated over the horizon (4x less work for 28 days of a weekly profile).
+        period = min(horizon, self.profile_.shape[1])
+        qvals = np.zeros((len(quantiles), n, period))
+        # Quantiles as interpolated order statistics of paths sorted along a contiguous last axis
+        # (np.quantile's default rule, several times faster than calling it on the middle axis).
+        pos = np.asarray(quantiles) * (self.n_sim - 1)
+        low = np.floor(pos).astype(int)
+        high = np.minimum(low + 1, self.n_sim - 1)
+        frac = (pos - low)[:, None, None]
+        for a, b in self._blocks(self.n_sim, period):
+            paths = np.sort(self._simulate(slice(a, b), self.n_sim, period, rng).transpose(0, 2, 1), axis=2)
+            lo_v = np.moveaxis(paths[:, :, low], 2, 0)
+            hi_v = np.moveaxis(paths[:, :, high], 2, 0)
+            qvals[:, a:b, :] = lo_v + frac * (hi_v - lo_v)
+        qvals = qvals[:, :, np.arange(horizon) % period]
         mean = self.prob_[:, None] * self._day_factor(slice(None), horizon) * self.size_level_[:, None]
         frame = pd.DataFrame({
             "sku": np.repeat(self.keys_["sku"].to_numpy(), horizon),
@@ -341,7 +383,7 @@ class TSBForecaster(Forecaster):
     def _sample_paths(self, horizon: int, n_paths: int, rng: np.random.Generator) -> SamplePaths:
         n = len(self.keys_)
         values = np.empty((n, n_paths, horizon), dtype=np.float32)
-        for a, b in chunk_bounds(n, int(np.ceil(n / _SIM_BLOCK))):
+        for a, b in self._blocks(n_paths, horizon):
             values[a:b] = self._simulate(slice(a, b), n_paths, horizon, rng)
         return SamplePaths(keys=self.keys_.copy(), start=self.start_, values=values,
                            model=self.series_["model"].to_numpy())

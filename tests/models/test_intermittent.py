@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pandas as pd
 import pytest
 
 from features.schema import quantile_column
+from models._parallel import pack_recent, series_matrix
 from models.base import NotFittedError
 from models.intermittent import TSBForecaster, smooth_intermittent
 from tests.models.conftest import make_dataset
@@ -189,3 +192,16 @@ def test_same_seed_same_forecast_and_paths(toy_dataset) -> None:
     pd.testing.assert_frame_equal(a.predict(7), b.predict(7))
     assert np.array_equal(a.sample_paths(7, 50, 2).values, b.sample_paths(7, 50, 2).values)
     assert not np.array_equal(a.sample_paths(7, 50, 2).values, a.sample_paths(7, 50, 3).values)
+
+
+def test_series_matrix_and_pack_recent_shape_the_data_as_the_models_read_it(toy_dataset) -> None:
+    shuffled = replace(toy_dataset, sales=toy_dataset.sales.sample(frac=1.0, random_state=0))
+    matrix = series_matrix(shuffled, history_days=30)
+    pd.testing.assert_frame_equal(matrix.keys, toy_dataset.series())
+    assert matrix.units.shape == (len(matrix.keys), 30) and matrix.dates[-1] == toy_dataset.end_date
+    row = {(s, c): i for i, (s, c) in enumerate(matrix.keys.itertuples(index=False))}
+    assert matrix.first_day[row[("late", "web")]] == 10 and matrix.first_day[row[("smooth", "web")]] == 0
+    assert np.isnan(matrix.units[row[("late", "web")], :10]).all()
+    assert matrix.censored[row[("stockout", "web")]].sum() == 5  # the stockout days, NaN not zero
+    packed = pack_recent(np.array([[1.0, np.nan, 2.0, 3.0], [np.nan, np.nan, np.nan, 4.0]]), 2)
+    assert np.array_equal(packed, np.array([[2.0, 3.0], [4.0, np.nan]]), equal_nan=True)
