@@ -1,0 +1,107 @@
+"""The FastAPI application factory.
+
+``create_app`` builds everything from :class:`Settings` and does no I/O; the lifespan loads the served
+run (in a worker thread, so a slow store delays readiness, not liveness) and starts the poller that
+swaps in newly published runs every ``Settings.api_poll_seconds``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+
+from features.settings import Settings
+from forecasting.store import ResultStore
+from serving.api.auth import KeyVerifier
+from serving.api.errors import ApiError, api_error_handler
+from serving.api.limits import BodySizeLimit
+from serving.api.metrics import ApiMetrics, MetricsMiddleware
+from serving.api.routes import alerts, forecasts, health, models, replenishment, segments, suppliers
+from serving.api.state import ServedRun, ServedState
+
+log = logging.getLogger(__name__)
+
+DESCRIPTION = """\
+Forecasts, order advice, segments, alerts and supplier reliability for the inventory management system.
+
+Every `/v1` endpoint needs an API key (`blendcast api-key create --scope read|admin`) sent as
+`Authorization: Bearer <key>` or `X-API-Key: <key>`: `read` for queries, `admin` for
+`/v1/admin/*`. `/health`, `/ready` and `/metrics` are open. Answers come from the latest published
+run, held in memory; each response names its `run_id`.
+"""
+
+
+async def _poll(state: ServedState, every_s: float) -> None:
+    while True:
+        await asyncio.sleep(every_s)
+        try:
+            await asyncio.to_thread(state.refresh)
+        except Exception:  # refresh logs its own errors; the poller must never die
+            log.exception("run poller iteration failed")
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """Build the API.
+
+    Args:
+        settings: Configuration; None reads ``BLENDCAST_*`` from the environment.
+
+    Returns:
+        The application (serve it with ``uvicorn --factory serving.api.app:create_app``).
+    """
+    settings = settings or Settings()
+    store = ResultStore.from_settings(settings)
+    api_metrics = ApiMetrics()
+
+    def record_swap(served: ServedRun) -> None:
+        api_metrics.served(served.run_id, served.run.model_version, served.nbytes, len(served.keys))
+
+    state = ServedState(store, on_swap=record_swap)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        await asyncio.to_thread(state.refresh)
+        poller = None
+        if settings.api_poll_seconds > 0:
+            poller = asyncio.create_task(_poll(state, settings.api_poll_seconds))
+        try:
+            yield
+        finally:
+            if poller is not None:
+                poller.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await poller
+            store.dispose()
+
+    app = FastAPI(
+        title="Blendcast API",
+        version="1",
+        description=DESCRIPTION,
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.store = store
+    app.state.served = state
+    app.state.keys = KeyVerifier(store)
+    app.state.metrics = api_metrics
+    app.state.registry_cache = {}
+    app.add_exception_handler(ApiError, api_error_handler)
+    for module in (forecasts, replenishment, segments, alerts, suppliers, models, health):
+        app.include_router(module.router)
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_request_bytes)
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_methods=["GET", "POST"],
+            allow_headers=["Authorization", "X-API-Key", "Content-Type"],
+        )
+    # Added last, so it wraps everything and also times 401s, 413s and CORS preflights.
+    app.add_middleware(MetricsMiddleware, metrics=api_metrics)
+    return app

@@ -1,0 +1,73 @@
+"""FastAPI dependencies as typed ``Annotated`` aliases: the store, the served run and the API-key scopes.
+
+Every dependency is ``async`` so FastAPI does not hand it to the thread pool; the only blocking call, a
+key verification that misses the cache, is moved to a worker thread explicitly.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials
+from starlette.concurrency import run_in_threadpool
+
+from features.settings import Settings
+from forecasting.store import ResultStore
+from serving.api.auth import KeyVerifier, bearer_scheme, check_scope, header_scheme, presented_key
+from serving.api.state import ServedRun, ServedState
+
+
+async def get_settings(request: Request) -> Settings:
+    """The app's settings."""
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+async def get_store(request: Request) -> ResultStore:
+    """The app's result store."""
+    store: ResultStore = request.app.state.store
+    return store
+
+
+async def get_state(request: Request) -> ServedState:
+    """The holder of the served run."""
+    state: ServedState = request.app.state.served
+    return state
+
+
+async def get_served(request: Request) -> ServedRun:
+    """The served run, taken once for the whole request (503 when none is loaded)."""
+    state: ServedState = request.app.state.served
+    return state.require()
+
+
+async def _scope(
+    request: Request,
+    bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme)],
+    header: Annotated[str | None, Depends(header_scheme)],
+) -> str | None:
+    key = presented_key(bearer, header)
+    verifier: KeyVerifier = request.app.state.keys
+    hit, scope = verifier.cached(key)
+    if hit:
+        return scope
+    return await run_in_threadpool(verifier.verify, key)
+
+
+async def require_read(scope: Annotated[str | None, Depends(_scope)]) -> str:
+    """A key with scope ``read`` (or ``admin``); 401/403 otherwise."""
+    return check_scope(scope, "read")
+
+
+async def require_admin(scope: Annotated[str | None, Depends(_scope)]) -> str:
+    """A key with scope ``admin``; 401/403 otherwise."""
+    return check_scope(scope, "admin")
+
+
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+StoreDep = Annotated[ResultStore, Depends(get_store)]
+StateDep = Annotated[ServedState, Depends(get_state)]
+ServedDep = Annotated[ServedRun, Depends(get_served)]
+ReadKey = Annotated[str, Depends(require_read)]
+AdminKey = Annotated[str, Depends(require_admin)]

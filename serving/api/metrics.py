@@ -1,0 +1,84 @@
+"""Prometheus metrics of the API: requests by route and status, latency, and what is being served.
+
+Each app has its own :class:`prometheus_client.CollectorRegistry` (several apps in one process, as in
+tests, do not collide). With ``--workers N`` each worker process counts its own requests; scrape them
+through one worker per port or sum in Prometheus.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.exposition import CONTENT_TYPE_LATEST
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+# Request latency buckets (seconds): the single-lookup target is a 25 ms p99.
+_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
+
+CONTENT_TYPE = CONTENT_TYPE_LATEST
+
+
+class ApiMetrics:
+    """The API's counters, histogram and gauges."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self.requests = Counter(
+            "blendcast_http_requests", "HTTP requests by route template, method and status.",
+            ["route", "method", "status"], registry=self.registry,
+        )
+        self.latency = Histogram(
+            "blendcast_http_request_duration_seconds", "Time to answer a request, by route template.",
+            ["route"], buckets=_BUCKETS, registry=self.registry,
+        )
+        self.run_id = Gauge("blendcast_served_run_id", "Id of the run being served (0: none).",
+                            registry=self.registry)
+        self.model = Gauge("blendcast_served_model_info", "1 for the model version being served.",
+                           ["model_version"], registry=self.registry)
+        self.run_bytes = Gauge("blendcast_served_run_bytes", "Bytes of the loaded run's arrays.",
+                               registry=self.registry)
+        self.series = Gauge("blendcast_served_series", "SKU-channels in the loaded run.",
+                            registry=self.registry)
+
+    def served(self, run_id: int, model_version: str | None, nbytes: int, n_series: int) -> None:
+        """Record a newly swapped-in run."""
+        self.run_id.set(run_id)
+        self.model.clear()
+        self.model.labels(model_version=model_version or "unknown").set(1)
+        self.run_bytes.set(nbytes)
+        self.series.set(n_series)
+
+    def exposition(self) -> bytes:
+        """The text exposition format."""
+        return generate_latest(self.registry)
+
+
+class MetricsMiddleware:
+    """Pure ASGI middleware timing each HTTP request (cheaper than ``BaseHTTPMiddleware``)."""
+
+    def __init__(self, app: ASGIApp, metrics: ApiMetrics) -> None:
+        self.app = app
+        self.metrics = metrics
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        status = [500]
+
+        async def send_status(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                status[0] = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_status)
+        finally:
+            route: Any = scope.get("route")
+            # The template (/v1/forecasts/{sku}/{channel}), never the raw path: bounded label values.
+            template = getattr(route, "path", None) or "unmatched"
+            self.metrics.requests.labels(template, scope.get("method", ""), str(status[0])).inc()
+            self.metrics.latency.labels(template).observe(time.perf_counter() - started)

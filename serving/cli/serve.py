@@ -1,0 +1,45 @@
+"""``blendcast serve``: run the HTTP API with uvicorn (app factory, one served run per worker)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from features.settings import Settings
+from serving.cli.common import bad_input_exits, console, setup_logging
+
+APP_FACTORY = "serving.api.app:create_app"
+
+
+def serve(
+    host: Annotated[str, typer.Option(help="Interface to bind; 0.0.0.0 for every interface.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="TCP port.")] = 8000,
+    workers: Annotated[int, typer.Option(help="Worker processes; each holds the served run in memory.")] = 1,
+    log_level: Annotated[str | None, typer.Option(help="Log level (default: BLENDCAST_LOG_LEVEL).")] = None,
+) -> None:
+    """Serve forecasts, order advice, segments and alerts to the IMS over HTTP.
+
+    Settings come from BLENDCAST_* variables (store URL, CORS origins, request-size limit, run polling
+    interval). Create keys first with `blendcast api-key create --scope read`.
+    """
+    with bad_input_exits():
+        if not 0 < port < 65536:
+            raise ValueError(f"--port must be in 1..65535. Got {port}.")
+        if not 1 <= workers <= 64:
+            raise ValueError(f"--workers must be in 1..64. Got {workers}.")
+        settings = Settings()
+        level = (log_level or settings.log_level).upper()
+        if level not in ("CRITICAL", "ERROR", "WARNING", "INFO", "DEBUG"):
+            raise ValueError(f"--log-level must be one of DEBUG, INFO, WARNING, ERROR. Got {level!r}.")
+    setup_logging(level)
+    import uvicorn  # only the serve command needs it
+
+    console.print(f"Blendcast API on http://{host}:{port} with {workers} worker(s); docs at /docs")
+    uvicorn.run(APP_FACTORY, factory=True, host=host, port=port, workers=workers, log_level=level.lower(),
+                access_log=False)
+
+
+def register(app: typer.Typer) -> None:
+    """Add the ``serve`` command."""
+    app.command("serve")(serve)
