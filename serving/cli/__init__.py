@@ -12,7 +12,13 @@ import typer
 
 # Modules that contribute commands, in --help order. A capability adds its module here once its
 # commands work end to end (no stubs).
-COMMAND_MODULES: tuple[str, ...] = ("serving.cli.data", "serving.cli.demo", "serving.cli.forecast", "serving.cli.policy")
+COMMAND_MODULES: tuple[str, ...] = (
+    "serving.cli.data",
+    "serving.cli.demo",
+    "serving.cli.forecast",
+    "serving.cli.policy",
+    "serving.cli.keys",
+)
 
 
 def build_app() -> typer.Typer:
