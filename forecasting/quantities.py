@@ -13,8 +13,9 @@ order is R days later, so the reorder point must cover demand over the protectio
 - order-up-to S = s + expected demand over the review period (so orders are about one review's demand).
 - classic formula beside it: SS = z * sqrt((L + R) * sd² + d² * sL²), daily mean d and sd from the
   paths, L and sL the lead time's mean and standard deviation.
-- expected fill rate: 1 - E[(D(L+R) - s)+] / E[D(R)], the expected shortage per cycle over the
-  expected demand per cycle.
+- expected fill rate: 1 - (E[(D(L+R) - s)+] - E[(D(L) - s)+]) / E[D(R)], the expected shortage per
+  review cycle over the expected demand per cycle (measured at s, the lowest position an order
+  starts from, so it is on the safe side).
 
 Paths shorter than L + R are extended by repeating each path's last seven days (the weekly pattern
 continues); forecast a longer horizon to avoid relying on it.
@@ -110,31 +111,61 @@ def path_quantile(totals: np.ndarray, levels: np.ndarray) -> np.ndarray:
     return np.take_along_axis(ordered, np.broadcast_to(k, (totals.shape[0],))[:, None], axis=1)[:, 0]
 
 
-def fill_rate_point(totals: np.ndarray, review_demand: np.ndarray, targets: np.ndarray) -> np.ndarray:
-    """Smallest reorder point whose expected fill rate reaches the target (type-2 service), row-wise.
-
-    Fill rate at s is 1 - E[(D - s)+] / E[D(R)]; only the paths' own totals are candidates, so the
-    answer is exact for the empirical distribution.
+def expected_excess(values: np.ndarray, levels: np.ndarray) -> np.ndarray:
+    """Row-wise E[(X - c)+] of the empirical distribution of each row of ``values`` at each ``levels`` c.
 
     Args:
-        totals: ``(n, n_paths)`` demand over L + R per path.
+        values: ``(n, n_paths)`` samples of X per row.
+        levels: ``(n, m)`` levels c per row.
+
+    Returns:
+        ``(n, m)`` expected excess over each level.
+    """
+    ordered = np.sort(values, axis=1)
+    n, n_paths = ordered.shape
+    suffix = np.concatenate([np.cumsum(ordered[:, ::-1], axis=1)[:, ::-1], np.zeros((n, 1))], axis=1)
+    # One searchsorted over all rows at once: shift each row into its own band of the number line.
+    span = float(max(np.ptp(ordered), np.ptp(levels) if levels.size else 0.0, 1.0)) * 4.0
+    low = float(min(ordered.min(initial=0.0), levels.min(initial=0.0)))
+    offset = (np.arange(n) * span)[:, None]
+    idx = np.searchsorted((ordered - low + offset).ravel(), (levels - low + offset).ravel(), side="right")
+    idx = idx.reshape(levels.shape) - (np.arange(n) * n_paths)[:, None]
+    above = np.take_along_axis(suffix, idx, axis=1)
+    return (above - (n_paths - idx) * levels) / n_paths
+
+
+def cycle_shortage(d_lr: np.ndarray, d_l: np.ndarray, levels: np.ndarray) -> np.ndarray:
+    """Expected units short per review cycle at reorder points ``levels``: E[(D(L+R) - s)+] - E[(D(L) - s)+].
+
+    The second term removes the shortage already counted in the previous cycle (the standard
+    periodic-review expression), so a cycle is charged only for what runs out during its own R days.
+    """
+    return np.maximum(expected_excess(d_lr, levels) - expected_excess(d_l, levels), 0.0)
+
+
+def fill_rate_point(
+    d_lr: np.ndarray, d_l: np.ndarray, review_demand: np.ndarray, targets: np.ndarray
+) -> np.ndarray:
+    """Smallest reorder point whose expected fill rate reaches the target (type-2 service), row-wise.
+
+    Fill rate at s is 1 - shortage per cycle / E[D(R)] (see :func:`cycle_shortage`); only the paths'
+    own L + R totals are candidates, so the answer is exact for the empirical distribution.
+
+    Args:
+        d_lr: ``(n, n_paths)`` demand over L + R per path.
+        d_l: ``(n, n_paths)`` demand over L per path.
         review_demand: ``(n,)`` expected demand per review cycle.
         targets: ``(n,)`` fill-rate targets in (0, 1).
 
     Returns:
         ``(n,)`` reorder points.
     """
-    ordered = np.sort(totals, axis=1)
-    n_paths = ordered.shape[1]
-    # E[(D - v_k)+] for every candidate v_k = ordered[:, k]: the paths above k, less v_k each.
-    above = np.cumsum(ordered[:, ::-1], axis=1)[:, ::-1]
-    above = np.concatenate([above[:, 1:], np.zeros((len(ordered), 1))], axis=1)
-    count_above = n_paths - 1 - np.arange(n_paths)
-    shortage = (above - count_above * ordered) / n_paths
+    candidates = np.sort(d_lr, axis=1)
+    shortage = cycle_shortage(d_lr, d_l, candidates)
     allowed = (1.0 - np.asarray(targets))[:, None] * np.maximum(review_demand, 0.0)[:, None]
     ok = shortage <= allowed + 1e-12
-    first_ok = np.where(ok.any(axis=1), ok.argmax(axis=1), n_paths - 1)
-    return np.maximum(ordered[np.arange(len(ordered)), first_ok], 0.0)
+    first_ok = np.where(ok.any(axis=1), ok.argmax(axis=1), candidates.shape[1] - 1)
+    return np.maximum(candidates[np.arange(len(candidates)), first_ok], 0.0)
 
 
 def classic_safety_stock(
@@ -214,12 +245,13 @@ def compute_quantities(
         quantile = path_quantile(d_lr, service_level[sl])
         if fill_target is not None and fill_target[sl].any():
             rows = np.flatnonzero(fill_target[sl])
-            quantile[rows] = fill_rate_point(d_lr[rows], review[rows], service_level[sl][rows])
+            quantile[rows] = fill_rate_point(d_lr[rows], d_lr[rows] - d_r[rows], review[rows],
+                                             service_level[sl][rows])
         jit = d_mean * (lead_mean[sl] + review_days + buffer_days)
         if jit_floor is not None:
             quantile = np.where(jit_floor[sl], np.maximum(quantile, jit), quantile)
         rop = np.where(buffered[sl], quantile, jit)
-        shortage = np.maximum(d_lr - rop[:, None], 0.0).mean(axis=1)
+        shortage = cycle_shortage(d_lr, d_lr - d_r, rop[:, None])[:, 0]
         fill = np.where(review > 0, 1.0 - shortage / np.where(review > 0, review, 1.0), 1.0)
         classic = classic_safety_stock(d_mean, d_std, lead_mean[sl], lead_std[sl], review_days,
                                        service_level[sl])

@@ -116,7 +116,7 @@ class Rules(BaseModel):
     default_policy: str = SAFETY_STOCK
     jit_min_score: int = Field(default=2, ge=1)
     review_period_days: int = Field(default=7, ge=1, le=91)
-    fill_rate_patterns: tuple[str, ...] = ("lumpy",)
+    fill_rate_patterns: tuple[str, ...] = ()
     service_levels: dict[str, float] = Field(default_factory=lambda: {"A": 0.97, "B": 0.90, "C": 0.80})
     segmentation: SegmentationConfig = Field(default_factory=SegmentationConfig)
     lead_time: LeadTimeConfig = Field(default_factory=LeadTimeConfig)

@@ -19,9 +19,11 @@ pack size; the order arrives after a lead time drawn from the SKU's real receipt
 data, equally weighted), one draw per series and day shared by every policy.
 
 Re-planning: every ``replan_days`` (28) days each policy re-plans from the data up to the day before:
-the audit, segmentation and rules run on the truncated data, and the demand paths come from a weekly
-block bootstrap of the last ``bootstrap_weeks`` weeks of uncensored demand (whole weeks resampled per
-path, the same week for every series of a path so cross-series correlation is kept). That bootstrap
+the audit, segmentation and rules run on the truncated data, and the demand paths come from a weekday
+bootstrap of the last ``bootstrap_weeks`` (8) weeks of uncensored demand, or ``sparse_bootstrap_weeks``
+(26) for series selling on fewer than half of the days: each future day draws the same weekday of a
+random recent week, the same week for every series, so the weekly profile and the cross-series
+correlation are kept. That bootstrap
 is a deliberately fast forecaster; pass ``forecaster=`` to re-fit any :class:`models.base.Forecaster`
 instead (slower). Each series starts at its first plan's order-up-to level with nothing on order.
 """
@@ -64,7 +66,10 @@ class SimulationConfig(BaseModel):
         policies: Policies compared, among :data:`SIM_POLICIES`.
         replan_days: Days between re-plans.
         n_paths: Sample paths per plan.
-        bootstrap_weeks: Weeks of history the bootstrap forecaster resamples.
+        bootstrap_weeks: Weeks of history the bootstrap forecaster resamples for a series selling on
+            most days.
+        sparse_bootstrap_weeks: Weeks resampled for a series that sold on fewer than half of the
+            recent days: a few bulk orders in eight weeks say little about their rate and size.
         classic_service_level: Service level of ``ALL_SAFETY_STOCK``.
         holding_rate: Yearly carrying cost as a share of inventory value.
         review: 'periodic' (order on review days) or 'continuous' (check every day).
@@ -78,6 +83,7 @@ class SimulationConfig(BaseModel):
     replan_days: int = Field(default=28, ge=1, le=365)
     n_paths: int = Field(default=200, ge=20, le=5000)
     bootstrap_weeks: int = Field(default=8, ge=2, le=52)
+    sparse_bootstrap_weeks: int = Field(default=26, ge=2, le=104)
     classic_service_level: float = Field(default=0.95, gt=0.5, lt=1.0)
     holding_rate: float = Field(default=0.25, gt=0.0, le=2.0)
     review: Literal["periodic", "continuous"] = "periodic"
@@ -111,7 +117,7 @@ class SimulationResult:
 
 def weekly_bootstrap_paths(history: np.ndarray, horizon: int, n_paths: int, weeks: int,
                            rng: np.random.Generator) -> np.ndarray:
-    """Demand paths made of whole weeks resampled from the last ``weeks`` weeks.
+    """Demand paths resampled weekday by weekday from the last ``weeks`` weeks.
 
     Args:
         history: ``(n, t)`` daily demand, NaN where not observed (censored or before launch).
@@ -127,14 +133,18 @@ def weekly_bootstrap_paths(history: np.ndarray, horizon: int, n_paths: int, week
     window = history[:, -7 * weeks:]
     if window.shape[1] < 7 * weeks:
         window = np.concatenate([np.full((len(window), 7 * weeks - window.shape[1]), np.nan), window], axis=1)
-    with np.errstate(all="ignore"):
-        level = np.nan_to_num(np.nanmean(window, axis=1), nan=0.0)
+    observed = ~np.isnan(window)
+    level = np.where(observed, window, 0.0).sum(axis=1) / np.maximum(observed.sum(axis=1), 1)
     window = np.where(np.isnan(window), level[:, None], window).reshape(len(window), weeks, 7)
     n_weeks = -(-horizon // 7)
     # The blocks line up with the weekdays: the last block ends on the origin, so future day k has the
     # weekday of block day k % 7.
-    pick = rng.integers(0, weeks, size=(n_paths, n_weeks))
-    return window[:, pick, :].reshape(len(window), n_paths, n_weeks * 7)[:, :, :horizon]
+    # Each future day takes the same weekday of a random recent week, the same week for every series of
+    # a path and day. Drawing days rather than whole weeks gives the L+R totals many more combinations
+    # than ``weeks`` blocks would, so their tail quantiles are not just the sum of the worst weeks.
+    pick = rng.integers(0, weeks, size=(n_paths, n_weeks, 7))
+    out = window[:, pick, np.arange(7)[None, None, :]]
+    return out.reshape(len(window), n_paths, n_weeks * 7)[:, :, :horizon]
 
 
 def _demand_matrix(data: Dataset, keys: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, pd.DatetimeIndex]:
@@ -187,7 +197,14 @@ def _plan(
     horizon = int(max(max(d.days.max() for d in audit.distributions.values()) if audit.distributions else 1,
                       np.ceil(rules.lead_time.default_lead_time_days * 3))) + rules.review_period_days
     if forecaster is None:
+        recent = y_hist[idx, -7 * cfg.bootstrap_weeks:]
+        with np.errstate(all="ignore"):
+            selling = np.nanmean(np.where(np.isnan(recent), np.nan, recent > 0), axis=1)
+        sparse = ~(selling >= 0.5)
         values = weekly_bootstrap_paths(y_hist[idx], horizon, cfg.n_paths, cfg.bootstrap_weeks, rng)
+        if sparse.any():
+            values[sparse] = weekly_bootstrap_paths(y_hist[idx][sparse], horizon, cfg.n_paths,
+                                                    cfg.sparse_bootstrap_weeks, rng)
         paths = SamplePaths(sub_keys, as_of + pd.Timedelta(days=1), values)
     else:
         fitted = clone(forecaster).fit(hist)

@@ -11,8 +11,11 @@ from scipy import stats
 from forecasting.leadtime import LeadTimeDistribution
 from forecasting.quantities import (
     compute_quantities,
+    cycle_shortage,
     draw_lead_times,
+    expected_excess,
     extend_paths,
+    fill_rate_point,
     order_decision,
     path_quantile,
     protection_totals,
@@ -140,3 +143,26 @@ def test_draw_lead_times_follows_each_series_distribution() -> None:
     assert set(np.unique(draws[0])) == {2, 4}
     assert (draws[0] == 2).mean() == pytest.approx(0.25, abs=0.02)
     assert (draws[1] == 20).all()
+
+
+def test_expected_excess_matches_the_definition() -> None:
+    values = np.array([[0.0, 2.0, 4.0, 10.0], [1.0, 1.0, 1.0, 1.0]])
+    levels = np.array([[-1.0, 2.0, 3.0, 20.0], [0.0, 1.0, 0.5, 5.0]])
+    expected = np.array([[np.maximum(values[i] - c, 0).mean() for c in levels[i]] for i in range(2)])
+    assert expected_excess(values, levels) == pytest.approx(expected)
+
+
+def test_fill_rate_point_reaches_its_target_and_no_lower_point_does() -> None:
+    rng = np.random.default_rng(6)
+    values = rng.poisson(4.0, size=(2, 3000, 20)).astype(float)
+    lead = np.full((2, 3000), 6)
+    d_lr, d_r = protection_totals(values, lead, 7)
+    review = d_r.mean(axis=1)
+    targets = np.array([0.9, 0.99])
+    points = fill_rate_point(d_lr, d_lr - d_r, review, targets)
+    for i in range(2):
+        levels = np.array([[points[i], points[i] - 1]])
+        fill_at = 1 - cycle_shortage(d_lr[i:i + 1], (d_lr - d_r)[i:i + 1], levels)[0] / review[i]
+        assert fill_at[0] >= targets[i]
+        assert fill_at[1] < targets[i]
+    assert points[1] > points[0]

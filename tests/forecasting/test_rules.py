@@ -108,3 +108,13 @@ def test_load_rules_reports_file_and_syntax_errors(tmp_path: Path) -> None:
     good.write_text('review_period_days = 14\n[service_levels]\nA = 0.99\nB = 0.9\nC = 0.6\n')
     rules = load_rules(good)
     assert rules.review_period_days == 14 and rules.service_level("A") == 0.99
+
+
+def test_fill_rate_patterns_switch_the_service_measure() -> None:
+    rules = parse_rules({"fill_rate_patterns": ["lumpy"]})
+    lumpy = assign_policies(_segments(pattern="lumpy", abc="A"), rules, AS_OF).iloc[0]
+    smooth = assign_policies(_segments(abc="A"), rules, AS_OF).iloc[0]
+    assert lumpy["service_measure"] == "fill_rate" and smooth["service_measure"] == "cycle"
+    assert any("fill_rate_patterns" in r for r in lumpy["reasons"])
+    with pytest.raises(RulesError, match="'fill_rate_patterns' must be among smooth"):
+        parse_rules({"fill_rate_patterns": ["spiky"]})

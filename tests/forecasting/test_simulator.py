@@ -75,7 +75,7 @@ def test_simulation_is_reproducible(synthetic_result) -> None:
     pd.testing.assert_frame_equal(first.kpis, second.kpis)
 
 
-def test_weekly_bootstrap_resamples_whole_recent_weeks() -> None:
+def test_weekday_bootstrap_resamples_recent_weeks_only() -> None:
     history = np.concatenate([np.full(70, 100.0), np.tile(np.arange(7.0), 2)])[None, :]
     history[0, -1] = np.nan  # a censored Sunday takes the window mean
     paths = weekly_bootstrap_paths(history, 10, 50, 2, np.random.default_rng(0))
