@@ -1,0 +1,182 @@
+"""Drift of what was published: forecast changes between runs, and realized accuracy once actuals arrive.
+
+- Forecast drift compares the current published run with the one published before it on the days and
+  series both cover: per series, the relative change of the forecast total over those days; per
+  segment, the mean absolute relative change and the share of series that moved more than a threshold.
+- Realized accuracy scores every earlier published run whose forecast days now have sales, with
+  :func:`forecasting.metrics.evaluate` (scaled pinball loss, coverage per central interval, bias), by
+  segment and ISO week (weeks start on Monday).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Final
+
+import numpy as np
+import pandas as pd
+
+from features.dataset import Dataset
+from features.schema import SERIES_KEY
+from forecasting.metrics import evaluate
+from forecasting.store import ResultStore, RunInfo
+
+log = logging.getLogger(__name__)
+
+KEY: Final = list(SERIES_KEY)
+ALL: Final = "all"
+# History used for the M5 scales of realized accuracy: a year keeps the cost flat on long histories
+# while still spanning every season.
+SCALE_HISTORY_DAYS: Final = 364
+FORECAST_DRIFT_COLUMNS: Final = ["segment", "n_series", "mean_abs_rel_change", "share_moved"]
+MOVER_COLUMNS: Final = ["sku", "channel", "segment", "previous_total", "current_total", "rel_change"]
+ACCURACY_COLUMNS: Final = ["run_id", "segment", "week", "wspl", "mean_spl", "coverage_50", "coverage_67",
+                           "coverage_95", "coverage_99", "bias", "n_series", "n_days"]
+
+
+def published_runs(store: ResultStore, upto: RunInfo | None = None, limit: int = 100) -> list[RunInfo]:
+    """Published runs, newest first, up to and including ``upto`` when given."""
+    runs = [r for r in store.list_runs(limit=limit) if r.status == "published"]
+    if upto is not None:
+        runs = [r for r in runs if r.id <= upto.id]
+    return runs
+
+
+def relative_change(previous: np.ndarray, current: np.ndarray) -> np.ndarray:
+    """``(current - previous) / previous``; from zero it is 0 when still zero, else +1 (a full move)."""
+    prev = np.asarray(previous, dtype=float)
+    cur = np.asarray(current, dtype=float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out = (cur - prev) / prev
+    return np.where(prev > 0, out, np.where(cur > 0, 1.0, 0.0))
+
+
+def compare_forecasts(previous: pd.DataFrame, current: pd.DataFrame, labels: pd.DataFrame,
+                      moved_change: float = 0.2) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Per-segment forecast drift and per-series changes between two forecast frames.
+
+    Args:
+        previous: Forecast rows ``sku, channel, date, mean`` of the earlier run.
+        current: The same of the later run.
+        labels: ``sku, channel, segment``; series without one are in segment ``new``.
+        moved_change: Relative change of a series' total that counts as moved.
+
+    Returns:
+        ``(by_segment, per_series)``: ``segment, n_series, mean_abs_rel_change, share_moved`` (with an
+        ``"all"`` row first) and ``sku, channel, segment, previous_total, current_total, rel_change``
+        sorted by the size of the change.
+    """
+    cols = [*KEY, "date", "mean"]
+    both = previous[cols].merge(current[cols], on=[*KEY, "date"], suffixes=("_prev", "_cur"))
+    if both.empty:
+        return pd.DataFrame(columns=FORECAST_DRIFT_COLUMNS), pd.DataFrame(columns=MOVER_COLUMNS)
+    per = both.groupby(KEY, sort=True).agg(previous_total=("mean_prev", "sum"),
+                                           current_total=("mean_cur", "sum")).reset_index()
+    per["rel_change"] = relative_change(per["previous_total"].to_numpy(), per["current_total"].to_numpy())
+    per = per.merge(labels, on=KEY, how="left")
+    per["segment"] = per["segment"].fillna("new")
+    absolute = per["rel_change"].abs()
+    rows = []
+    for seg, idx in [(ALL, per.index), *per.groupby("segment", sort=True).groups.items()]:
+        a = absolute.loc[idx]
+        rows.append({"segment": str(seg), "n_series": len(a), "mean_abs_rel_change": float(a.mean()),
+                     "share_moved": float((a > moved_change).mean())})
+    order = absolute.sort_values(ascending=False, kind="stable").index
+    movers = per.loc[order, MOVER_COLUMNS].reset_index(drop=True)
+    return pd.DataFrame(rows, columns=FORECAST_DRIFT_COLUMNS), movers
+
+
+def forecast_drift(
+    store: ResultStore, run: RunInfo | None, labels: pd.DataFrame, *, moved_change: float = 0.2,
+    n_movers: int = 25,
+) -> tuple[pd.DataFrame, pd.DataFrame, int | None]:
+    """Forecast drift of ``run`` against the run published before it.
+
+    Returns:
+        ``(by_segment, top movers, previous run id)``; empty frames and None without two runs.
+    """
+    empty = pd.DataFrame(columns=FORECAST_DRIFT_COLUMNS), pd.DataFrame(columns=MOVER_COLUMNS)
+    if run is None:
+        return *empty, None
+    earlier = [r for r in published_runs(store, upto=run) if r.id < run.id]
+    if not earlier:
+        return *empty, None
+    previous = earlier[0]
+    by_segment, per = compare_forecasts(store.get_forecasts(previous.id), store.get_forecasts(run.id), labels,
+                                        moved_change)
+    log.info("Forecast drift run %d vs %d: %d series compared", run.id, previous.id, len(per))
+    return by_segment, per.head(n_movers), previous.id
+
+
+def labels_from_segments(segments: pd.DataFrame) -> pd.DataFrame:
+    """``sku, channel, segment`` with segment ``ABC-XYZ`` (``?`` where a class is missing)."""
+    label = segments["abc"].fillna("?").astype(str) + "-" + segments["xyz"].fillna("?").astype(str)
+    return pd.DataFrame(
+        {"sku": segments["sku"].astype(str), "channel": segments["channel"].astype(str), "segment": label}
+    )
+
+
+def _run_labels(store: ResultStore, run: RunInfo, fallback: pd.DataFrame) -> pd.DataFrame:
+    seg = store.get_segments(run.id)
+    if seg.empty or not {"abc", "xyz"} <= set(seg.columns):
+        return fallback
+    return labels_from_segments(seg)
+
+
+def score_forecast(forecast: pd.DataFrame, data: Dataset, labels: pd.DataFrame,
+                   quantiles: tuple[float, ...]) -> pd.DataFrame:
+    """Realized accuracy of one forecast against the sales in ``data``, by segment and week.
+
+    Args:
+        forecast: Canonical forecast rows; only days up to ``data.end_date`` are scored.
+        data: Sales up to today (censored days are not scored).
+        labels: ``sku, channel, segment``.
+        quantiles: Levels of the forecast's quantile columns.
+
+    Returns:
+        ``segment, week, wspl, mean_spl, coverage_50/67/95/99, bias, n_series, n_days``; segment
+        ``"all"`` rows are the whole catalogue per week. Empty if no forecast day has actuals yet.
+    """
+    fc = forecast[forecast["date"] <= data.end_date]
+    if fc.empty:
+        return pd.DataFrame(columns=ACCURACY_COLUMNS[1:])
+    first = fc["date"].min()
+    sales = data.sales
+    scale_start = first - pd.Timedelta(days=SCALE_HISTORY_DAYS)
+    history = sales[(sales["date"] < first) & (sales["date"] >= scale_start)]
+    actuals = sales[(sales["date"] >= first) & (sales["date"] <= fc["date"].max())]
+    if history.empty or actuals.empty:
+        return pd.DataFrame(columns=ACCURACY_COLUMNS[1:])
+    fc = fc.merge(labels, on=KEY, how="left")
+    fc["segment"] = fc["segment"].fillna("new")
+    fc["week"] = fc["date"] - pd.to_timedelta(fc["date"].dt.dayofweek, unit="D")
+    by_segment = evaluate(fc, actuals, history, quantiles=quantiles, group_by=["segment", "week"])
+    total = evaluate(fc, actuals, history, quantiles=quantiles, group_by="week").assign(segment=ALL)
+    out = pd.concat([total, by_segment], ignore_index=True)
+    return out.reindex(columns=ACCURACY_COLUMNS[1:])
+
+
+def realized_accuracy(data: Dataset, store: ResultStore, labels: pd.DataFrame, *,
+                      upto: RunInfo | None = None, max_runs: int = 6) -> pd.DataFrame:
+    """Score the newest ``max_runs`` published runs (up to ``upto``) whose forecast days have actuals.
+
+    Each run is scored with its own published segments when it has them, else with ``labels``.
+
+    Returns:
+        ``run_id, segment, week, wspl, mean_spl, coverage_50/67/95/99, bias, n_series, n_days``.
+    """
+    if max_runs < 1:
+        raise ValueError(f"The 'max_runs' of realized_accuracy must be >= 1. Got {max_runs}.")
+    parts = []
+    for run in published_runs(store, upto=upto)[:max_runs]:
+        if not run.quantiles:
+            continue
+        forecast = store.get_forecasts(run.id)
+        scored = score_forecast(forecast, data, _run_labels(store, run, labels), run.quantiles)
+        if len(scored):
+            parts.append(scored.assign(run_id=run.id))
+            log.info("Realized accuracy: run %d scored on %d days", run.id, int(scored["n_days"].max()))
+    if not parts:
+        return pd.DataFrame(columns=ACCURACY_COLUMNS)
+    out = pd.concat(parts, ignore_index=True)[ACCURACY_COLUMNS]
+    return out.sort_values(["run_id", "segment", "week"], kind="stable").reset_index(drop=True)
