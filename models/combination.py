@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import itertools
 import logging
+import time
 import warnings
 from collections.abc import Mapping
 from typing import Any, ClassVar
@@ -100,6 +101,11 @@ class Combination(Forecaster):
         n_paths_calibration: Sample paths per series drawn on the holdout to calibrate totals.
         n_jobs: Threads/processes handed to every member that takes ``n_jobs``.
         random_state: Seed handed to the members and used for the holdout paths.
+
+    Attributes:
+        choice_: Index into ``candidates_`` of the candidate serving each series (``keys_`` order).
+        holdout_scores_: Holdout SPL of every candidate per series, with its segment.
+        fit_seconds_: Seconds spent per member (holdout fit and forecast, and refit).
     """
 
     _param_checks: ClassVar[dict[str, ParamCheck]] = {
@@ -170,6 +176,7 @@ class Combination(Forecaster):
         self.segments_ = segments(data).to_numpy()
         names = list(templates)
         self.candidates_ = self._candidates(names)
+        self.fit_seconds_: dict[str, float] = {}
         holdout = self._holdout(data, templates, keys)
         if holdout is None:
             # Too little history for a holdout: the first member serves everything, uncalibrated.
@@ -180,9 +187,12 @@ class Combination(Forecaster):
         else:
             self._choose_and_calibrate(data, holdout, templates)
         fitted = {}
-        for name in {m for c in {self.candidates_[i] for i in np.unique(self.choice_)} for m in c}:
+        used = {m for c in {self.candidates_[i] for i in np.unique(self.choice_)} for m in c}
+        for name in [n for n in names if n in used]:
             log.info("combination: refitting member %s on all data", name)
+            t0 = time.perf_counter()
             fitted[name] = clone(templates[name]).fit(data)
+            self.fit_seconds_[name] = self.fit_seconds_.get(name, 0.0) + time.perf_counter() - t0
         self.members_ = fitted
 
     def _holdout(
@@ -218,6 +228,7 @@ class Combination(Forecaster):
             last = fold == self.holdout_folds - 1
             for name, template in templates.items():
                 log.info("combination: holdout fold %d, fitting %s", fold + 1, name)
+                t0 = time.perf_counter()
                 model = clone(template).fit(train)
                 fc = model.predict(h, levels)
                 cols = [quantile_column(q) for q in levels]
@@ -228,6 +239,7 @@ class Combination(Forecaster):
                     sp = model.sample_paths(h, self.n_paths_calibration, self.random_state)
                     paths[name] = sp.values
                     paths_keys = rows
+                self.fit_seconds_[name] = self.fit_seconds_.get(name, 0.0) + time.perf_counter() - t0
         return {"quant": quant, "actual": actual, "scale": scale, "paths": paths, "paths_rows": paths_keys}
 
     @staticmethod

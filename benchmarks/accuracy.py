@@ -1,0 +1,183 @@
+"""Accuracy benchmark: every model, the combination and statsforecast AutoETS on the same holdout.
+
+Data: m5-tiny (history to d_1885, forecast d_1886..d_1913) and a synthetic catalogue (last 28 days
+held out). Prints per model: WSPL (M5 weighted scaled pinball loss over the nine M5 quantiles), WSPL
+relative to seasonal naive, mean SPL, coverage of the 50/67/95/99% central intervals, the share of
+series whose 28-day total is at or below the 95% quantile of the paths' totals, and wall time.
+
+    .venv/bin/python benchmarks/accuracy.py [--n-jobs 2] [--synthetic-skus 100] [--plot out.png]
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import time
+from pathlib import Path
+
+import matplotlib
+import numpy as np
+import pandas as pd
+
+from features.dataset import Dataset
+from features.importers.m5 import import_m5
+from features.schema import M5_QUANTILES, quantile_column
+from features.synthetic import generate_catalogue
+from features.validation import build_dataset
+from forecasting.metrics import evaluate, total_coverage
+from models.losses import CENTRAL_INTERVALS
+from models.registry import make_model
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # the Agg backend must be chosen first
+
+log = logging.getLogger("benchmarks.accuracy")
+M5_DIR = Path("/work/shared/data/m5-tiny")
+HORIZON = 28
+N_PATHS = 500
+MODELS = ("seasonal_naive", "lightgbm", "ets", "tsb", "combination")
+
+
+def m5_split() -> tuple[Dataset, pd.DataFrame]:
+    """m5-tiny history to d_1885 and the actuals of d_1886..d_1913."""
+    data = build_dataset(import_m5(M5_DIR))
+    cutoff = data.end_date - pd.Timedelta(days=HORIZON)
+    return data.truncate(cutoff), data.sales[data.sales["date"] > cutoff]
+
+
+def synthetic_split(n_skus: int, n_channels: int, n_days: int, seed: int) -> tuple[Dataset, pd.DataFrame]:
+    """A synthetic catalogue with its last 28 days held out."""
+    data = build_dataset(generate_catalogue(n_skus, n_channels, n_days, seed).tables)
+    cutoff = data.end_date - pd.Timedelta(days=HORIZON)
+    return data.truncate(cutoff), data.sales[data.sales["date"] > cutoff]
+
+
+def actual_totals(actuals: pd.DataFrame, keys: pd.DataFrame) -> np.ndarray:
+    """28-day totals per series in ``keys`` order; NaN when a day is censored or missing."""
+    cens = actuals["censored"] if "censored" in actuals else pd.Series(False, index=actuals.index)
+    agg = actuals.assign(c=cens).groupby(["sku", "channel"]).agg(
+        total=("units", "sum"), n=("units", "size"), c=("c", "any")
+    )
+    agg.loc[agg["c"] | (agg["n"] < HORIZON), "total"] = np.nan
+    return keys.merge(agg["total"].reset_index(), on=["sku", "channel"], how="left")["total"].to_numpy()
+
+
+def run_model(name: str, history: Dataset, actuals: pd.DataFrame, n_jobs: int) -> dict[str, object]:
+    """Fit, forecast and score one registered model."""
+    params = {"n_jobs": n_jobs} if name in ("lightgbm", "ets", "combination") else {}
+    model = make_model(name, **params)
+    t0 = time.perf_counter()
+    model.fit(history)
+    fc = model.predict(HORIZON, M5_QUANTILES)
+    paths = model.sample_paths(HORIZON, n_paths=N_PATHS, random_state=0)
+    seconds = time.perf_counter() - t0
+    q95 = np.quantile(paths.totals(HORIZON), 0.95, axis=1)
+    scores: dict[str, object] = {str(k): v for k, v in evaluate(fc, actuals, history.sales).iloc[0].items()}
+    scores["total95_28"] = total_coverage(q95, actual_totals(actuals, paths.keys))
+    scores["seconds"] = seconds
+    if name == "combination":
+        served = fc.groupby(["sku", "channel"])["model"].first().value_counts()
+        log.info("combination choices:\n%s", served.to_string())
+    return scores
+
+
+def run_autoets(history: Dataset, actuals: pd.DataFrame, n_jobs: int) -> dict[str, object]:
+    """statsforecast AutoETS (season 7) as an outside peer; intervals give the M5 quantiles."""
+    from statsforecast import StatsForecast
+    from statsforecast.models import AutoETS
+
+    sales = history.sales
+    df = pd.DataFrame(
+        {
+            "unique_id": sales["sku"].astype(str) + "|" + sales["channel"].astype(str),
+            "ds": sales["date"],
+            "y": sales["units"].astype(float),
+        }
+    )
+    t0 = time.perf_counter()
+    sf = StatsForecast(models=[AutoETS(season_length=7)], freq="D", n_jobs=n_jobs)
+    levels = sorted({round(nominal * 100) for nominal in CENTRAL_INTERVALS})
+    out = sf.forecast(df=df, h=HORIZON, level=levels).reset_index(drop=False)
+    seconds = time.perf_counter() - t0
+    ids = out["unique_id"].astype(str).str.split("|", n=1, expand=True)
+    fc = pd.DataFrame({"sku": ids[0], "channel": ids[1], "date": pd.to_datetime(out["ds"])})
+    fc["mean"] = out["AutoETS"].clip(lower=0).to_numpy()
+    fc[quantile_column(0.5)] = fc["mean"]
+    for nominal, (lo, hi) in CENTRAL_INTERVALS.items():
+        pct = round(nominal * 100)
+        fc[quantile_column(lo)] = out[f"AutoETS-lo-{pct}"].clip(lower=0).to_numpy()
+        fc[quantile_column(hi)] = out[f"AutoETS-hi-{pct}"].clip(lower=0).to_numpy()
+    scores: dict[str, object] = {str(k): v for k, v in evaluate(fc, actuals, history.sales).iloc[0].items()}
+    scores["total95_28"] = np.nan  # no joint paths: totals cannot be read without adding quantiles
+    scores["seconds"] = seconds
+    return scores
+
+
+def benchmark(label: str, history: Dataset, actuals: pd.DataFrame, n_jobs: int) -> pd.DataFrame:
+    """Score every model and the AutoETS peer on one dataset."""
+    rows = []
+    for name in MODELS:
+        log.info("[%s] %s: fit + forecast + paths", label, name)
+        rows.append({"model": name, **run_model(name, history, actuals, n_jobs)})
+        log.info("[%s] %s: WSPL %.4f in %.1fs", label, name, rows[-1]["wspl"], rows[-1]["seconds"])
+    log.info("[%s] statsforecast AutoETS", label)
+    rows.append({"model": "statsforecast_autoets", **run_autoets(history, actuals, n_jobs)})
+    table = pd.DataFrame(rows)
+    naive = float(table.loc[table["model"] == "seasonal_naive", "wspl"].iloc[0])
+    table.insert(2, "wspl_vs_naive", table["wspl"] / naive)
+    table.insert(0, "data", label)
+    return table
+
+
+def plot(tables: pd.DataFrame, path: Path) -> None:
+    """WSPL relative to seasonal naive, and interval coverage against nominal, per dataset."""
+    datasets = list(tables["data"].unique())
+    fig, axes = plt.subplots(len(datasets), 2, figsize=(12, 4 * len(datasets)), squeeze=False)
+    for row, label in enumerate(datasets):
+        t = tables[tables["data"] == label]
+        axes[row, 0].barh(t["model"], t["wspl_vs_naive"], color="tab:blue")
+        axes[row, 0].axvline(0.75, color="red", ls="--", label="target 0.75")
+        axes[row, 0].set_title(f"{label}: WSPL / seasonal naive")
+        axes[row, 0].legend()
+        nominal = [50, 67, 95, 99]
+        for _, r in t.iterrows():
+            cover = [100 * r[f"coverage_{n}"] for n in nominal]
+            axes[row, 1].plot(nominal, cover, marker="o", label=r["model"])
+        axes[row, 1].plot(nominal, nominal, color="black", ls="--", label="nominal")
+        axes[row, 1].set_title(f"{label}: interval coverage (%)")
+        axes[row, 1].legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def main() -> None:
+    """Command-line entry: run both datasets and print the table."""
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--n-jobs", type=int, default=2)
+    parser.add_argument("--synthetic-skus", type=int, default=100, help="0 skips the synthetic catalogue")
+    parser.add_argument("--synthetic-channels", type=int, default=3)
+    parser.add_argument("--synthetic-days", type=int, default=730)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--plot", type=Path, default=None, help="Write a PNG of WSPL ratios and coverage")
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
+    tables = [benchmark("m5-tiny", *m5_split(), args.n_jobs)]
+    if args.synthetic_skus:
+        split = synthetic_split(args.synthetic_skus, args.synthetic_channels, args.synthetic_days, args.seed)
+        tables.append(benchmark("synthetic", *split, args.n_jobs))
+    result = pd.concat(tables, ignore_index=True)
+    cols = ["data", "model", "wspl", "wspl_vs_naive", "mean_spl", "coverage_50", "coverage_67",
+            "coverage_95", "coverage_99", "total95_28", "rmsse", "bias", "seconds"]
+    fmt = "{:.3f}".format
+    with pd.option_context("display.width", 200, "display.max_columns", 20, "display.float_format", fmt):
+        print(result[cols].to_string(index=False))
+    if args.plot:
+        plot(result, args.plot)
+        print(f"plot written to {args.plot}")
+
+
+if __name__ == "__main__":
+    main()
