@@ -1,0 +1,5 @@
+"""Analyst pages (``/ui``) and drift reports (``/reports/drift/...``), server-rendered with Jinja2."""
+
+from serving.ui.routes import reports_router, ui_router
+
+__all__ = ["reports_router", "ui_router"]

@@ -1,0 +1,145 @@
+"""What the analyst pages read: the store of the app (or one from Settings), series, matrix, alerts."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import pandas as pd
+import sqlalchemy as sa
+from fastapi import Request
+
+from features.settings import Settings
+from forecasting.store import ResultStore, RunInfo
+from forecasting.store import tables as store_tables
+
+MAX_MATCHES = 50
+_LOCK = threading.Lock()
+
+
+def get_store(request: Request) -> ResultStore:
+    """The app's result store (``app.state.store``); without one, the store of ``Settings()``, made once."""
+    state = request.app.state
+    store = getattr(state, "store", None)
+    if store is None:
+        with _LOCK:
+            store = getattr(state, "store", None)
+            if store is None:
+                store = ResultStore.from_settings(Settings())
+                state.store = store
+    return store
+
+
+def get_sales(request: Request) -> pd.DataFrame | None:
+    """Sales history for the fan charts (``app.state.ui_sales``: ``sku, channel, date, units``), if given."""
+    sales = getattr(request.app.state, "ui_sales", None)
+    return sales if isinstance(sales, pd.DataFrame) else None
+
+
+@dataclass(frozen=True)
+class Series:
+    """One SKU-channel of a run: its forecast rows and its policy (None when not planned)."""
+
+    sku: str
+    channel: str
+    forecast: pd.DataFrame
+    policy: dict[str, Any] | None
+
+
+def series_keys(store: ResultStore, run: RunInfo) -> pd.DataFrame:
+    """Distinct ``sku, channel`` of a run's forecasts, sorted (cached per store and run)."""
+    cache: dict[tuple[int, int], pd.DataFrame] = _CACHE
+    key = (id(store), run.id)
+    if key not in cache:
+        f = store_tables.forecasts.c
+        query = sa.select(f.sku, f.channel).where(f.run_id == run.id).distinct()
+        with store.engine.connect() as conn:
+            rows = conn.execute(query).all()
+        frame = pd.DataFrame(rows, columns=["sku", "channel"]).sort_values(["sku", "channel"])
+        with _LOCK:
+            if len(cache) > 8:
+                cache.clear()
+            cache[key] = frame.reset_index(drop=True)
+    return cache[key]
+
+
+_CACHE: dict[tuple[int, int], pd.DataFrame] = {}
+
+
+def search(store: ResultStore, run: RunInfo, query: str) -> pd.DataFrame:
+    """Series whose SKU contains ``query`` (case-insensitive), exact SKU matches first."""
+    keys = series_keys(store, run)
+    text = query.strip().lower()
+    if not text:
+        return keys.iloc[:0]
+    lowered = keys["sku"].str.lower()
+    hits = keys[lowered.str.contains(text, regex=False)]
+    exact = hits["sku"].str.lower() == text
+    return pd.concat([hits[exact], hits[~exact]]).head(MAX_MATCHES).reset_index(drop=True)
+
+
+def load_series(store: ResultStore, run: RunInfo, sku: str, channel: str) -> Series | None:
+    """The forecast and policy of one series in ``run``; None if the run has no such series."""
+    forecast = store.get_forecasts(run.id, keys=[(sku, channel)])
+    if forecast.empty:
+        return None
+    policies = store.get_policies(run.id)
+    row = policies[(policies["sku"] == sku) & (policies["channel"] == channel)]
+    policy = {str(k): v for k, v in row.iloc[0].to_dict().items()} if len(row) else None
+    return Series(sku, channel, forecast, policy)
+
+
+def abc_xyz_matrix(store: ResultStore, run: RunInfo) -> dict[str, Any]:
+    """Counts of series per ABC x XYZ cell and the policy mix of each cell."""
+    frame = store.get_policies(run.id)
+    if frame.empty:
+        frame = store.get_segments(run.id)
+    if frame.empty or not {"abc", "xyz"} <= set(frame.columns):
+        return {"rows": [], "cols": [], "cells": {}, "total": 0}
+    frame = frame.assign(abc=frame["abc"].fillna("?"), xyz=frame["xyz"].fillna("?"))
+    policy = frame["policy"].fillna("none") if "policy" in frame else pd.Series("none", index=frame.index)
+    frame = frame.assign(policy=policy)
+    cells: dict[str, dict[str, Any]] = {}
+    for (abc, xyz), part in frame.groupby(["abc", "xyz"], sort=True):
+        mix = part["policy"].value_counts()
+        cells[f"{abc}{xyz}"] = {"count": len(part), "mix": [(str(k), int(v)) for k, v in mix.items()]}
+    return {"rows": sorted(frame["abc"].unique()), "cols": sorted(frame["xyz"].unique()), "cells": cells,
+            "total": len(frame), "policies": frame["policy"].value_counts().to_dict()}
+
+
+def parse_since(text: str | None) -> datetime | None:
+    """``since`` of the alerts filter: an ISO date or date-time; empty means no bound.
+
+    Raises:
+        ValueError: Naming the parameter, what is expected and what was given.
+    """
+    if text is None or not text.strip():
+        return None
+    try:
+        stamp = pd.Timestamp(text.strip())
+    except (ValueError, TypeError):
+        raise ValueError(f"The 'since' filter must be a date like 2024-05-01. Got {text!r}.") from None
+    if stamp is pd.NaT:
+        raise ValueError(f"The 'since' filter must be a date like 2024-05-01. Got {text!r}.")
+    if stamp.tzinfo is not None:
+        stamp = stamp.tz_convert("UTC").tz_localize(None)
+    return stamp.to_pydatetime()
+
+
+def alert_types(store: ResultStore) -> list[str]:
+    """Every alert type stored, sorted."""
+    a = store_tables.alerts.c
+    store.list_alerts(limit=1)  # brings the schema up to date before the raw query
+    with store.engine.connect() as conn:
+        return sorted(str(t) for t in conn.execute(sa.select(a.type).distinct()).scalars())
+
+
+def find_latest_summary(store: ResultStore) -> dict[str, Any] | None:
+    """Verdict, reasons and ids of the newest drift report, for the overview page."""
+    report = store.get_drift_report()
+    if report is None:
+        return None
+    return {"id": report.id, "run_id": report.run_id, "created_at": report.created_at,
+            "verdict": report.summary.get("verdict", "?"), "reasons": report.summary.get("reasons", [])}
