@@ -466,6 +466,7 @@ class FeatureBuilder:
         dates: Sequence[pd.Timestamp] | pd.DatetimeIndex,
         *,
         observed_only: bool = False,
+        series: np.ndarray | None = None,
         max_rows: int | None = None,
         rng: np.random.Generator | None = None,
     ) -> pd.DataFrame:
@@ -476,6 +477,7 @@ class FeatureBuilder:
             dates: Target dates, on or after ``data.start_date``; may lie past ``data.end_date``.
             observed_only: Keep only cells whose demand was observed (not censored, inside the series'
                 span): the training rows.
+            series: Positions (in ``data.series()`` order) of the series to build; None means all.
             max_rows: Keep at most this many cells, drawn uniformly at random with ``rng``.
             rng: Source of the subsample; required with ``max_rows``.
 
@@ -494,8 +496,9 @@ class FeatureBuilder:
         keys, codes, day = _series_index(data)
         y = _fill_demand(data, (codes, day), len(keys), dates[-1])
         cols = (dates - data.start_date).days.to_numpy()
-        rows = np.repeat(np.arange(len(keys)), len(cols))
-        cells = np.tile(cols, len(keys))
+        chosen = np.arange(len(keys)) if series is None else np.unique(np.asarray(series, dtype=int))
+        rows = np.repeat(chosen, len(cols))
+        cells = np.tile(cols, len(chosen))
         if observed_only:
             keep = ~np.isnan(y[rows, cells])
             rows, cells = rows[keep], cells[keep]

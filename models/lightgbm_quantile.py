@@ -114,7 +114,7 @@ class LightGBMQuantile(Forecaster):
         num_leaves: int = 63,
         min_child_samples: int = 100,
         feature_fraction: float = 0.8,
-        train_days: int = 365,
+        train_days: int = 730,
         max_train_rows: int = 1_000_000,
         new_sku_days: int = 56,
         tweedie_variance_power: float = 1.2,
@@ -234,11 +234,10 @@ class LightGBMQuantile(Forecaster):
         window = int(self.max_horizon)
         days = min(2 * window, int((data.end_date - data.start_date).days) + 1)
         dates = pd.date_range(data.end_date - pd.Timedelta(days=days - 1), data.end_date, freq="D")
-        frame = self.builder_.transform(data, dates)
-        keys = self.keys_
-        chosen = rng.choice(len(keys), size=min(_RHO_SERIES, len(keys)), replace=False)
-        series_id = np.repeat(np.arange(len(keys)), len(dates))
-        keep = np.isin(series_id, chosen) & frame["target"].notna().to_numpy()
+        chosen = np.sort(rng.choice(len(self.keys_), size=min(_RHO_SERIES, len(self.keys_)), replace=False))
+        frame = self.builder_.transform(data, dates, series=chosen)
+        series_id = np.repeat(chosen, len(dates))
+        keep = frame["target"].notna().to_numpy()
         if keep.sum() < 10:
             return 0.0
         frame = frame[keep]

@@ -115,6 +115,8 @@ def test_future_dates_get_known_covariates_and_training_rows_are_observed_only()
     train = builder.transform(data, pd.date_range(end - pd.Timedelta(days=99), end), observed_only=True,
                               max_rows=100, rng=np.random.default_rng(0))
     assert len(train) == 100 and train["target"].notna().all()
+    subset = builder.transform(data, [end], series=np.array([2]))
+    assert subset[["sku", "channel"]].to_numpy().tolist() == [["b", "web"]]
 
 
 def test_works_with_sales_only_and_unknown_categories_become_missing():
