@@ -1,0 +1,87 @@
+"""``blendcast drift``: compute drift against the served run, save the report, optionally write it out.
+
+Reads the data directory, compares the recent window with the reference window (inputs, demand,
+forecasts, realized accuracy, volatility), saves the HTML report in the result store (served at
+``/reports/drift/latest``) and prints the verdict. Bad input exits with code 2 before anything is
+saved or written.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+import typer
+
+from features.readers import load_dataset
+from features.settings import Settings
+from forecasting.store import NotFoundError, ResultStore
+from serving.cli.common import bad_input_exits, console, fail, setup_logging
+from serving.reports import run_drift
+
+VERDICT_STYLE = {"OK": "green", "WATCH": "yellow", "ACT": "red"}
+
+
+def _check_out(out: Path | None) -> None:
+    if out is None:
+        return
+    if out.suffix.lower() not in (".html", ".htm"):
+        raise ValueError(f"The --out file must end in .html. Got '{out.name}'. Use e.g. --out drift.html.")
+    if not out.parent.exists():
+        raise FileNotFoundError(f"The folder of --out '{out.parent}' does not exist. Create it first.")
+
+
+def _write_atomic(text: str, out: Path) -> None:
+    """Write next to ``out`` and rename, so a failure leaves no partial file."""
+    fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".html", dir=out.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        os.replace(tmp, out)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def drift_command(
+    data: Path = typer.Option(..., "--data", help="Data directory (sales.csv required)."),
+    out: Path | None = typer.Option(None, "--out", help="Also write the HTML report to this file."),
+    run_id: int | None = typer.Option(None, "--run-id", help="Report on this run; default the served run."),
+    reference_days: int = typer.Option(91, "--reference-days", help="Days of the reference window, >= 14."),
+    recent_days: int = typer.Option(28, "--recent-days", help="Days of the recent window, >= 7."),
+    volatility: bool = typer.Option(True, "--volatility/--no-volatility", help="Scan volatility shifts."),
+) -> None:
+    """Compute drift, save the HTML report in the result store and print the verdict."""
+    settings = Settings()
+    setup_logging(settings.log_level)
+    store = ResultStore.from_settings(settings)
+    with bad_input_exits():
+        _check_out(out)
+        if not data.is_dir():
+            raise FileNotFoundError(f"--data must be a directory holding sales.csv. Got '{data}'.")
+        if run_id is not None:
+            try:
+                store.get_run(run_id)
+            except NotFoundError as exc:
+                raise fail(str(exc)) from None
+        dataset = load_dataset(data)
+        report_id, html = run_drift(dataset, store, run_id=run_id, reference_days=reference_days,
+                                    recent_days=recent_days, volatility=volatility)
+    if out is not None:
+        _write_atomic(html, out)
+    report = store.get_drift_report(report_id)
+    summary = report.summary if report is not None else {}
+    verdict = str(summary.get("verdict", "?"))
+    console.print(f"[bold {VERDICT_STYLE.get(verdict, 'white')}]{verdict}[/] drift report {report_id}"
+                  + (f" for run {summary.get('run_id')}" if summary.get("run_id") is not None else ""),
+                  highlight=False)
+    for reason in summary.get("reasons", []):
+        console.print(f"  - {reason}", highlight=False, markup=False)
+    if out is not None:
+        console.print(f"wrote {out} ({len(html) / 1024:.0f} kB)", highlight=False)
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``drift`` to the CLI."""
+    app.command("drift")(drift_command)
