@@ -10,6 +10,8 @@ policies'):
 - ``ALL_SAFETY_STOCK``: every series runs the classic formula SS = z sqrt((L+R) sd² + d² sL²) at one
   service level (``classic_service_level``, 0.95).
 - ``BLENDED``: this engine's :func:`forecasting.policy.compute_policies` per series.
+- ``CLASSIC_BY_CLASS`` (optional): the classic formula at each series' class target, to tell apart
+  what the targets and what the distribution-based quantities contribute.
 
 Mechanics (vectorised over series and policies, one loop over days): receipts arrive in the morning;
 demand is served from stock and the unserved part is lost (e-commerce customers buy elsewhere); on
@@ -54,7 +56,9 @@ log = logging.getLogger(__name__)
 ALL_JIT = "ALL_JIT"
 ALL_SAFETY_STOCK = "ALL_SAFETY_STOCK"
 BLENDED = "BLENDED"
+CLASSIC_BY_CLASS = "CLASSIC_BY_CLASS"
 SIM_POLICIES = (ALL_JIT, ALL_SAFETY_STOCK, BLENDED)
+KNOWN_POLICIES = (*SIM_POLICIES, CLASSIC_BY_CLASS)
 MIN_HISTORY_DAYS = 56
 
 
@@ -63,7 +67,9 @@ class SimulationConfig(BaseModel):
 
     Attributes:
         days: Days replayed (the last ``days`` of the data).
-        policies: Policies compared, among :data:`SIM_POLICIES`.
+        policies: Policies compared, among :data:`KNOWN_POLICIES` (``CLASSIC_BY_CLASS``, the classic
+            formula at each class's own target, isolates what the distribution-based quantities add
+            to the class targets).
         replan_days: Days between re-plans.
         n_paths: Sample paths per plan.
         bootstrap_weeks: Weeks of history the bootstrap forecaster resamples for a series selling on
@@ -92,9 +98,9 @@ class SimulationConfig(BaseModel):
     @field_validator("policies")
     @classmethod
     def _policies(cls, value: tuple[str, ...]) -> tuple[str, ...]:
-        bad = [p for p in value if p not in SIM_POLICIES]
+        bad = [p for p in value if p not in KNOWN_POLICIES]
         if bad or not value:
-            raise ValueError(f"The 'policies' must be among {', '.join(SIM_POLICIES)}. Got {list(value)}.")
+            raise ValueError(f"The 'policies' must be among {', '.join(KNOWN_POLICIES)}. Got {list(value)}.")
         return tuple(dict.fromkeys(value))
 
 
@@ -198,9 +204,9 @@ def _plan(
                       np.ceil(rules.lead_time.default_lead_time_days * 3))) + rules.review_period_days
     if forecaster is None:
         recent = y_hist[idx, -7 * cfg.bootstrap_weeks:]
-        with np.errstate(all="ignore"):
-            selling = np.nanmean(np.where(np.isnan(recent), np.nan, recent > 0), axis=1)
-        sparse = ~(selling >= 0.5)
+        observed = (~np.isnan(recent)).sum(axis=1)
+        selling = (np.nan_to_num(recent) > 0).sum(axis=1) / np.maximum(observed, 1)
+        sparse = selling < 0.5
         values = weekly_bootstrap_paths(y_hist[idx], horizon, cfg.n_paths, cfg.bootstrap_weeks, rng)
         if sparse.any():
             values[sparse] = weekly_bootstrap_paths(y_hist[idx][sparse], horizon, cfg.n_paths,
@@ -232,12 +238,13 @@ def _plan(
                                np.zeros(len(idx), dtype=bool), rules.policies.jit.buffer_days, lead_mean,
                                lead_std)
         plans[ALL_JIT] = full(q["reorder_point"].to_numpy(), q["order_up_to"].to_numpy())
-    if ALL_SAFETY_STOCK in cfg.policies:
-        daily = paths.values.reshape(len(idx), -1)
-        d, sd = daily.mean(axis=1), daily.std(axis=1)
-        ss = classic_safety_stock(d, sd, lead_mean, lead_std, R, np.full(len(idx), cfg.classic_service_level))
-        s = d * (lead_mean + R) + ss
-        plans[ALL_SAFETY_STOCK] = full(s, s + d * R)
+    daily = paths.values.reshape(len(idx), -1)
+    d, sd = daily.mean(axis=1), daily.std(axis=1)
+    for name, level in ((ALL_SAFETY_STOCK, np.full(len(idx), cfg.classic_service_level)),
+                        (CLASSIC_BY_CLASS, ctx.assigned["service_level"].to_numpy(dtype=float))):
+        if name in cfg.policies:
+            s = d * (lead_mean + R) + classic_safety_stock(d, sd, lead_mean, lead_std, R, level)
+            plans[name] = full(s, s + d * R)
     assigned = ctx.assigned[[*SERIES_KEY, "abc", "policy"]]
     return plans, assigned
 
@@ -360,5 +367,6 @@ def simulate(
     return SimulationResult(summarise(series, cfg.holding_rate, days), series, daily, cfg)
 
 
-__all__: Sequence[str] = ("ALL_JIT", "ALL_SAFETY_STOCK", "BLENDED", "SIM_POLICIES", "SimulationConfig",
+__all__: Sequence[str] = ("ALL_JIT", "ALL_SAFETY_STOCK", "BLENDED", "CLASSIC_BY_CLASS", "KNOWN_POLICIES",
+                          "SIM_POLICIES", "SimulationConfig",
                           "SimulationResult", "simulate", "weekly_bootstrap_paths")

@@ -25,7 +25,7 @@ from forecasting.leadtime import audit_lead_times
 from forecasting.policy import compute_policies, pool_by_sku, prepare_context
 from forecasting.rules import Rules, load_rules
 from forecasting.simulation_kpis import kpi_table, write_chart, write_json
-from forecasting.simulator import SIM_POLICIES, SimulationConfig, simulate
+from forecasting.simulator import KNOWN_POLICIES, SIM_POLICIES, SimulationConfig, simulate
 from models.base import Forecaster, SamplePaths
 from models.registry import MODELS, make_model
 from serving.cli.common import bad_input_exits, console, err_console, setup_logging
@@ -210,7 +210,8 @@ def suppliers_command(
 def simulate_command(
     data: Path = typer.Option(..., "--data", help="Data directory (sales.csv required)."),
     days: int = typer.Option(365, "--days", help="Days replayed (the last DAYS of the data)."),
-    policies: str = typer.Option(",".join(SIM_POLICIES), "--policies", help="Comma-separated policies."),
+    policies: str = typer.Option(",".join(SIM_POLICIES), "--policies",
+                                 help=f"Comma-separated, among {', '.join(KNOWN_POLICIES)}."),
     out: Path = typer.Option(None, "--out", help="Directory for kpis.json, kpis.csv and the chart PNG."),
     rules_file: Path = typer.Option(None, "--rules", help="TOML rules file of the BLENDED policy."),
     replan_days: int = typer.Option(28, "--replan-days", help="Days between re-plans."),

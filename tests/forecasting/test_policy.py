@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -10,9 +11,12 @@ import pytest
 from scipy import stats
 
 from features.dataset import Dataset
+from features.importers import import_m5
+from features.validation import build_dataset
 from forecasting.policy import POLICY_COLUMNS, compute_policies, pool_by_sku
-from forecasting.rules import JIT, SAFETY_STOCK, SEASONAL_HYBRID, load_rules
+from forecasting.rules import JIT, SAFETY_STOCK, SEASONAL_HYBRID, load_rules, parse_rules
 from models.base import SamplePaths
+from models.baselines import SeasonalNaive
 
 RATES = {"fast": 20.0, "slow": 0.5, "steady": 3.0}
 DATES = pd.date_range("2025-01-01", periods=364)
@@ -129,3 +133,29 @@ def test_pooling_independent_channels_saves_safety_stock() -> None:
     assert fast["pooling_saving"] > 0
     # Independent channels with a fixed lead time pool like sqrt(2): the pooled buffer is ~71% of the sum.
     assert fast["pooled_safety_stock"] / fast["channel_safety_stock"] == pytest.approx(2**-0.5, abs=0.08)
+
+
+M5_TINY = Path("/work/shared/data/m5-tiny")
+
+
+@pytest.mark.skipif(not M5_TINY.is_dir(), reason="needs the m5-tiny development data")
+def test_m5_slice_reorder_points_cover_realised_demand() -> None:
+    """Accuracy guardrail on real Walmart series: the reorder point covers the next L + R days about as
+    often as the class targets promise (one 14-day window, 100 series, SeasonalNaive paths)."""
+    sales = import_m5(M5_TINY)["sales"]
+    sales = sales[sales["sku"].isin(sorted(sales["sku"].unique())[::3])
+                  & (sales["date"] > sales["date"].max() - pd.Timedelta(days=400))]
+    data = build_dataset({"sales": sales})
+    cutoff = data.end_date - pd.Timedelta(days=14)
+    history = data.truncate(cutoff)
+    # No suppliers in M5: a fixed 7-day lead time plus the 7-day review makes the 14 held-out days.
+    rules = parse_rules({"lead_time": {"default_lead_time_days": 7, "fallback_cv": 0.0}})
+    paths = SeasonalNaive().fit(history).sample_paths(14, 500, random_state=0)
+    policies = compute_policies(history, paths, rules, cutoff)
+    future = data.sales[data.sales["date"] > cutoff]
+    actual = future.groupby(["sku", "channel"], as_index=False)["units"].sum()
+    merged = policies.merge(actual, on=["sku", "channel"])
+    assert len(merged) == 100
+    coverage = float((merged["units"] <= merged["reorder_point"]).mean())
+    assert coverage >= merged["service_level"].mean() - 0.12
+    assert (merged["reorder_point"] >= merged["expected_demand"] - 1e-9).mean() > 0.95
