@@ -192,9 +192,10 @@ def recommend(policy: Mapping[str, Any], position: StockPosition) -> Recommendat
         elif scale != 1.0:
             rop = mean + ss * math.sqrt(scale)
             source = "grid_rescaled"
-        expected = mean
-        ss = rop - expected
-        up_to = rop + review
+        if source != "published":
+            expected = mean
+            ss = rop - expected
+            up_to = rop + review
     position_units = position.on_hand + position.on_order - position.backorders
     moq = _num(policy, "moq", 0.0) or 0.0
     pack = _num(policy, "pack_size", 1.0) or 1.0

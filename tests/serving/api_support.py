@@ -8,6 +8,7 @@ with the lead-time demand grid the pipeline adds (``ltd_levels``/``ltd_quantiles
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -23,7 +24,6 @@ from forecasting.policy import compute_policies
 from forecasting.rules import load_rules
 from forecasting.store import ResultStore
 from models.registry import make_model
-from serving.api import create_app
 
 HORIZON = 28
 GRID_LEVELS = (0.5, 0.6, 0.7, 0.8, 0.85, 0.9, 0.95, 0.975, 0.99, 0.995)
@@ -39,6 +39,7 @@ class RunFrames:
     metrics: dict
 
 
+@lru_cache(maxsize=4)
 def build_run(n_skus: int = 8, n_channels: int = 2, seed: int = 3) -> RunFrames:
     """A small real run: synthetic catalogue -> SeasonalNaive -> compute_policies (+ the LTD grid)."""
     catalogue = generate_catalogue(n_skus, n_channels, 240, seed)
@@ -57,8 +58,10 @@ def build_run(n_skus: int = 8, n_channels: int = 2, seed: int = 3) -> RunFrames:
     policies["ltd_quantiles"] = [list(row) for row in np.maximum.accumulate(grid, axis=1)]
     policies["daily_mean"] = paths.values.mean(axis=(1, 2))
     policies["review_demand"] = policies["daily_mean"] * review
-    policies["moq"] = 0.0
-    policies["pack_size"] = 1.0
+    assert data.skus is not None
+    skus = data.skus.set_index(data.skus["sku"].astype(str))
+    policies["moq"] = policies["sku"].map(skus["moq"]).fillna(0.0).astype(float)
+    policies["pack_size"] = policies["sku"].map(skus["pack_size"]).fillna(1.0).astype(float)
     segments = policies[["sku", "channel", "abc", "xyz", "pattern", "policy"]].copy()
     segments["cv"] = np.linspace(0.1, 1.0, len(segments))
     audit = audit_lead_times(data, data.end_date, rules.lead_time)
@@ -106,6 +109,8 @@ class Api:
 
 def make_api(tmp_path: Path, run: RunFrames | None, **overrides) -> Api:
     """Store (+ published run if given), keys and a started TestClient (close it with ``client.close``)."""
+    from serving.api import create_app  # lazy: the policy tests reuse build_run without the API
+
     settings = settings_for(tmp_path, **overrides)
     store = ResultStore.from_settings(settings)
     if run is not None:
@@ -115,3 +120,9 @@ def make_api(tmp_path: Path, run: RunFrames | None, **overrides) -> Api:
     client = TestClient(create_app(settings))
     client.__enter__()
     return Api(client, store, {"X-API-Key": read}, {"Authorization": f"Bearer {admin}"})
+
+
+def first_key(store: ResultStore) -> tuple[str, str]:
+    """``(sku, channel)`` of the served run's first series."""
+    frame = store.get_forecasts()
+    return str(frame["sku"].iloc[0]), str(frame["channel"].iloc[0])
