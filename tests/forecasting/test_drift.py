@@ -116,7 +116,8 @@ def test_injected_level_drift_is_flagged(empty_store: ResultStore) -> None:
     total = result.demand_drift.set_index("segment").loc["all"]
     assert total["level_ratio"] == pytest.approx(2.5, rel=0.15) and total["level_pvalue"] < 1e-6
     inputs = result.input_drift
-    demand_psi = float(inputs.loc[(inputs["feature"] == "demand") & (inputs["segment"] == "all"), "psi"].iloc[0])
+    demand = inputs[(inputs["feature"] == "demand") & (inputs["segment"] == "all")]
+    demand_psi = float(demand["psi"].iloc[0])
     assert demand_psi > 0.25
     assert any("Demand level of all" in r for r in result.summary["reasons"])
     assert any("Feature 'demand' shifted" in r for r in result.summary["reasons"])
