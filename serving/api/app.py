@@ -24,6 +24,7 @@ from serving.api.limits import BodySizeLimit
 from serving.api.metrics import ApiMetrics, MetricsMiddleware
 from serving.api.routes import alerts, forecasts, health, models, replenishment, segments, suppliers
 from serving.api.state import ServedRun, ServedState
+from serving.ui import reports_router, ui_router
 
 log = logging.getLogger(__name__)
 
@@ -94,6 +95,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_exception_handler(ApiError, api_error_handler)
     for module in (forecasts, replenishment, segments, alerts, suppliers, models, health):
         app.include_router(module.router)
+    # Analyst pages and drift reports (server-rendered HTML, no API key: read-only views for analysts).
+    app.include_router(ui_router)
+    app.include_router(reports_router)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_request_bytes)
     if settings.cors_origins:
         app.add_middleware(
