@@ -9,6 +9,7 @@ from typing import Any
 
 import pandas as pd
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
 
 from features.schema import SERIES_KEY, quantile_column
 from forecasting.store import tables as t
@@ -183,6 +184,21 @@ class RunsMixin(StoreBase):
             self._mark_failed(run_id, f"publish failed: {exc}")
             raise
         log.info("Run %d published in %.1f s", run_id, time.perf_counter() - started)
+        self._refresh_statistics()
+
+    def _refresh_statistics(self) -> None:
+        """Refresh PostgreSQL's planner statistics after a publish.
+
+        A run adds as many rows as the table held before; until autovacuum catches up, the stale
+        estimate makes the planner hash the whole run instead of probing the keys asked for.
+        """
+        if self.engine.dialect.name != "postgresql":
+            return
+        try:
+            with self.engine.begin() as conn:
+                conn.execute(sa.text("ANALYZE forecasts, policies, segments"))
+        except sa.exc.SQLAlchemyError:  # statistics are an optimisation; the run is published
+            log.warning("Could not ANALYZE the result tables", exc_info=True)
 
     def _mark_failed(self, run_id: int, error: str) -> None:
         try:
@@ -288,7 +304,22 @@ class RunsMixin(StoreBase):
         with self._ready().connect() as conn:
             if keys is None:
                 raw.extend(conn.execute(query).all())
+            elif conn.dialect.name == "postgresql":
+                # PostgreSQL turns a tuple IN list into an OR chain tested on every row of the run;
+                # joining the keys as an unnested array probes the primary key once per series.
+                pairs = sorted({(str(s), str(c)) for s, c in keys})
+                wanted = (
+                    sa.func.unnest(
+                        sa.bindparam("skus", [p[0] for p in pairs], type_=postgresql.ARRAY(sa.String)),
+                        sa.bindparam("channels", [p[1] for p in pairs], type_=postgresql.ARRAY(sa.String)),
+                    )
+                    .table_valued("sku", "channel")
+                    .render_derived()
+                )
+                on = sa.and_(f.sku == wanted.c.sku, f.channel == wanted.c.channel)
+                raw.extend(conn.execute(query.join_from(t.forecasts, wanted, on)).all())
             else:
+                # SQLite answers a tuple IN list from the primary key directly.
                 pairs = sorted({(str(s), str(c)) for s, c in keys})
                 for start in range(0, len(pairs), _KEY_CHUNK):
                     chunk = pairs[start : start + _KEY_CHUNK]

@@ -17,7 +17,9 @@ COMMAND_MODULES: tuple[str, ...] = (
     "serving.cli.demo",
     "serving.cli.forecast",
     "serving.cli.policy",
+    "serving.cli.train",
     "serving.cli.keys",
+    "serving.cli.serve",
     "serving.cli.drift",
 )
 

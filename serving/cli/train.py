@@ -1,0 +1,187 @@
+"""Training commands: ``train``, ``models``, ``promote``, ``rollback``, ``schedule``."""
+
+from __future__ import annotations
+
+import json
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from features.settings import Settings
+from serving.cli.common import bad_input_exits, console, fail, setup_logging
+
+DataOpt = Annotated[Path | None, typer.Option("--data", help="Directory of canonical tables.")]
+DatabaseOpt = Annotated[str | None, typer.Option("--database", help="SQLAlchemy URL of the tables.")]
+
+
+def register(app: typer.Typer) -> None:
+    """Add the training commands to ``app``."""
+    app.command("train")(train)
+    app.command("models")(models)
+    app.command("promote")(promote)
+    app.command("rollback")(rollback)
+    app.command("schedule")(schedule)
+
+
+def _options(
+    data: Path | None,
+    database: str | None,
+    model: str,
+    params: str,
+    horizon: int,
+    folds: int,
+    tolerance: float,
+    rules: Path | None,
+    force: bool,
+    engine: str,
+    dask_scheduler: str | None,
+    dask_workers: int,
+    fail_at: str | None,
+):  # type: ignore[no-untyped-def]
+    from training.pipeline import TrainOptions
+
+    try:
+        model_params = json.loads(params) if params else {}
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"The '--model-params' must be a JSON object. Got {params!r} ({exc}).") from None
+    options = TrainOptions(
+        data_dir=data, database_url=database, model=model, model_params=model_params, horizon=horizon,
+        folds=folds, tolerance=tolerance, rules_path=rules, force=force, engine=engine,
+        dask_scheduler=dask_scheduler, dask_workers=dask_workers, fail_at=fail_at,
+    )
+    options.check()
+    return options
+
+
+def train(
+    data: DataOpt = None,
+    database: DatabaseOpt = None,
+    model: Annotated[str, typer.Option(help="Forecaster (see models/registry.py).")] = "combination",
+    model_params: Annotated[str, typer.Option(help="JSON constructor parameters of the model.")] = "",
+    horizon: Annotated[int, typer.Option(help="Days forecast and published.")] = 28,
+    folds: Annotated[int, typer.Option(help="Backtest folds (rolling origins of 28 days).")] = 2,
+    tolerance: Annotated[float, typer.Option(help="Relative WSPL a challenger may lose.")] = 0.02,
+    rules: Annotated[Path | None, typer.Option(help="Policy rules TOML file.")] = None,
+    force: Annotated[bool, typer.Option(help="Publish even if nothing changed.")] = False,
+    engine: Annotated[str, typer.Option(help="'local' or 'dask'.")] = "local",
+    dask_scheduler: Annotated[str | None, typer.Option(help="tcp://HOST:PORT of a Dask scheduler.")] = None,
+    dask_workers: Annotated[int, typer.Option(help="Workers of a local Dask cluster.")] = 2,
+    fail_at: Annotated[str | None, typer.Option(hidden=True)] = None,
+) -> None:
+    """Run the weekly job once: backtest, fit, plan, register in MLflow, promote if better, publish."""
+    from training.pipeline import TrainingLockedError, run_training
+
+    settings = Settings()
+    setup_logging(settings.log_level)
+    with bad_input_exits():
+        options = _options(data, database, model, model_params, horizon, folds, tolerance, rules, force,
+                           engine, dask_scheduler, dask_workers, fail_at)
+        try:
+            result = run_training(settings, options, report=lambda line: console.print(line, highlight=False))
+        except TrainingLockedError as exc:
+            raise fail(str(exc), code=3) from None
+    console.print(f"[bold]{result.status}[/]: run {result.run_id}, model v{result.version}. {result.reason}")
+    if result.metrics:
+        table = Table("metric", "value", title="Backtest of the candidate")
+        for key in ("backtest_wspl", "backtest_mean_spl", "backtest_coverage_50", "backtest_coverage_95",
+                    "backtest_coverage_99", "backtest_rmsse", "backtest_bias"):
+            if key in result.metrics:
+                table.add_row(key, f"{result.metrics[key]:.4f}")
+        console.print(table)
+
+
+def models() -> None:
+    """List the registered model versions with their aliases and backtest metrics."""
+    from training.registry import Registry
+
+    registry = Registry(Settings().resolved_mlflow_uri)
+    versions = registry.list_versions()
+    if not versions:
+        console.print("No model is registered yet. Run 'blendcast train --data DIR'.")
+        return
+    table = Table("version", "aliases", "created", "WSPL", "coverage 95", "run")
+    for v in versions:
+        table.add_row(
+            str(v.version), ",".join(sorted(v.aliases)) or "-", f"{v.created_at:%Y-%m-%d %H:%M}",
+            f"{v.metrics.get('backtest_wspl', float('nan')):.4f}",
+            f"{v.metrics.get('backtest_coverage_95', float('nan')):.3f}", v.run_id[:12],
+        )
+    console.print(table)
+
+
+def _republish(version: int) -> None:
+    """Serve the forecasts of the last published run made with ``version``, if the store has one."""
+    from forecasting.store import ResultStore
+
+    store = ResultStore.from_settings(Settings())
+    for run in store.list_runs(limit=200):
+        if run.model_version == str(version) and run.published_at is not None:
+            store.republish_run(run.id)
+            console.print(f"Run {run.id} of model v{version} is served again.")
+            return
+    console.print(f"No published run of v{version} in the result store: the served forecasts are unchanged "
+                  "until the next training.")
+
+
+def promote(version: Annotated[int, typer.Argument(help="Registered version to make champion.")]) -> None:
+    """Make VERSION the champion by hand (overrides the backtest decision)."""
+    from training.registry import Registry, RegistryError
+
+    registry = Registry(Settings().resolved_mlflow_uri)
+    try:
+        info = registry.promote(version)
+    except RegistryError as exc:
+        raise fail(str(exc)) from None
+    console.print(f"Model v{info.version} is now the champion.")
+    _republish(info.version)
+
+
+def rollback() -> None:
+    """Give the champion alias back to the version promoted before the current one."""
+    from training.registry import Registry, RegistryError
+
+    registry = Registry(Settings().resolved_mlflow_uri)
+    try:
+        info = registry.rollback()
+    except RegistryError as exc:
+        raise fail(str(exc)) from None
+    console.print(f"Rolled back: model v{info.version} is the champion again.")
+    _republish(info.version)
+
+
+def schedule(
+    cron: Annotated[str, typer.Option(help="Cron expression (UTC), e.g. '0 3 * * MON'.")] = "0 3 * * MON",
+    data: DataOpt = None,
+    database: DatabaseOpt = None,
+    model: Annotated[str, typer.Option(help="Forecaster name.")] = "combination",
+    max_runs: Annotated[int, typer.Option(help="Stop after this many runs (0 = forever).")] = 0,
+) -> None:
+    """Run the weekly job on a cron schedule in this long-lived process (the store lock still applies)."""
+    from croniter import croniter
+
+    from training.pipeline import TrainingLockedError, run_training
+
+    settings = Settings()
+    setup_logging(settings.log_level)
+    if not croniter.is_valid(cron):
+        raise fail(f"The '--cron' expression is not valid: {cron!r}. Example: '0 3 * * MON'.")
+    with bad_input_exits():
+        options = _options(data, database, model, "", 28, 2, 0.02, None, False, "local", None, 2, None)
+    runs = 0
+    schedule_iter = croniter(cron, datetime.now(UTC))
+    while max_runs == 0 or runs < max_runs:
+        next_at = schedule_iter.get_next(datetime)
+        console.print(f"Next training at {next_at:%Y-%m-%d %H:%M} UTC.")
+        time.sleep(max(0.0, (next_at - datetime.now(UTC)).total_seconds()))
+        try:
+            result = run_training(settings, options, report=lambda line: console.print(line, highlight=False))
+            console.print(f"Training finished: {result.status} (run {result.run_id}).")
+        except TrainingLockedError as exc:
+            console.print(f"Skipped: {exc}")
+        except Exception as exc:  # a failed week must not stop the schedule; the champion keeps serving
+            console.print(f"[red]Training failed:[/] {type(exc).__name__}: {exc}")
+        runs += 1

@@ -1,0 +1,334 @@
+"""The weekly job: load, validate, backtest, fit, segment and signals, forecasts and policies,
+register in MLflow, decide champion / challenger, alert, publish atomically.
+
+Never worse, never half: the served run changes only through the store's single publish transaction,
+and the registry aliases move inside that transaction (just before its commit). A failure at any stage
+restores the aliases and leaves the served run as it was; a store lock stops two trainings at once;
+unchanged data and settings publish nothing new.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import signal
+import socket
+import tempfile
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from features.dataset import Dataset
+from features.health import health_report
+from features.readers import load_dataset, load_dataset_sql
+from features.schema import M5_QUANTILES
+from features.settings import Settings
+from forecasting.store import ResultStore
+from models.registry import make_model
+from training.artifacts import write_artifacts
+from training.registry import CHALLENGER, CHAMPION, PRIMARY_METRIC, Registry
+from training.stages import Outputs, backtest_stage, decide_stage, plan_stage, register_stage
+
+log = logging.getLogger(__name__)
+
+# Alerts go before publish: publish is the one atomic step that changes what is served, so it comes last.
+STAGES: tuple[str, ...] = ("load", "backtest", "fit", "plan", "register", "alerts", "publish")
+LOCK_NAME = "weekly-training"
+
+
+class TrainingLockedError(RuntimeError):
+    """Another training holds the lock."""
+
+
+class InjectedFailure(RuntimeError):
+    """A failure injected on purpose (``fail_at``), to prove a stage's failure changes nothing."""
+
+
+@dataclass
+class TrainOptions:
+    """What one training run does.
+
+    Attributes:
+        data_dir: Directory of canonical tables (or use ``database_url``).
+        database_url: SQLAlchemy URL holding the canonical tables.
+        model: Forecaster name in ``models.registry`` (``combination`` by default).
+        model_params: Constructor parameters of that forecaster.
+        horizon: Days forecast and published.
+        folds: Backtest folds (rolling origins).
+        backtest_horizon: Days per backtest fold.
+        quantiles: Published quantile levels.
+        n_paths: Sample paths per series for lead-time demand.
+        rules_path: Policy rules TOML; None uses the packaged defaults.
+        tolerance: A challenger may be this much worse (relative WSPL) and still be promoted.
+        force: Retrain and publish even when data and settings are unchanged.
+        engine: ``"local"`` or ``"dask"``.
+        dask_scheduler: Address of a running Dask scheduler (engine ``dask``).
+        dask_workers: Workers of a local Dask cluster when no scheduler is given.
+        fail_at: Test hook: raise (or, with ``"publish:kill"``, SIGKILL the process inside the publish
+            transaction) at this stage.
+    """
+
+    data_dir: Path | None = None
+    database_url: str | None = None
+    model: str = "combination"
+    model_params: dict[str, Any] = field(default_factory=dict)
+    horizon: int = 28
+    folds: int = 2
+    backtest_horizon: int = 28
+    quantiles: tuple[float, ...] = M5_QUANTILES
+    n_paths: int = 300
+    rules_path: Path | None = None
+    tolerance: float = 0.02
+    force: bool = False
+    engine: str = "local"
+    dask_scheduler: str | None = None
+    dask_workers: int = 2
+    fail_at: str | None = None
+
+    def check(self) -> None:
+        """Raise ValueError naming the first bad option."""
+        if (self.data_dir is None) == (self.database_url is None):
+            raise ValueError("Give exactly one of --data DIR or --database URL.")
+        if self.horizon < 1 or self.backtest_horizon < 1:
+            raise ValueError(f"The 'horizon' must be >= 1 day. Got {self.horizon}.")
+        if self.folds < 1:
+            raise ValueError(f"The 'folds' must be >= 1. Got {self.folds}.")
+        if not 0.0 <= self.tolerance < 1.0:
+            raise ValueError(f"The 'tolerance' must be in [0, 1). Got {self.tolerance}.")
+        if self.engine not in ("local", "dask"):
+            raise ValueError(f"The 'engine' must be 'local' or 'dask'. Got {self.engine!r}.")
+        if self.fail_at is not None and self.fail_at.split(":")[0] not in STAGES:
+            raise ValueError(f"The 'fail_at' must name a stage of {STAGES}. Got {self.fail_at!r}.")
+        make_model(self.model, **self.model_params)  # unknown model or parameter: fail before work
+
+    def spec(self) -> dict[str, Any]:
+        """The settings that change what a run produces (part of the unchanged-data check)."""
+        return {
+            "model": self.model,
+            "model_params": self.model_params,
+            "horizon": self.horizon,
+            "folds": self.folds,
+            "backtest_horizon": self.backtest_horizon,
+            "quantiles": list(self.quantiles),
+            "n_paths": self.n_paths,
+            "rules": Path(self.rules_path).read_text() if self.rules_path else "",
+        }
+
+
+@dataclass
+class TrainResult:
+    """What a training run did.
+
+    Attributes:
+        status: ``published``, ``not_promoted`` or ``unchanged``.
+        run_id: The result-store run (None when unchanged).
+        version: The registered model version (None when unchanged).
+        reason: Why it was (not) promoted.
+        metrics: Backtest metrics of the candidate.
+        timings: Seconds per stage.
+        n_alerts: Alerts stored.
+    """
+
+    status: str
+    run_id: int | None = None
+    version: int | None = None
+    reason: str = ""
+    metrics: dict[str, float] = field(default_factory=dict)
+    timings: dict[str, float] = field(default_factory=dict)
+    n_alerts: int = 0
+
+
+def dataset_hash(data: Dataset, spec: dict[str, Any]) -> str:
+    """A fingerprint of the tables and the run settings: equal fingerprints publish nothing new."""
+    digest = hashlib.sha256(json.dumps(spec, sort_keys=True, default=str).encode())
+    for name in ("sales", "skus", "suppliers", "receipts", "events", "promotions", "inventory"):
+        frame = getattr(data, name)
+        digest.update(name.encode())
+        if frame is not None:
+            digest.update(pd.util.hash_pandas_object(frame, index=False).to_numpy().tobytes())
+    return digest.hexdigest()
+
+
+class _Stages:
+    """Runs each stage with a progress line and its timing, and injects failures on request."""
+
+    def __init__(self, fail_at: str | None, report: Callable[[str], None]) -> None:
+        self.fail_at = fail_at
+        self.report = report
+        self.timings: dict[str, float] = {}
+
+    @contextmanager
+    def stage(self, name: str) -> Iterator[None]:
+        index = STAGES.index(name) + 1
+        self.report(f"[{index}/{len(STAGES)}] {name} ...")
+        started = time.perf_counter()
+        if self.fail_at == name:
+            raise InjectedFailure(f"failure injected at stage '{name}'")
+        yield
+        self.timings[name] = time.perf_counter() - started
+        self.report(f"[{index}/{len(STAGES)}] {name} done in {self.timings[name]:.1f} s")
+
+
+def _load(options: TrainOptions) -> Dataset:
+    if options.data_dir is not None:
+        return load_dataset(Path(options.data_dir))
+    assert options.database_url is not None
+    return load_dataset_sql(options.database_url)
+
+
+def run_training(
+    settings: Settings,
+    options: TrainOptions,
+    *,
+    report: Callable[[str], None] = log.info,
+) -> TrainResult:
+    """Run the weekly job once.
+
+    Args:
+        settings: Runtime settings (stores, seed, threads, webhooks).
+        options: What to train and publish.
+        report: Receives one progress line per stage.
+
+    Returns:
+        What happened.
+
+    Raises:
+        TrainingLockedError: Another training is running.
+        DataValidationError: The input tables are bad (nothing is written).
+        InjectedFailure: ``fail_at`` asked for it.
+    """
+    options.check()
+    stages = _Stages(options.fail_at, report)
+    with stages.stage("load"):
+        data = _load(options)  # bad input fails here, before the store or the registry is touched
+        health = health_report(data)
+    settings.ensure_home()
+    store = ResultStore.from_settings(settings)
+    store.upgrade()
+    holder = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+    if not store.acquire_lock(LOCK_NAME, holder):
+        raise TrainingLockedError(
+            "Another training holds the lock. Wait for it to finish (a lock older than 6 hours is "
+            "taken over)."
+        )
+    try:
+        return _run_locked(settings, options, store, stages, data, health)
+    finally:
+        store.release_lock(LOCK_NAME, holder)
+
+
+def _run_locked(
+    settings: Settings,
+    options: TrainOptions,
+    store: ResultStore,
+    stages: _Stages,
+    data: Dataset,
+    health: dict[str, Any],
+) -> TrainResult:
+    report = stages.report
+    registry = Registry(settings.resolved_mlflow_uri)
+    n_jobs = settings.n_jobs or (os.cpu_count() or 1)
+    data_hash = dataset_hash(data, options.spec())
+    latest = store.latest_run()
+    if latest is not None and latest.data_hash == data_hash and not options.force:
+        report(f"Data and settings unchanged since run {latest.id}: nothing new to publish.")
+        return TrainResult(status="unchanged", run_id=latest.id, timings=stages.timings)
+
+    run_id = store.create_run("weekly", {**options.spec(), "n_jobs": n_jobs}, data_hash)
+    snapshot = registry.aliases()
+    try:
+        with stages.stage("backtest"):
+            scores = backtest_stage(data, options, registry, n_jobs, settings.seed)
+        with stages.stage("fit"):
+            model = make_model(options.model, **_with_jobs(options, n_jobs, settings.seed)).fit(data)
+        with stages.stage("plan"):
+            outputs = plan_stage(data, model, options, store, settings.seed)
+        with stages.stage("register"), tempfile.TemporaryDirectory() as tmp:
+            artifacts = write_artifacts(Path(tmp), scores, model, health, outputs)
+            version = register_stage(registry, model, options, data, data_hash, scores, artifacts, Path(tmp))
+        decision = decide_stage(registry, scores, options)
+        with stages.stage("alerts"):
+            n_alerts = _emit(store, settings, outputs.alerts(run_id, version.version, decision))
+        with stages.stage("publish"):
+            if decision.promote:
+                _publish(store, registry, run_id, version.version, outputs, scores.metrics, options)
+                status = "published"
+            else:
+                registry.set_aliases({CHALLENGER: version.version})
+                store.fail_run(run_id, f"not promoted: {decision.reason}")
+                status = "not_promoted"
+    except BaseException as exc:
+        registry.restore_aliases(snapshot)
+        try:
+            store.fail_run(run_id, f"{type(exc).__name__}: {exc}")
+        except ValueError:  # already published or failed: its status says enough
+            log.warning("Run %d could not be marked failed after: %s", run_id, exc)
+        raise
+    report(
+        f"Run {run_id}: model v{version.version} {status} ({decision.reason}); "
+        f"{PRIMARY_METRIC} {scores.metrics.get(PRIMARY_METRIC, float('nan')):.4f}; {n_alerts} alerts."
+    )
+    return TrainResult(
+        status=status,
+        run_id=run_id,
+        version=version.version,
+        reason=decision.reason,
+        metrics=scores.metrics,
+        timings=stages.timings,
+        n_alerts=n_alerts,
+    )
+
+
+def _with_jobs(options: TrainOptions, n_jobs: int, seed: int) -> dict[str, Any]:
+    params = dict(options.model_params)
+    model_cls = make_model(options.model, **params)
+    names = model_cls.get_params(deep=False)
+    if "n_jobs" in names and "n_jobs" not in params:
+        params["n_jobs"] = n_jobs
+    if "random_state" in names and "random_state" not in params:
+        params["random_state"] = seed
+    return params
+
+
+def _publish(
+    store: ResultStore,
+    registry: Registry,
+    run_id: int,
+    version: int,
+    outputs: Outputs,
+    metrics: dict[str, float],
+    options: TrainOptions,
+) -> None:
+    def move_aliases() -> None:
+        # Inside the publish transaction, just before its commit: if this fails the run is not
+        # published; if the commit fails the caller restores the aliases.
+        if options.fail_at == "publish:kill":
+            os.kill(os.getpid(), signal.SIGKILL)
+        registry.set_aliases({CHAMPION: version, CHALLENGER: version})
+
+    store.publish_run(
+        run_id,
+        forecasts=outputs.forecasts,
+        policies=outputs.policies,
+        segments=outputs.segments,
+        metrics={**metrics, "supplier_audit": outputs.supplier_audit},
+        model_version=str(version),
+        model_uri=f"models:/{registry.model_name}/{version}",
+        horizon=options.horizon,
+        quantiles=options.quantiles,
+        before_commit=move_aliases,
+    )
+
+
+def _emit(store: ResultStore, settings: Settings, alerts: list[dict[str, Any]]) -> int:
+    from forecasting.alerts import emit_alerts
+
+    return len(emit_alerts(store, alerts, settings))
