@@ -5,7 +5,6 @@ from __future__ import annotations
 import subprocess
 import sys
 import threading
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import numpy as np
@@ -20,7 +19,6 @@ from features.schema import M5_QUANTILES, quantile_column
 from features.settings import Settings
 from forecasting.store import NotFoundError, ResultStore
 from forecasting.store import tables as t
-from forecasting.store.alerts import MAX_DELIVERY_ATTEMPTS
 from forecasting.store.migrate import current_revision, head_revision
 from models.base import finalize_forecast
 
@@ -339,124 +337,6 @@ def test_segment_history_follows_a_sku_across_published_runs(store: ResultStore)
     assert store.get_segments()["abc"].tolist() == ["A", "C"]
 
 
-def test_alerts_are_deduplicated(store: ResultStore) -> None:
-    alert = {
-        "type": "segment_change",
-        "severity": "warning",
-        "sku": "A",
-        "channel": "web",
-        "payload": {"from": "C", "to": "A", "score": np.float64(0.5)},
-        "dedup_key": "seg:A:web:r1",
-    }
-    ids = store.add_alerts([alert, dict(alert), {**alert, "dedup_key": None, "type": "spike"}])
-    assert len(ids) == 2
-    assert store.add_alerts([alert]) == []
-    listed = store.list_alerts()
-    assert listed["id"].tolist() == sorted(ids, reverse=True)
-    assert store.list_alerts(type="spike")["dedup_key"].isna().all()
-    assert listed.loc[listed["type"] == "segment_change", "payload"].iloc[0] == {
-        "from": "C",
-        "to": "A",
-        "score": 0.5,
-    }
-    assert store.list_alerts(since=datetime.now(UTC) + timedelta(hours=1)).empty
-    with pytest.raises(
-        ValueError, match=r"The 'severity' of alert 0 must be one of \['info', 'warning', 'critical'\]"
-    ):
-        store.add_alerts([{**alert, "severity": "loud"}])
-
-
-def test_outbox_delivers_retries_and_gives_up(store: ResultStore) -> None:
-    ids = store.add_alerts(
-        [{"type": "spike", "severity": "info", "sku": "A", "channel": "web", "payload": {}}]
-    )
-    urls = ["https://a.example/hook", "https://b.example/hook"]
-    store.enqueue_deliveries(ids, urls)
-    store.enqueue_deliveries(ids, urls)  # queued once only
-    now = datetime.now(UTC) + timedelta(seconds=1)
-    due = store.due_deliveries(now)
-    assert sorted(d.url for d in due) == urls and due[0].alert["type"] == "spike"
-    ok, bad = due
-    store.record_delivery(ok.id, ok=True)
-    store.record_delivery(bad.id, ok=False, error="HTTP 503", next_attempt_at=now + timedelta(minutes=5))
-    assert store.due_deliveries(now) == []
-    assert store.list_alerts()["delivered_at"].notna().all()
-    later = store.due_deliveries(now + timedelta(minutes=5))
-    assert [(d.id, d.attempts, d.last_error) for d in later] == [(bad.id, 1, "HTTP 503")]
-    store.record_delivery(bad.id, ok=False, error="timeout")  # default backoff: 2 minutes after 2 attempts
-    assert store.due_deliveries(datetime.now(UTC) + timedelta(seconds=100)) == []
-    assert len(store.due_deliveries(datetime.now(UTC) + timedelta(minutes=3))) == 1
-    for _ in range(MAX_DELIVERY_ATTEMPTS):
-        store.record_delivery(bad.id, ok=False, error="timeout")
-    assert store.due_deliveries(datetime.now(UTC) + timedelta(days=30)) == []
-    with pytest.raises(NotFoundError, match="Outbox row 999"):
-        store.record_delivery(999, ok=True)
-
-
-def test_drift_reports(store: ResultStore) -> None:
-    assert store.get_drift_report() is None
-    run_id = publish(store, make_forecast())
-    first = store.save_drift_report(run_id, {"psi": 0.1}, "<h1>one</h1>")
-    second = store.save_drift_report(None, {"psi": np.nan}, "<h1>two</h1>")
-    latest = store.get_drift_report()
-    assert latest is not None and (latest.id, latest.run_id, latest.summary, latest.html) == (
-        second,
-        None,
-        {"psi": None},
-        "<h1>two</h1>",
-    )
-    assert store.get_drift_report(first).run_id == run_id  # type: ignore[union-attr]
-    assert store.get_drift_report(12345) is None
-
-
-def test_api_keys_are_stored_hashed_and_can_be_revoked(store: ResultStore) -> None:
-    key_id, plaintext = store.create_api_key("read", name="ims")
-    admin_id, admin_key = store.create_api_key("admin")
-    with store.engine.connect() as conn:
-        stored = [str(v) for row in conn.execute(sa.select(t.api_keys)).all() for v in row]
-    secret = plaintext.split("_", 2)[2]
-    assert not any(secret in value or plaintext in value for value in stored)
-    assert store.verify_api_key(plaintext) == "read"
-    assert store.verify_api_key(admin_key) == "admin"
-    assert store.verify_api_key(plaintext[:-1] + ("A" if plaintext[-1] != "A" else "B")) is None
-    assert store.verify_api_key("bck_00000000_" + secret) is None
-    assert store.verify_api_key("not a key") is None
-    keys = store.list_api_keys()
-    assert set(keys["id"]) == {key_id, admin_id} and "hash" not in keys and "salt" not in keys
-    assert keys.set_index("id").loc[key_id, "last_used_at"] is not pd.NaT
-    store.revoke_api_key(key_id)
-    store.revoke_api_key(key_id)
-    assert store.verify_api_key(plaintext) is None
-    assert store.verify_api_key(admin_key) == "admin"
-    with pytest.raises(NotFoundError, match="no API key with id 999"):
-        store.revoke_api_key(999)
-    with pytest.raises(ValueError, match=r"'scope' must be one of \['read', 'admin'\]. Got 'root'"):
-        store.create_api_key("root")  # type: ignore[arg-type]
-
-
-def test_training_lock(store: ResultStore) -> None:
-    assert store.acquire_lock("training", "host-a:1")
-    assert not store.acquire_lock("training", "host-b:2")
-    assert store.acquire_lock("training", "host-a:1")  # re-entrant for the holder
-    store.release_lock("training", "host-b:2")  # not the holder: no effect
-    assert not store.acquire_lock("training", "host-b:2")
-    assert store.acquire_lock("other", "host-b:2")
-    # host-a "crashes": its heartbeat gets older than stale_after_s and host-b takes over.
-    with store.engine.begin() as conn:
-        conn.execute(
-            sa.update(t.training_lock)
-            .where(t.training_lock.c.name == "training")
-            .values(heartbeat=datetime.now(UTC) - timedelta(hours=7))
-        )
-    assert store.acquire_lock("training", "host-b:2", stale_after_s=6 * 3600)
-    assert not store.heartbeat_lock("training", "host-a:1")
-    assert store.heartbeat_lock("training", "host-b:2")
-    store.release_lock("training", "host-b:2")
-    assert store.acquire_lock("training", "host-a:1")
-    with pytest.raises(ValueError, match="stale_after_s"):
-        store.acquire_lock("training", "x", stale_after_s=0)
-
-
 def test_from_settings_uses_blendcast_home(tmp_path: Path) -> None:
     store = ResultStore.from_settings(Settings(home=tmp_path / "home"))
     assert store.ping()
@@ -467,3 +347,45 @@ def test_from_settings_uses_blendcast_home(tmp_path: Path) -> None:
 
 def test_ping_is_false_for_an_unreachable_database() -> None:
     assert not ResultStore("postgresql+psycopg://nobody@127.0.0.1:1/none?connect_timeout=1").ping()
+
+
+def test_before_commit_runs_inside_the_transaction(store: ResultStore, store_url: str) -> None:
+    old = make_forecast(seed=1)
+    served = publish(store, old)
+    reader = ResultStore(store_url)
+    seen: list[int] = []
+
+    def registry_down() -> None:
+        seen.append(reader.latest_run().id)  # type: ignore[union-attr]
+        raise ConnectionError("registry unreachable")
+
+    run_id = store.create_run("train", {})
+    with pytest.raises(ConnectionError, match="registry unreachable"):
+        store.publish_run(
+            run_id,
+            forecasts=make_forecast(seed=2),
+            horizon=HORIZON,
+            quantiles=M5_QUANTILES,
+            before_commit=registry_down,
+        )
+    assert seen == [served]
+    assert reader.latest_run().id == served  # type: ignore[union-attr]
+    assert forecast_rows(reader, run_id) == 0 and reader.get_run(run_id).status == "failed"
+    reader.dispose()
+
+
+def test_republish_serves_an_earlier_run_again(store: ResultStore) -> None:
+    first_frame = make_forecast(seed=1)
+    first = publish(store, first_frame)
+    second = publish(store, make_forecast(seed=2))
+    assert store.latest_run().id == second  # type: ignore[union-attr]
+    store.republish_run(first)
+    assert store.latest_run().id == first  # type: ignore[union-attr]
+    assert_frame_equal(store.get_forecasts(), first_frame, check_exact=True)
+    failed = store.create_run("train", {})
+    store.fail_run(failed, "boom")
+    with pytest.raises(ValueError, match=f"Run {failed} is failed, not published"):
+        store.republish_run(failed)
+    with pytest.raises(NotFoundError, match="Run 999 does not exist"):
+        store.republish_run(999)
+    assert [r.id for r in store.list_runs(limit=2)] == [failed, second]
