@@ -48,6 +48,6 @@ def fan_chart(forecast: pd.DataFrame, history: pd.DataFrame | None, policy: dict
                        label=f"{name.replace('_', ' ')} {float(value):,.1f}")
     ax.set_ylabel("units per day (levels: units)")
     ax.set_ylim(bottom=0)
-    ax.legend(fontsize=7.5, ncol=3, loc="upper left")
+    ax.legend(fontsize=7.5, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     fig.autofmt_xdate()
     return to_svg(fig, "fan")

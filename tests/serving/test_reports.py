@@ -29,7 +29,8 @@ def test_report_is_self_contained_with_verdict_first(published: Published) -> No
     assert html.startswith("<!DOCTYPE html>")
     # Works offline: nothing is fetched, nothing runs.
     assert not re.search(r"""(src|href)\s*=\s*["']?(https?:)?//""", html, re.I)
-    assert "url(http" not in html and "<script" not in html.lower() and "<link" not in html.lower()
+    assert "url(http" not in html and "<script" not in html.lower()
+    assert re.findall(r"<link[^>]*>", html) == ['<link rel="icon" href="data:,">']
     verdict_at = html.index('id="verdict"')
     assert verdict_at < html.index("<h2>")
     assert f'class="verdict verdict-{result.verdict}"' in html

@@ -1,0 +1,199 @@
+"""The analyst pages in headless Chromium: every page loads without console errors, search, filters.
+
+The API app (``create_app``) is served by uvicorn in a thread on a free loopback port, against a
+temporary store with two published runs, alerts and a drift report. Chromium is Debian's package
+(``apt-get install -y chromium``) driven by Playwright; no browser is downloaded. Without it the tests
+are skipped, except under ``CI=true`` where they fail. Screenshots of every page are saved in a
+temporary directory (its path is printed).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import uvicorn
+
+from features.settings import Settings
+from serving.api.app import create_app
+from tests.serving.test_ui import EVIL_SKU, Published, make_published_store
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+]
+PAGES = {
+    "overview": "/ui",
+    "sku": "/ui/sku?q=SKU",
+    "matrix": "/ui/matrix",
+    "alerts": "/ui/alerts",
+    "suppliers": "/ui/suppliers",
+    "drift_report": "/reports/drift/latest",
+}
+
+
+def _require_browser() -> Any:
+    """Playwright's ``sync_playwright``; skips (or fails under CI=true) without Chromium or Playwright."""
+    reason = ""
+    if not Path(CHROMIUM).exists() or shutil.which(CHROMIUM) is None:
+        reason = f"Chromium is not installed at {CHROMIUM} (apt-get install -y chromium)."
+    sync_playwright: Any = None
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        reason = reason or "The 'playwright' package is not installed (pip install -e '.[dev]')."
+    if reason:
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(reason + " Browser tests must run under CI=true.")
+        pytest.skip(reason)
+    return sync_playwright
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def published(tmp_path_factory: pytest.TempPathFactory) -> Published:
+    return make_published_store(tmp_path_factory.mktemp("browser"))
+
+
+@pytest.fixture(scope="module")
+def base_url(published: Published) -> Iterator[str]:
+    home = Path(published.store.url.removeprefix("sqlite:///")).parent
+    app = create_app(Settings(home=home, database_url=published.store.url, api_poll_seconds=0))
+    app.state.ui_sales = published.data.sales
+    port = _free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        if time.monotonic() > deadline or not thread.is_alive():
+            pytest.fail("uvicorn did not start within 30 s")
+        time.sleep(0.05)
+    yield f"http://127.0.0.1:{port}"
+    server.should_exit = True
+    thread.join(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    sync_playwright = _require_browser()
+    with sync_playwright() as p:
+        chromium = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture(scope="module")
+def shots(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("screenshots")
+    print(f"screenshots in {path}")
+    return path
+
+
+class Watched:
+    """A page that records console errors, uncaught exceptions and dialogs (an alert() would be XSS)."""
+
+    def __init__(self, browser: Any) -> None:
+        self.context = browser.new_context(viewport={"width": 1280, "height": 900})
+        self.page = self.context.new_page()
+        self.errors: list[str] = []
+        self.dialogs: list[str] = []
+        self.page.on("console", lambda msg: self.errors.append(msg.text) if msg.type == "error" else None)
+        self.page.on("pageerror", lambda exc: self.errors.append(str(exc)))
+        self.page.on("requestfailed", lambda req: self.errors.append(f"failed {req.url}"))
+
+        def on_dialog(dialog: Any) -> None:
+            self.dialogs.append(dialog.message)
+            dialog.dismiss()
+
+        self.page.on("dialog", on_dialog)
+
+    def close(self) -> None:
+        self.context.close()
+
+
+@pytest.fixture
+def watched(browser: Any) -> Iterator[Watched]:
+    w = Watched(browser)
+    yield w
+    w.close()
+
+
+@pytest.mark.parametrize("name", list(PAGES))
+def test_page_loads_without_console_errors(watched: Watched, base_url: str, shots: Path, name: str) -> None:
+    response = watched.page.goto(base_url + PAGES[name], wait_until="load")
+    assert response is not None and response.status == 200
+    watched.page.screenshot(path=str(shots / f"{name}.png"), full_page=True)
+    assert watched.errors == []
+    assert (shots / f"{name}.png").stat().st_size > 5_000
+    heading = watched.page.locator("h1").first.inner_text()
+    assert heading
+
+
+def test_sku_search_shows_the_fan_chart(watched: Watched, base_url: str, shots: Path,
+                                        published: Published) -> None:
+    policies = published.store.get_policies()
+    sku = str(policies.loc[policies["sku"] != EVIL_SKU, "sku"].iloc[0])
+    page = watched.page
+    page.goto(base_url + "/ui")
+    page.fill("#q", sku)
+    page.click("button[type=submit]")
+    page.wait_for_url("**/ui/sku?q=*")
+    chart = page.locator('svg[aria-label="fan"]')
+    chart.wait_for(state="visible")
+    box = chart.bounding_box()
+    assert box is not None and box["width"] > 300 and box["height"] > 100
+    assert page.locator("#series h2").inner_text().startswith(sku)
+    assert "reorder point" in chart.inner_html() and "safety stock" in chart.inner_html()
+    page.screenshot(path=str(shots / "sku_chart.png"), full_page=True)
+    assert watched.errors == []
+
+
+def test_script_named_sku_is_shown_as_text(watched: Watched, base_url: str) -> None:
+    page = watched.page
+    page.goto(base_url + "/ui/sku?q=script")
+    page.locator('svg[aria-label="fan"]').wait_for(state="visible")
+    assert page.locator("#series h2").inner_text().startswith(EVIL_SKU)
+    page.goto(base_url + "/ui/alerts")
+    assert EVIL_SKU in page.locator("#alerts").inner_text()
+    assert watched.dialogs == [] and watched.errors == []
+
+
+def test_alert_filters_work(watched: Watched, base_url: str, shots: Path) -> None:
+    page = watched.page
+    page.goto(base_url + "/ui/alerts")
+    assert page.locator("tr.alert").count() == 2
+    page.select_option("#type", "volatility_shift")
+    page.click("#filters button[type=submit]")
+    page.wait_for_url("**type=volatility_shift**")
+    assert page.locator("tr.alert").count() == 1
+    assert page.locator("tr.alert td").nth(1).inner_text() == "volatility_shift"
+    page.fill("#since", "2999-01-01")
+    page.click("#filters button[type=submit]")
+    page.wait_for_url("**since=2999-01-01**")
+    assert page.locator("tr.alert").count() == 0
+    assert page.locator("#type").input_value() == "volatility_shift"
+    page.screenshot(path=str(shots / "alerts_filtered.png"), full_page=True)
+    assert watched.errors == []
+
+
+def test_drift_report_shows_the_verdict_first(watched: Watched, base_url: str) -> None:
+    page = watched.page
+    page.goto(base_url + "/reports/drift/latest")
+    verdict = page.locator("#verdict strong").inner_text()
+    assert verdict in ("OK", "WATCH", "ACT")
+    assert page.locator("svg.chart").count() == 5
+    assert watched.errors == []
