@@ -59,6 +59,8 @@ FORMS: dict[str, tuple[str | None, bool, bool]] = {
 # Layout of one fitted series in the array the fit workers return.
 _FORM, _AICC, _ALPHA, _BETA, _GAMMA, _PHI, _SIGMA, _LEVEL, _TREND, _WARN = range(10)
 _N_FIXED = 10
+# Simulated values per block of series (block x paths x days): bounds the temporaries to ~100 MB.
+_SIM_VALUES_PER_BLOCK = 4_000_000
 
 
 def _is_int(value: Any, low: int) -> bool:
@@ -369,8 +371,8 @@ class ETSForecaster(Forecaster):
         values = np.zeros((n, n_paths, horizon), dtype=np.float32)
         m = self.season_length
         p = self.params_
-        # Chunks bound the memory of the seasonal states (series x season x paths).
-        for a, b in chunk_bounds(len(p), max(1, int(np.ceil(len(p) / 2000)))):
+        block = max(1, _SIM_VALUES_PER_BLOCK // (n_paths * max(m, horizon)))
+        for a, b in chunk_bounds(len(p), int(np.ceil(len(p) / block))):
             q = p[a:b]
             col = {name: q[:, c][:, None] for name, c in (
                 ("alpha", _ALPHA), ("beta", _BETA), ("gamma", _GAMMA), ("phi", _PHI), ("sigma", _SIGMA))}
@@ -390,7 +392,7 @@ class ETSForecaster(Forecaster):
             values[self.covered_index_[a:b]] = out
         sample = np.nan_to_num(self.fallback_sample_)
         counts = (~np.isnan(self.fallback_sample_)).sum(axis=1)
-        for a, b in chunk_bounds(len(sample), max(1, int(np.ceil(len(sample) / 2000)))):
+        for a, b in chunk_bounds(len(sample), int(np.ceil(len(sample) / block))):
             # Independent days drawn from the recent observed days (a bootstrap); zeros if none.
             scale = np.maximum(counts[a:b], 1)[:, None, None]
             pick = (rng.random((b - a, n_paths, horizon)) * scale).astype(int)
