@@ -6,13 +6,13 @@ message naming the column, the number of bad rows, examples and the fix, and the
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Sequence
 from datetime import date, datetime
 from typing import Any
 
 import numpy as np
+import orjson
 import pandas as pd
 
 from features.schema import FORECAST_KEY, SERIES_KEY, quantile_column
@@ -181,20 +181,22 @@ def validate_forecast_frame(frame: pd.DataFrame, quantiles: Sequence[float], hor
 def quantile_json_rows(values: np.ndarray) -> list[str]:
     """One JSON array per row of ``values`` (2-D floats), exact to the last bit.
 
-    One ``json.dumps`` over the whole matrix and a split is far faster than one call per row; the
-    split is safe because numbers never contain brackets.
+    One orjson call over the whole matrix (shortest round-trip float text, ~15x faster than the
+    standard library) and a split is far faster than one call per row; the split is safe because
+    numbers never contain brackets.
     """
     if values.shape[0] == 0:
         return []
-    text = json.dumps(values.tolist())
-    return ["[" + part + "]" for part in text[2:-2].split("], [")]
+    matrix = np.ascontiguousarray(values, dtype=np.float64)
+    text = orjson.dumps(matrix, option=orjson.OPT_SERIALIZE_NUMPY).decode()
+    return ["[" + part + "]" for part in text[2:-2].split("],[")]
 
 
 def parse_quantile_json(texts: Sequence[str], n_levels: int) -> np.ndarray:
     """Inverse of :func:`quantile_json_rows`: a ``(len(texts), n_levels)`` float array."""
     if not texts:
         return np.empty((0, n_levels))
-    return np.asarray(json.loads("[" + ",".join(texts) + "]"), dtype=float).reshape(len(texts), n_levels)
+    return np.asarray(orjson.loads("[" + ",".join(texts) + "]"), dtype=float).reshape(len(texts), n_levels)
 
 
 def to_jsonable(value: Any) -> Any:

@@ -19,6 +19,7 @@ from features.schema import M5_QUANTILES, quantile_column
 from features.settings import Settings
 from forecasting.store import NotFoundError, ResultStore
 from forecasting.store import tables as t
+from forecasting.store.frames import parse_quantile_json, quantile_json_rows
 from forecasting.store.migrate import current_revision, head_revision
 from models.base import finalize_forecast
 
@@ -389,3 +390,11 @@ def test_republish_serves_an_earlier_run_again(store: ResultStore) -> None:
     with pytest.raises(NotFoundError, match="Run 999 does not exist"):
         store.republish_run(999)
     assert [r.id for r in store.list_runs(limit=2)] == [failed, second]
+
+
+def test_quantile_text_round_trips_every_float_exactly() -> None:
+    tricky = np.array([[0.0, 5e-324, 0.1 + 0.2, 1e-5], [1 / 3, 2.0**53 + 2, 1.7976931348623157e308, 123.0]])
+    texts = quantile_json_rows(tricky)
+    assert len(texts) == 2 and all(x.startswith("[") and x.endswith("]") for x in texts)
+    assert np.array_equal(parse_quantile_json(texts, 4), tricky)
+    assert parse_quantile_json([], 4).shape == (0, 4)
