@@ -88,6 +88,41 @@ def demand_matrix(sales: pd.DataFrame, *, exclude_promo: bool = False) -> Demand
     return DemandMatrix(keys=key_frame, start=start, values=values)
 
 
+# Days around an event (before, after) that its effect may reach: pre-Christmas build-up starts a
+# week ahead, Black Friday runs into Cyber Monday.
+EVENT_WINDOW: tuple[int, int] = (7, 3)
+
+
+def mask_events(
+    matrix: DemandMatrix, events: pd.DataFrame | None, window: tuple[int, int] = EVENT_WINDOW
+) -> np.ndarray:
+    """A copy of the matrix's values with the days around calendar events set unknown.
+
+    Detectors of lasting patterns (seasons, variability) leave event days to the event evidence.
+
+    Args:
+        matrix: Daily demand.
+        events: The ``events`` table (``date, event`` and optionally ``channel``; empty = all).
+        window: Days before and after each event date to leave out.
+    """
+    values = matrix.values.copy()
+    if events is None or events.empty:
+        return values
+    channel = events["channel"].fillna("").astype(str) if "channel" in events else pd.Series("", events.index)
+    channels = matrix.keys["channel"].to_numpy()
+    before, after = window
+    for date, chan in zip(pd.to_datetime(events["date"]), channel, strict=True):
+        col = matrix.column(date)
+        lo, hi = max(col - before, 0), min(col + after + 1, matrix.n_days)
+        if lo >= hi:
+            continue
+        if chan:
+            values[channels == chan, lo:hi] = np.nan
+        else:
+            values[:, lo:hi] = np.nan
+    return values
+
+
 def check_params(owner: str, checks: dict[str, ParamCheck], **values: object) -> None:
     """Run the declared parameter checks of a detector.
 

@@ -20,11 +20,11 @@ from typing import Final
 
 import numpy as np
 import pandas as pd
-from scipy.stats import norm
+from scipy.stats import norm, poisson
 
 from features.dataset import Dataset
 from features.schema import SERIES_KEY
-from forecasting.signals import DemandMatrix, check_params, demand_matrix, is_number, is_whole
+from forecasting.signals import DemandMatrix, check_params, demand_matrix, is_number, is_whole, mask_events
 from models.base import ParamCheck
 
 logger = logging.getLogger(__name__)
@@ -48,6 +48,9 @@ _CHECKS: Final = {
     ),
     "alpha": ParamCheck(lambda v: is_number(v) and 0.0 < v < 1.0, "a significance level in (0, 1)"),
     "min_units": ParamCheck(lambda v: is_number(v) and v >= 0.0, "a number of units >= 0"),
+    "min_z": ParamCheck(lambda v: is_number(v) and v >= 0, "a number of robust standard deviations >= 0"),
+    "min_days": ParamCheck(lambda v: is_whole(v, 1), "a whole number of days >= 1"),
+    "merge_gap_days": ParamCheck(lambda v: is_whole(v, 0), "a whole number of days >= 0"),
     "promotion_confidence": ParamCheck(lambda v: is_number(v) and 0.0 <= v <= 1.0, "a probability in [0, 1]"),
 }
 
@@ -60,9 +63,11 @@ def detect_spikes(
     min_uplift: float = 2.0,
     baseline_days: int = 56,
     window_days: int = 7,
-    alpha: float = 0.01,
+    alpha: float = 0.001,
     min_units: float = 5.0,
     merge_gap_days: int = 3,
+    min_days: int = 10,
+    min_z: float = 5.0,
     promotion_confidence: float = 0.8,
 ) -> pd.DataFrame:
     """Find demand peaks of at least ``min_uplift`` times the baseline in the next ``horizon_days``.
@@ -80,6 +85,10 @@ def detect_spikes(
             the baseline's own over-dispersion as noise.
         min_units: Least units in the evidence window, so near-dead series do not raise alarms.
         merge_gap_days: Windows of one series closer than this are merged into one spike.
+        min_days: Least length of a seasonal (last-year) window: a season lifts demand for weeks,
+            while a few lifted days a year ago are noise or a one-off (events have their own source).
+        min_z: Least robust z-score (median/MAD) of last year's window against every other window
+            of the same length in the history: a season stands out, a noise burst does not.
         promotion_confidence: Confidence given to a planned promotion's declared uplift.
 
     Returns:
@@ -93,13 +102,18 @@ def detect_spikes(
     check_params(
         "detect_spikes", _CHECKS, horizon_days=horizon_days, min_uplift=min_uplift,
         baseline_days=baseline_days, window_days=window_days, alpha=alpha, min_units=min_units,
-        promotion_confidence=promotion_confidence,
+        promotion_confidence=promotion_confidence, min_days=min_days, merge_gap_days=merge_gap_days,
+        min_z=min_z,
     )
     matrix = demand_matrix(data.sales)
-    base_now = _baseline(matrix.values, matrix.n_days - 1, baseline_days)
+    # Seasons and baselines are read without promotion and event days: those are one-off lifts
+    # that the promotion and event evidence covers with their own dates.
+    seasonal = DemandMatrix(matrix.keys, matrix.start, mask_events(
+        demand_matrix(data.sales, exclude_promo=True), data.events))
+    base_now = _baseline(seasonal.values, matrix.n_days - 1, baseline_days)
     parts = [
-        _yoy_candidates(matrix, horizon_days, min_uplift, baseline_days, window_days, alpha, min_units,
-                        base_now),
+        _yoy_candidates(seasonal, horizon_days, min_uplift, baseline_days, window_days, alpha, min_units,
+                        base_now, min_days, merge_gap_days, min_z),
     ]
     if forecast is not None:
         parts.append(_forecast_candidates(matrix, forecast, horizon_days, min_uplift, base_now, min_units))
@@ -118,13 +132,26 @@ def detect_spikes(
 
 
 def _baseline(values: np.ndarray, end: int, days: int) -> np.ndarray:
-    """Median weekly rate per day over the ``days`` ending at column ``end`` (NaN if unknown)."""
+    """Daily rate over the ``days`` ending at column ``end`` (NaN if unknown).
+
+    For steady series (selling on at least half the known days) the busiest week is left out, so a
+    past peak inside the window does not hide the next one. For sparse and lumpy series a bulk
+    order is their normal rhythm, not a peak, so every week counts.
+    """
     start = end - days + 1
     if start < 0:
         return np.full(values.shape[0], np.nan)
-    weeks = values[:, start:end + 1].reshape(values.shape[0], days // 7, 7)
-    with np.errstate(invalid="ignore"), _quiet():
-        return np.nanmedian(np.nanmean(weeks, axis=2), axis=1).astype(float)
+    window = values[:, start:end + 1]
+    weeks = window.reshape(values.shape[0], days // 7, 7)
+    with np.errstate(invalid="ignore", divide="ignore"), _quiet():
+        rates = np.nanmean(weeks, axis=2).astype(float)
+        busiest = np.nan_to_num(np.nanmax(rates, axis=1))
+        known = (~np.isnan(rates)).sum(axis=1)
+        total = np.nansum(rates, axis=1)
+        trimmed = (total - busiest) / np.maximum(known - 1, 1)
+        steady = (window > 0).sum(axis=1) >= 0.5 * (~np.isnan(window)).sum(axis=1)
+        rate = np.where(steady, trimmed, total / np.maximum(known, 1))
+    return np.where(known >= 2, rate, np.nan)
 
 
 def _dispersion(values: np.ndarray, end: int, days: int) -> np.ndarray:
@@ -148,23 +175,21 @@ def _centred_sums(values: np.ndarray, first: int, count: int, width: int) -> tup
 
 def _yoy_candidates(
     matrix: DemandMatrix, horizon: int, min_uplift: float, baseline_days: int, width: int, alpha: float,
-    min_units: float, base_now: np.ndarray,
+    min_units: float, base_now: np.ndarray, min_days: int, gap_days: int, min_z: float,
 ) -> pd.DataFrame:
     """Peaks ahead implied by the same weeks of earlier years, each scaled by that year's baseline."""
     origin = matrix.n_days - 1
     half = width // 2
-    obs, expected, ratios, phis = [], [], [], []
+    ratios, raws, bases = [], [], []
     lag = YEAR_DAYS
     while origin - lag - baseline_days + 1 >= 0 and origin - lag + 1 - half >= 0:
         base = _baseline(matrix.values, origin - lag, baseline_days)
         sums, counts = _centred_sums(matrix.values, origin - lag + 1, horizon, width)
         with np.errstate(invalid="ignore", divide="ignore"):
             rate = np.where(counts >= (width + 1) // 2, sums / np.maximum(counts, 1), np.nan)
-            ratio = np.where(base[:, None] > 0, rate / base[:, None], np.nan)
-        obs.append(np.nan_to_num(rate) * width)
-        expected.append(np.nan_to_num(base)[:, None] * width * np.ones((1, horizon)))
-        ratios.append(ratio)
-        phis.append(_dispersion(matrix.values, origin - lag, baseline_days))
+            ratios.append(np.where(base[:, None] > 0, rate / base[:, None], np.nan))
+        raws.append(matrix.values[:, origin - lag + 1:origin - lag + 1 + horizon].astype(float))
+        bases.append(base)
         lag += YEAR_DAYS
     if not ratios:
         logger.info("Spikes: less than a year of history before the baseline window; no year-over-year view.")
@@ -173,18 +198,128 @@ def _yoy_candidates(
     with _quiet():
         ratio = np.nanmean(stack, axis=0)
         agree = np.nanmean(np.where(np.isnan(stack), np.nan, stack >= min_uplift), axis=0)
-    total_obs, total_exp = np.sum(obs, axis=0), np.sum(expected, axis=0)
-    phi = np.mean(phis, axis=0)[:, None]
+    # Event days are unknown here: a season runs through them when it is high on both sides.
+    high = (np.nan_to_num(ratio) >= min_uplift) & (base_now[:, None] > 0)
+    rows, starts, ends = _bridge_unknown(high, np.isnan(ratio))
+    rows, starts, ends = _close_gaps(rows, starts, ends, gap_days)
+    zeros = np.zeros((high.shape[0], 1))
+    n_high = np.concatenate([zeros, np.cumsum(high, axis=1)], axis=1)
+    long_enough = n_high[rows, ends] - n_high[rows, starts] >= min_days
+    rows, starts, ends = rows[long_enough], starts[long_enough], ends[long_enough]
+    if rows.size == 0:
+        return _empty()
+    # Evidence of a whole window: its units last year(s) against the baseline rate over its known
+    # days, with the baseline's own over-dispersion as noise.
+    obs = np.zeros(rows.size)
+    exp = np.zeros(rows.size)
+    for raw, base in zip(raws, bases, strict=True):
+        units, known = _run_sums(raw, rows, starts, ends)
+        obs += units
+        exp += np.nan_to_num(base[rows]) * known
+    # Over-dispersion from the whole history: a short baseline of a lumpy series may hold no bulk
+    # order at all and would make one order last year look like a season.
+    phi = _dispersion(matrix.values, origin, matrix.n_days)[rows]
     with np.errstate(invalid="ignore", divide="ignore"):
-        z = (total_obs - total_exp) / np.sqrt(phi * total_exp)
-    p_value = norm.sf(np.nan_to_num(z, nan=-np.inf))
-    mask = (ratio >= min_uplift) & (p_value < alpha) & (total_obs >= min_units) & (base_now[:, None] > 0)
-    rows, starts, ends = _runs(mask)
+        p_value = norm.sf(np.nan_to_num((obs - exp) / np.sqrt(phi * exp), nan=-np.inf))
+    keep = (p_value < alpha) & (obs >= min_units)
+    rows, starts, ends, p_value = rows[keep], starts[keep], ends[keep], p_value[keep]
+    # A season stands out from every other stretch of the same length in the past year; a burst of
+    # heavy-tailed noise or a few bulk orders does not.
+    # Sparse and lumpy series (selling on fewer than half the days) are judged on how often they
+    # sold: a season brings more orders, a burst of noise one big order.
+    history = matrix.values[:, :origin + 1]
+    known_days = (~np.isnan(history)).sum(axis=1)
+    share = np.where(known_days > 0, (history > 0).sum(axis=1) / np.maximum(known_days, 1), 0.0)[rows]
+    sparse = share < 0.5
+    z = np.full(rows.size, np.inf)
+    z[~sparse] = _robust_z(matrix.values, origin - YEAR_DAYS, rows[~sparse], starts[~sparse], ends[~sparse])
+    sold_days, known = np.zeros(rows.size), np.zeros(rows.size)
+    for raw in raws:
+        sold = np.where(np.isnan(raw), np.nan, (raw > 0).astype(float))
+        days, n = _run_sums(sold, rows, starts, ends)
+        sold_days += days
+        known += n
+    p_orders = poisson.sf(sold_days - 1, np.maximum(share * known, 1e-9))
+    keep = np.where(sparse, p_orders < alpha, z >= min_z)
+    rows, starts, ends, p_value = rows[keep], starts[keep], ends[keep], p_value[keep]
     if rows.size == 0:
         return _empty()
     peaks = _argmax_in_runs(ratio, rows, starts, ends)
-    conf = agree[rows, peaks] * (1.0 - p_value[rows, peaks])
+    agree = np.nan_to_num(agree[rows, peaks], nan=1.0)
+    conf = agree * (1.0 - p_value)
     return _frame(matrix, rows, starts, ends, peaks, ratio[rows, peaks], conf, "yoy")
+
+
+def _robust_z(
+    values: np.ndarray, offset: int, rows: np.ndarray, starts: np.ndarray, ends: np.ndarray
+) -> np.ndarray:
+    """How far each window of last year (columns ``offset + 1 + start .. offset + end``) stands above
+    the other windows of the same length in the history, in robust standard deviations (MAD)."""
+    out = np.zeros(rows.size)
+    csum_cache: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+    for k, (row, start, end) in enumerate(zip(rows, starts, ends, strict=True)):
+        if row not in csum_cache:
+            series = values[row, :offset + YEAR_DAYS + 1].astype(float)
+            known = ~np.isnan(series)
+            csum_cache = {row: (np.concatenate([[0.0], np.cumsum(np.where(known, series, 0.0))]),
+                                np.concatenate([[0], np.cumsum(known)]))}
+        csum, ccount = csum_cache[row]
+        length = int(end - start)
+        count = ccount[length:] - ccount[:-length]
+        sums = csum[length:] - csum[:-length]
+        means = np.where(count >= max(length // 2, 1), sums / np.maximum(count, 1), np.nan)
+        lo = offset + 1 + int(start)
+        window = means[lo] if lo < means.size else np.nan
+        others = np.delete(means, np.arange(max(lo - length, 0), min(lo + length, means.size)))
+        others = others[~np.isnan(others)]
+        if others.size < 10 or np.isnan(window):
+            out[k] = np.inf  # too little history to judge: the other evidence decides
+            continue
+        median = np.median(others)
+        # Sparse series have a MAD of zero; the spread of the lower 90% of windows is their scale.
+        body = others[others <= np.quantile(others, 0.9)]
+        scale = max(1.4826 * np.median(np.abs(others - median)), float(np.std(body)), 1e-9)
+        out[k] = (window - median) / scale
+    return out
+
+
+def _bridge_unknown(high: np.ndarray, unknown: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Runs of ``high`` days that may cross unknown days, trimmed to start and end on a high day."""
+    rows, starts, ends = _runs(high | unknown)
+    n = high.shape[1]
+    cols = np.arange(n)[None, :]
+    # Next high day at or after each column, and last high day at or before it (n / -1: none).
+    next_high = np.where(high, cols, n)
+    next_high = np.minimum.accumulate(next_high[:, ::-1], axis=1)[:, ::-1]
+    prev_high = np.maximum.accumulate(np.where(high, cols, -1), axis=1)
+    first = next_high[rows, starts]
+    last = prev_high[rows, ends - 1]
+    keep = first < ends
+    return rows[keep], first[keep], last[keep] + 1
+
+
+def _close_gaps(
+    rows: np.ndarray, starts: np.ndarray, ends: np.ndarray, gap: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Join runs of the same row separated by at most ``gap`` days."""
+    if rows.size == 0:
+        return rows, starts, ends
+    new = np.ones(rows.size, dtype=bool)
+    new[1:] = (rows[1:] != rows[:-1]) | (starts[1:] - ends[:-1] > gap)
+    first = np.flatnonzero(new)
+    last = np.append(first[1:] - 1, rows.size - 1)
+    return rows[first], starts[first], ends[last]
+
+
+def _run_sums(
+    values: np.ndarray, rows: np.ndarray, starts: np.ndarray, ends: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Sum of known values and number of known days inside each run."""
+    known = ~np.isnan(values)
+    zeros = np.zeros((values.shape[0], 1))
+    csum = np.concatenate([zeros, np.cumsum(np.where(known, values, 0.0), axis=1)], axis=1)
+    ccount = np.concatenate([zeros, np.cumsum(known, axis=1)], axis=1)
+    return csum[rows, ends] - csum[rows, starts], ccount[rows, ends] - ccount[rows, starts]
 
 
 def _forecast_candidates(

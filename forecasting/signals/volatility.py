@@ -28,7 +28,7 @@ from scipy.stats import kstwobign
 from statsmodels.stats.multitest import multipletests
 
 from features.dataset import Dataset
-from forecasting.signals import DemandMatrix, check_params, demand_matrix, is_number, is_whole
+from forecasting.signals import check_params, demand_matrix, is_number, is_whole, mask_events
 from models.base import ParamCheck
 
 logger = logging.getLogger(__name__)
@@ -45,8 +45,6 @@ _CHECKS: Final = {
     "min_ratio": ParamCheck(lambda v: is_number(v) and v >= 1.0, "a CV ratio >= 1 (e.g. 1.5)"),
     "min_nonzero_share": ParamCheck(lambda v: is_number(v) and 0.0 <= v < 1.0, "a share in [0, 1)"),
 }
-# Days around an event (before, after) left out: pre-Christmas build-up starts a week ahead.
-EVENT_WINDOW: Final = (7, 3)
 _CHUNK: Final = 4000  # series per block: bounds memory at a few hundred MB for two-year histories
 
 
@@ -97,7 +95,7 @@ def detect_volatility_shifts(
         min_ratio=min_ratio, min_nonzero_share=min_nonzero_share,
     )
     matrix = demand_matrix(data.sales, exclude_promo=True)
-    values = _mask_events(matrix, data.events)
+    values = mask_events(matrix, data.events)
     dow = ((matrix.start.dayofweek + np.arange(matrix.n_days)) % 7).astype(int)
     frames = []
     for lo in range(0, len(matrix.keys), _CHUNK):
@@ -121,24 +119,6 @@ def detect_volatility_shifts(
     if not return_all:
         out = out[found]
     return out.sort_values(["q_value", "sku", "channel"]).reset_index(drop=True)[SHIFT_COLUMNS]
-
-
-def _mask_events(matrix: DemandMatrix, events: pd.DataFrame | None) -> np.ndarray:
-    """The demand matrix with the days around calendar events set unknown (on their channels)."""
-    values = matrix.values.copy()
-    if events is None or events.empty:
-        return values
-    channel = events["channel"].fillna("").astype(str) if "channel" in events else pd.Series("", events.index)
-    channels = matrix.keys["channel"].to_numpy()
-    before, after = EVENT_WINDOW
-    for date, chan in zip(pd.to_datetime(events["date"]), channel, strict=True):
-        col = matrix.column(date)
-        lo, hi = max(col - before, 0), min(col + after + 1, matrix.n_days)
-        if lo >= hi:
-            continue
-        rows = slice(None) if not chan else channels == chan
-        values[rows, lo:hi] = np.nan
-    return values
 
 
 def _centred_mean(x: np.ndarray, width: int) -> np.ndarray:
