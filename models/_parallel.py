@@ -8,6 +8,7 @@ catalogues of tens of thousands of SKU-channels.
 
 from __future__ import annotations
 
+import contextvars
 import itertools
 import logging
 from collections.abc import Callable, Iterator, Sequence
@@ -115,6 +116,15 @@ def _sorted_codes(values: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     return rank[codes], uniques[order]
 
 
+ChunkMapper = Callable[[Callable[[T], R], Sequence[T]], Iterator[R]]
+
+# Set by an execution engine above this layer (e.g. Dask in ``training/``) to run per-series chunks
+# as its tasks; None means this process or local worker processes.
+CHUNK_MAPPER: contextvars.ContextVar[ChunkMapper | None] = contextvars.ContextVar(
+    "CHUNK_MAPPER", default=None
+)
+
+
 def chunk_bounds(n_items: int, n_chunks: int) -> list[tuple[int, int]]:
     """Split ``range(n_items)`` into at most ``n_chunks`` contiguous, nearly equal ``(start, stop)``."""
     n_chunks = max(1, min(n_chunks, n_items))
@@ -143,8 +153,11 @@ def map_chunks(
         ``func(chunk)`` for each chunk, in the order of ``chunks``.
     """
     total = len(chunks)
-    if n_jobs == 1 or total <= 1:
-        results: Iterator[R] = (func(chunk) for chunk in chunks)
+    mapper = CHUNK_MAPPER.get()
+    if mapper is not None and total > 1:
+        results: Iterator[R] = mapper(func, chunks)
+    elif n_jobs == 1 or total <= 1:
+        results = (func(chunk) for chunk in chunks)
     else:
         parallel = Parallel(n_jobs=n_jobs, backend="loky", return_as="generator")
         results = parallel(delayed(func)(chunk) for chunk in chunks)

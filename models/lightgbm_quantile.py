@@ -26,9 +26,10 @@ Design choices (and why):
 
 from __future__ import annotations
 
+import contextvars
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, ClassVar
 
 import lightgbm as lgb
@@ -43,6 +44,14 @@ from models.base import Forecaster, ParamCheck, SamplePaths
 from models.paths import ar1_matching_sums, paths_from_quantiles, pit_values, quantile_function
 
 logger = logging.getLogger(__name__)
+
+BoosterTrainer = Callable[[dict[str, Any], pd.DataFrame, np.ndarray, int], lgb.Booster]
+
+# Set by an execution engine above this layer (e.g. ``lightgbm.dask`` in ``training/``) to train each
+# booster elsewhere from (params, features, target, rounds); None trains in this process.
+BOOSTER_TRAINER: contextvars.ContextVar[BoosterTrainer | None] = contextvars.ContextVar(
+    "BOOSTER_TRAINER", default=None
+)
 
 _RHO_SERIES = 400  # series sampled to estimate the day-to-day correlation of errors
 
@@ -182,9 +191,14 @@ class LightGBMQuantile(Forecaster):
             ("mean", self._params("tweedie", tweedie_variance_power=float(self.tweedie_variance_power)))
         ]
         jobs += [(quantile_column(q), self._params("quantile", alpha=q)) for q in levels]
+        trainer = BOOSTER_TRAINER.get()
         for name, params in jobs:
             tick = time.perf_counter()
-            boosters[name] = lgb.train(params, train_set, num_boost_round=int(self.n_estimators))
+            if trainer is None:
+                boosters[name] = lgb.train(params, train_set, num_boost_round=int(self.n_estimators))
+            else:
+                boosters[name] = trainer(params, train[names], train["target"].to_numpy(dtype=float),
+                                         int(self.n_estimators))
             logger.info("lightgbm: booster %s fitted in %.1f s", name, time.perf_counter() - tick)
 
         self.builder_ = builder

@@ -220,6 +220,11 @@ def run_training(
             "taken over)."
         )
     try:
+        if options.engine == "dask":
+            from training.dask_engine import dask_engine
+
+            with dask_engine(options.dask_scheduler, options.dask_workers):
+                return _run_locked(settings, options, store, stages, data, health)
         return _run_locked(settings, options, store, stages, data, health)
     finally:
         store.release_lock(LOCK_NAME, holder)
@@ -235,7 +240,8 @@ def _run_locked(
 ) -> TrainResult:
     report = stages.report
     registry = Registry(settings.resolved_mlflow_uri)
-    n_jobs = settings.n_jobs or (os.cpu_count() or 1)
+    # On Dask the workers hold the cores; threads in this process would only contend with them.
+    n_jobs = 1 if options.engine == "dask" else settings.n_jobs or (os.cpu_count() or 1)
     data_hash = dataset_hash(data, options.spec())
     latest = store.latest_run()
     if latest is not None and latest.data_hash == data_hash and not options.force:

@@ -174,3 +174,19 @@ def test_pipeline_publishes_to_the_postgresql_result_store(
     assert result.status == "published" and run is not None and run.id == result.run_id
     assert len(store.get_forecasts()) == 24 * 28
     store.dispose()
+
+
+def test_dask_local_cluster_run_matches_the_local_engine(tmp_path: Path, catalogue_dir: Path) -> None:
+    local = _train(Settings(home=tmp_path / "local", n_jobs=1), catalogue_dir, model="lightgbm",
+                   model_params={"n_estimators": 30})
+    on_dask = _train(Settings(home=tmp_path / "dask", n_jobs=1), catalogue_dir, model="lightgbm",
+                     model_params={"n_estimators": 30}, engine="dask", dask_workers=2)
+
+    assert local.status == on_dask.status == "published"
+    # Data-parallel LightGBM bins and bags per worker, so trees differ a little: the stated tolerance
+    # is 10% relative on the backtest WSPL and on the total forecast demand.
+    wspl_local, wspl_dask = local.metrics["backtest_wspl"], on_dask.metrics["backtest_wspl"]
+    assert abs(wspl_dask - wspl_local) <= 0.10 * wspl_local
+    total_local = _served(Settings(home=tmp_path / "local"))[1]["mean"].sum()
+    total_dask = _served(Settings(home=tmp_path / "dask"))[1]["mean"].sum()
+    assert abs(total_dask - total_local) <= 0.10 * total_local
