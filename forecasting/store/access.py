@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import logging
 import secrets
 from datetime import timedelta
 from typing import Any, Literal
@@ -14,6 +15,8 @@ import sqlalchemy as sa
 from forecasting.store import tables as t
 from forecasting.store.base import StoreBase
 from forecasting.store.records import NotFoundError
+
+log = logging.getLogger(__name__)
 
 KEY_PREFIX = "bck"
 # Writing last_used_at on every request would make each authenticated read a write; once a minute
@@ -100,8 +103,13 @@ class AccessMixin(StoreBase):
             return None
         now = t.utcnow()
         if match.last_used_at is None or now - match.last_used_at >= _LAST_USED_RESOLUTION:
-            with self._ready().begin() as conn:
-                conn.execute(sa.update(t.api_keys).where(k.id == match.id).values(last_used_at=now))
+            try:
+                with self._ready().begin() as conn:
+                    conn.execute(sa.update(t.api_keys).where(k.id == match.id).values(last_used_at=now))
+            except sa.exc.OperationalError:
+                # SQLite allows one writer: during a long publish this bookkeeping waits out the busy
+                # timeout and fails; the key is still valid, so the request must not fail with it.
+                log.warning("Could not record the use of API key %d (store busy)", match.id)
         return str(match.scope)
 
     def list_api_keys(self) -> pd.DataFrame:

@@ -33,7 +33,9 @@ def make_engine(url: str) -> sa.Engine:
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:" and not parsed.database.startswith("file:"):
             Path(parsed.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
-        engine = sa.create_engine(parsed, connect_args={"timeout": _SQLITE_BUSY_TIMEOUT_S})
+        # A ``?timeout=<seconds>`` in the URL overrides the default busy timeout.
+        connect_args = {} if "timeout" in parsed.query else {"timeout": _SQLITE_BUSY_TIMEOUT_S}
+        engine = sa.create_engine(parsed, connect_args=connect_args)
         sa.event.listen(engine, "connect", _sqlite_pragmas)
         return engine
     return sa.create_engine(parsed, pool_pre_ping=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -58,3 +59,17 @@ def test_training_lock(store: ResultStore) -> None:
     assert store.acquire_lock("training", "host-a:1")
     with pytest.raises(ValueError, match="stale_after_s"):
         store.acquire_lock("training", "x", stale_after_s=0)
+
+
+def test_a_key_verifies_while_another_writer_holds_sqlite(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'store.db'}?timeout=0.2"
+    store = ResultStore(url)
+    _, plaintext = store.create_api_key("read")
+    blocker = sa.create_engine(url)
+    with blocker.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        conn.exec_driver_sql("BEGIN IMMEDIATE")  # as a long publish does
+        assert store.verify_api_key(plaintext) == "read"
+        conn.exec_driver_sql("ROLLBACK")
+    assert store.list_api_keys()["last_used_at"].isna().all()
+    blocker.dispose()
+    store.dispose()
