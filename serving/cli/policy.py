@@ -21,6 +21,7 @@ from rich.table import Table
 
 from features.dataset import Dataset
 from features.readers import load_dataset
+from features.settings import Settings
 from forecasting.leadtime import audit_lead_times
 from forecasting.policy import compute_policies, pool_by_sku, prepare_context
 from forecasting.rules import Rules, load_rules
@@ -84,12 +85,18 @@ def _write_frame(frame: pd.DataFrame, out: Path) -> None:
         tmp_path.unlink(missing_ok=True)
 
 
-def _horizon(data: Dataset, rules: Rules, as_of: pd.Timestamp) -> int:
-    """Days of paths needed: the longest plausible lead time plus the review period."""
+def _horizon(data: Dataset, rules: Rules, as_of: pd.Timestamp) -> tuple[int, int]:
+    """Days of paths needed (longest plausible lead time + review period) and days to forecast.
+
+    Models forecast at most the project's horizon (``BLENDCAST_HORIZON``, 28 days by default; the
+    direct multi-horizon models are trained for it); beyond it the engine repeats each path's last
+    week, as documented in :mod:`forecasting.quantities`.
+    """
     audit = audit_lead_times(data, as_of, rules.lead_time)
     longest = max([int(d.days.max()) for d in audit.distributions.values()]
                   + [int(np.ceil(rules.lead_time.default_lead_time_days * 2))])
-    return min(longest + rules.review_period_days, MAX_HORIZON)
+    needed = min(longest + rules.review_period_days, MAX_HORIZON)
+    return needed, min(needed, Settings().horizon)
 
 
 def _fit_paths(
@@ -156,7 +163,7 @@ def policy_command(
         if n_paths < 50:
             raise ValueError(f"--n-paths must be >= 50 for stable quantiles. Got {n_paths}.")
         dataset, date = _load(data, as_of)
-        horizon = _horizon(dataset, rules, date)
+        needed, horizon = _horizon(dataset, rules, date)
         name, paths = _fit_paths(dataset, model, horizon, n_paths, seed)
         context = prepare_context(dataset, paths, rules, date)
         frame = compute_policies(dataset, paths, rules, date, random_state=seed, context=context)
@@ -165,7 +172,8 @@ def policy_command(
             _write_frame(frame, out)
     console.print(_policy_table(frame, limit, reasons))
     counts = frame["policy"].value_counts().to_dict()
-    console.print(f"model {name}, {n_paths} paths over {horizon} days; policies: {counts}; "
+    extended = f" (extended to {needed} days by repeating the last week)" if needed > horizon else ""
+    console.print(f"model {name}, {n_paths} paths over {horizon} days{extended}; policies: {counts}; "
                   f"{int(frame['order_now'].sum())} orders due now", highlight=False)
     console.print(f"pooling the channels of each SKU would save {pooled['pooling_saving'].sum():,.0f} units "
                   f"of safety stock ({len(pooled)} SKUs)", highlight=False)
