@@ -131,7 +131,7 @@ def check_position(position: StockPosition) -> None:
 
 
 def recommend(policy: Mapping[str, Any], position: StockPosition) -> Recommendation:
-    """Order advice for one SKU-channel.
+    """Order advice for one SKU-channel (see :func:`recommend_many` for many at once).
 
     Args:
         policy: The published policy row (``reorder_point``, ``order_up_to``, ``safety_stock``,
@@ -146,6 +146,20 @@ def recommend(policy: Mapping[str, Any], position: StockPosition) -> Recommendat
         ValueError: If the position is invalid, or the service-level override lies outside the
             published grid's levels (the message names the range).
     """
+    return _decide([_plan(policy, position)])[0]
+
+
+@dataclass
+class _Plan:
+    """Everything but the order decision, which is made for many series at once."""
+
+    rec: dict[str, Any]
+    inventory_position: float
+    moq: float
+    pack_size: float
+
+
+def _plan(policy: Mapping[str, Any], position: StockPosition) -> _Plan:
     check_position(position)
     notes: list[str] = []
     published_sl = _num(policy, "service_level")
@@ -169,6 +183,8 @@ def recommend(policy: Mapping[str, Any], position: StockPosition) -> Recommendat
             "This run published no lead-time demand grid for this series, so the override(s) could not "
             "be applied; the published reorder point and order-up-to level are returned."
         )
+    elif grid is not None and not overridden:
+        quantiles = {f"{lv:g}": float(v) for lv, v in zip(grid[0].tolist(), grid[1].tolist(), strict=True)}
     elif grid is not None:
         levels, values = grid
         scale = 1.0
@@ -196,26 +212,36 @@ def recommend(policy: Mapping[str, Any], position: StockPosition) -> Recommendat
             expected = mean
             ss = rop - expected
             up_to = rop + review
-    position_units = position.on_hand + position.on_order - position.backorders
-    moq = _num(policy, "moq", 0.0) or 0.0
-    pack = _num(policy, "pack_size", 1.0) or 1.0
+    rec = {
+        "service_level": service_level,
+        "lead_time_days": lead,
+        "expected_demand": expected,
+        "demand_quantiles": quantiles,
+        "safety_stock": float(ss),
+        "reorder_point": float(rop),
+        "order_up_to": float(up_to),
+        "source": source,
+        "notes": notes,
+    }
+    units = position.on_hand + position.on_order - position.backorders
+    return _Plan(rec, units, _num(policy, "moq", 0.0) or 0.0, _num(policy, "pack_size", 1.0) or 1.0)
+
+
+def _decide(plans: Sequence[_Plan]) -> list[Recommendation]:
+    """One vectorised order decision (forecasting.quantities.order_decision) for every plan."""
+    if not plans:
+        return []
     now, qty = order_decision(
-        np.array([rop]), np.array([up_to]), np.array([position_units]), np.array([moq]), np.array([pack])
+        np.array([p.rec["reorder_point"] for p in plans]),
+        np.array([p.rec["order_up_to"] for p in plans]),
+        np.array([p.inventory_position for p in plans]),
+        np.array([p.moq for p in plans]),
+        np.array([p.pack_size for p in plans]),
     )
-    return Recommendation(
-        service_level=service_level,
-        lead_time_days=lead,
-        expected_demand=expected,
-        demand_quantiles=quantiles,
-        safety_stock=float(ss),
-        reorder_point=float(rop),
-        order_up_to=float(up_to),
-        inventory_position=float(position_units),
-        order_now=bool(now[0]),
-        order_qty=float(qty[0]),
-        source=source,
-        notes=notes,
-    )
+    return [
+        Recommendation(**p.rec, inventory_position=p.inventory_position, order_now=n, order_qty=q)
+        for p, n, q in zip(plans, now.tolist(), qty.tolist(), strict=True)
+    ]
 
 
 def _lead_scale(
@@ -235,25 +261,33 @@ def _lead_scale(
 
 
 def recommend_many(
-    policies: Sequence[Mapping[str, Any]], positions: Sequence[StockPosition]
+    policies: Sequence[Mapping[str, Any]],
+    positions: Sequence[StockPosition],
+    labels: Sequence[str] | None = None,
 ) -> list[Recommendation]:
-    """:func:`recommend` for aligned sequences of policy rows and positions.
+    """:func:`recommend` for aligned sequences of policy rows and positions (one vectorised order step).
+
+    Args:
+        policies: Published policy rows.
+        positions: One stock position per row.
+        labels: How errors name each item (default ``Item <index>``).
 
     Raises:
-        ValueError: If the lengths differ, or naming the index of the first invalid position.
+        ValueError: If the lengths differ, or naming the first invalid item.
     """
     if len(policies) != len(positions):
         raise ValueError(
             f"Expected one stock position per policy row. Got {len(policies)} rows and "
             f"{len(positions)} positions."
         )
-    out = []
+    plans = []
     for i, (row, pos) in enumerate(zip(policies, positions, strict=True)):
         try:
-            out.append(recommend(row, pos))
+            plans.append(_plan(row, pos))
         except ValueError as exc:
-            raise ValueError(f"Item {i}: {exc}") from None
-    return out
+            label = labels[i] if labels is not None else f"Item {i}"
+            raise ValueError(f"{label}: {exc}") from None
+    return _decide(plans)
 
 
 __all__ = ["Recommendation", "StockPosition", "check_position", "recommend", "recommend_many"]

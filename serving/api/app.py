@@ -12,13 +12,15 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
+from fastapi.openapi.utils import get_openapi
 
 from features.settings import Settings
 from forecasting.store import ResultStore
-from serving.api.auth import KeyVerifier
+from serving.api.auth import SECURITY_SCHEMES, KeyVerifier
 from serving.api.errors import ApiError, api_error_handler
 from serving.api.limits import BodySizeLimit
 from serving.api.metrics import ApiMetrics, MetricsMiddleware
@@ -45,6 +47,20 @@ async def _poll(state: ServedState, every_s: float) -> None:
             await asyncio.to_thread(state.refresh)
         except Exception:  # refresh logs its own errors; the poller must never die
             log.exception("run poller iteration failed")
+
+
+def _openapi(app: FastAPI) -> dict[str, Any]:
+    """The generated schema plus the API-key schemes, required on every ``/v1`` operation."""
+    if app.openapi_schema is None:
+        schema = get_openapi(title=app.title, version=app.version, description=app.description,
+                             routes=app.routes)
+        schema.setdefault("components", {})["securitySchemes"] = SECURITY_SCHEMES
+        for path, operations in schema["paths"].items():
+            if path.startswith("/v1/"):
+                for operation in operations.values():
+                    operation["security"] = [{"bearer": []}, {"apiKey": []}]
+        app.openapi_schema = schema
+    return app.openapi_schema
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -92,6 +108,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.keys = KeyVerifier(store)
     app.state.metrics = api_metrics
     app.state.registry_cache = {}
+    app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     app.add_exception_handler(ApiError, api_error_handler)
     for module in (forecasts, replenishment, segments, alerts, suppliers, models, health):
         app.include_router(module.router)

@@ -16,8 +16,6 @@ import hashlib
 import threading
 import time
 
-from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
-
 from forecasting.store import ResultStore
 from serving.api.errors import ApiError
 
@@ -28,8 +26,11 @@ DEFAULT_TTL_S = 60.0
 UNKNOWN_TTL_S = 5.0
 _MAX_CACHE = 10_000
 
-bearer_scheme = HTTPBearer(auto_error=False, description="API key as a bearer token.")
-header_scheme = APIKeyHeader(name="X-API-Key", auto_error=False, description="API key header.")
+# Documented in the OpenAPI schema on every /v1 operation (either scheme works).
+SECURITY_SCHEMES = {
+    "bearer": {"type": "http", "scheme": "bearer", "description": "API key as a bearer token."},
+    "apiKey": {"type": "apiKey", "in": "header", "name": "X-API-Key", "description": "API key header."},
+}
 
 
 class KeyVerifier:
@@ -79,13 +80,18 @@ class KeyVerifier:
         return scope
 
 
-def presented_key(bearer: HTTPAuthorizationCredentials | None, header: str | None) -> str:
-    """The key sent in either header.
+def presented_key(authorization: str | None, header: str | None) -> str:
+    """The key sent as ``Authorization: Bearer <key>`` or ``X-API-Key: <key>``.
 
     Raises:
         ApiError: 401 when neither header carries a key.
     """
-    key = (bearer.credentials if bearer is not None else None) or header
+    key = None
+    if authorization:
+        scheme, _, credentials = authorization.partition(" ")
+        if scheme.lower() == "bearer" and credentials.strip():
+            key = credentials.strip()
+    key = key or (header.strip() if header else None)
     if not key:
         raise ApiError(
             401,

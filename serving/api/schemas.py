@@ -8,8 +8,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 MAX_BATCH = 10_000
-Q_EXAMPLE = {"0.005": 0.0, "0.025": 0.0, "0.165": 1.0, "0.25": 2.0, "0.5": 3.0, "0.75": 4.0,
-             "0.835": 5.0, "0.975": 7.0, "0.995": 9.0}
+Q_EXAMPLE = {"0.025": [0.0, 0.0], "0.5": [3.0, 3.0], "0.975": [7.0, 6.0]}
 
 
 class ErrorBody(BaseModel):
@@ -28,28 +27,23 @@ class RunHeader(BaseModel):
                                  examples=["2026-11-22T03:10:00+00:00"])
 
 
-class ForecastPoint(BaseModel):
-    """One day of a forecast."""
-
-    date: str = Field(examples=["2026-11-23"])
-    mean: float = Field(examples=[3.2])
-    quantiles: dict[str, float] = Field(description="Quantile level (decimal string) -> units.",
-                                        examples=[Q_EXAMPLE])
-
-
 class SeriesForecast(BaseModel):
-    """The daily forecast of one SKU-channel."""
+    """The daily forecast of one SKU-channel, as columns: day ``i`` is ``dates[i]``, ``mean[i]`` and
+    ``quantiles[level][i]``."""
 
     sku: str = Field(examples=["FOODS_1_001"])
     channel: str = Field(examples=["CA_1"])
-    forecast: list[ForecastPoint]
+    dates: list[str] = Field(examples=[["2026-11-23", "2026-11-24"]])
+    mean: list[float] = Field(description="Mean units per day.", examples=[[3.2, 2.9]])
+    quantiles: dict[str, list[float]] = Field(description="Quantile level (decimal string) -> units per day.",
+                                              examples=[Q_EXAMPLE])
 
 
 class ForecastResponse(RunHeader, SeriesForecast):
     """``GET /v1/forecasts/{sku}/{channel}``."""
 
     horizon: int = Field(examples=[28])
-    quantiles: list[float] = Field(examples=[[0.025, 0.5, 0.975]])
+    levels: list[float] = Field(description="Quantile levels returned.", examples=[[0.025, 0.5, 0.975]])
 
 
 class SeriesKey(BaseModel):
@@ -85,7 +79,7 @@ class ForecastBatchResponse(RunHeader):
     """Forecasts of the known SKU-channels; the unknown ones are listed in ``not_found``."""
 
     horizon: int
-    quantiles: list[float]
+    levels: list[float] = Field(description="Quantile levels returned.")
     forecasts: list[SeriesForecast]
     not_found: list[NotFoundItem]
 

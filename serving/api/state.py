@@ -17,6 +17,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -61,7 +62,8 @@ class ServedRun:
         offsets: ``(n_series + 1,)`` first forecast row of each series.
         days: Forecast dates as days since 1970-01-01 (int32), one per row.
         means: Mean forecast per row.
-        quantiles: ``(rows, n_levels)`` quantile forecasts per row.
+        quantiles: ``(n_levels, rows)`` quantile forecasts, one contiguous row per level (so one
+            series' slice of a level serialises without a copy).
         levels: Quantile levels of ``quantiles``' columns.
         policies: ``(sku, channel) -> published policy row`` (NaN as None).
         segments: The run's segmentation, one row per series.
@@ -81,6 +83,7 @@ class ServedRun:
     segments: pd.DataFrame
     load_seconds: float = 0.0
     _date_text: dict[int, str] = field(default_factory=dict, repr=False)
+    _dates: dict[tuple[int, int], list[str]] = field(default_factory=dict, repr=False)
 
     @property
     def run_id(self) -> int:
@@ -92,10 +95,15 @@ class ServedRun:
         """When the run was published (ISO 8601, UTC)."""
         return self.run.published_at.isoformat() if self.run.published_at else None
 
-    @property
+    @cached_property
     def max_horizon(self) -> int:
         """Days of the longest published series."""
         return int(np.diff(self.offsets).max()) if len(self.keys) else 0
+
+    @cached_property
+    def level_names(self) -> list[str]:
+        """Column names of the published quantile levels (``"0.005"``, ...)."""
+        return [quantile_column(q) for q in self.levels]
 
     @property
     def nbytes(self) -> int:
@@ -177,8 +185,8 @@ class ServedRun:
             ApiError: 400 naming the published levels if one was not published.
         """
         if wanted is None:
-            return list(range(len(self.levels))), [quantile_column(q) for q in self.levels]
-        names = {quantile_column(q): i for i, q in enumerate(self.levels)}
+            return list(range(len(self.levels))), self.level_names
+        names = {name: i for i, name in enumerate(self.level_names)}
         cols, out = [], []
         for q in wanted:
             name = quantile_column(q)
@@ -193,17 +201,30 @@ class ServedRun:
             out.append(name)
         return cols, out
 
-    def series(self, pos: int, horizon: int, cols: list[int], names: list[str]) -> list[dict[str, Any]]:
-        """Daily points ``{date, mean, quantiles}`` of series ``pos`` for ``horizon`` days."""
+    def dates(self, lo: int, hi: int) -> list[str]:
+        """ISO dates of forecast rows ``lo:hi`` (cached: series of a run share their dates)."""
+        first = int(self.days[lo])
+        if int(self.days[hi - 1]) - first != hi - lo - 1:  # not consecutive days: build them
+            return [self.date_text(d) for d in self.days[lo:hi].tolist()]
+        key = (first, hi - lo)
+        cached = self._dates.get(key)
+        if cached is None:
+            cached = [self.date_text(first + i) for i in range(hi - lo)]
+            self._dates[key] = cached
+        return cached
+
+    def series(self, pos: int, horizon: int, cols: list[int], names: list[str]) -> dict[str, Any]:
+        """Columns ``dates``, ``mean`` and ``quantiles`` (level -> values) of series ``pos``.
+
+        Values are numpy views, written by orjson without copies (see ``responses.json_response``).
+        """
         lo = int(self.offsets[pos])
         hi = min(int(self.offsets[pos + 1]), lo + horizon)
-        means = self.means[lo:hi].tolist()
-        qs = self.quantiles[lo:hi][:, cols].tolist()
-        days = self.days[lo:hi].tolist()
-        return [
-            {"date": self.date_text(d), "mean": m, "quantiles": dict(zip(names, q, strict=True))}
-            for d, m, q in zip(days, means, qs, strict=True)
-        ]
+        return {
+            "dates": self.dates(lo, hi),
+            "mean": self.means[lo:hi],
+            "quantiles": {name: self.quantiles[col, lo:hi] for col, name in zip(cols, names, strict=True)},
+        }
 
 
 def load_run(store: ResultStore, run: RunInfo) -> ServedRun:
@@ -235,7 +256,7 @@ def load_run(store: ResultStore, run: RunInfo) -> ServedRun:
         offsets=np.append(starts, len(frame)).astype(np.int64),
         days=days,
         means=frame["mean"].to_numpy(dtype=np.float64).copy(),
-        quantiles=np.ascontiguousarray(frame[qcols].to_numpy(dtype=np.float64)),
+        quantiles=np.ascontiguousarray(frame[qcols].to_numpy(dtype=np.float64).T),
         levels=levels,
         policies=policies,
         segments=segments,

@@ -31,11 +31,11 @@ def test_single_forecast_matches_the_published_frame(api: Api) -> None:
     assert body["model_version"] == run.model_version
     assert body["run_date"].startswith(str(run.published_at.date()))
     assert body["horizon"] == HORIZON
-    assert body["quantiles"] == list(M5_QUANTILES)
-    assert [p["date"] for p in body["forecast"]] == expected["date"].dt.strftime("%Y-%m-%d").tolist()
-    assert [p["mean"] for p in body["forecast"]] == pytest.approx(expected["mean"].tolist())
-    col = quantile_column(0.975)
-    assert [p["quantiles"][col] for p in body["forecast"]] == pytest.approx(expected[col].tolist())
+    assert body["levels"] == list(M5_QUANTILES)
+    assert body["dates"] == expected["date"].dt.strftime("%Y-%m-%d").tolist()
+    assert body["mean"] == expected["mean"].tolist()  # exactly as published
+    for q in M5_QUANTILES:
+        assert body["quantiles"][quantile_column(q)] == expected[quantile_column(q)].tolist()
 
 
 def test_horizon_and_quantiles_select_days_and_levels(api: Api) -> None:
@@ -44,9 +44,10 @@ def test_horizon_and_quantiles_select_days_and_levels(api: Api) -> None:
                        headers=api.read)
     assert r.status_code == 200
     body = r.json()
-    assert len(body["forecast"]) == 3
-    assert body["quantiles"] == [0.5, 0.975]
-    assert set(body["forecast"][0]["quantiles"]) == {"0.5", "0.975"}
+    assert len(body["dates"]) == len(body["mean"]) == 3
+    assert body["levels"] == [0.5, 0.975]
+    assert set(body["quantiles"]) == {"0.5", "0.975"}
+    assert all(len(v) == 3 for v in body["quantiles"].values())
 
 
 def test_horizon_past_the_published_one_is_400_naming_the_maximum(api: Api) -> None:
@@ -93,11 +94,12 @@ def test_batch_returns_known_series_and_lists_unknown_ones(api: Api) -> None:
     assert r.status_code == 200
     body = r.json()
     assert [(f["sku"], f["channel"]) for f in body["forecasts"]] == [(k["sku"], k["channel"]) for k in keys]
-    assert all(len(f["forecast"]) == 7 for f in body["forecasts"])
+    assert all(len(f["dates"]) == len(f["quantiles"]["0.5"]) == 7 for f in body["forecasts"])
     assert body["not_found"][0]["sku"] == "NOPE"
     single = api.client.get(f"/v1/forecasts/{keys[1]['sku']}/{keys[1]['channel']}",
                             params={"horizon": 7, "quantiles": "0.5"}, headers=api.read).json()
-    assert body["forecasts"][1]["forecast"] == single["forecast"]
+    for field in ("dates", "mean", "quantiles"):
+        assert body["forecasts"][1][field] == single[field]
 
 
 def test_batch_limits_are_422_with_field_paths(api: Api) -> None:

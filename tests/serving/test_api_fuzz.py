@@ -72,6 +72,10 @@ def test_every_operation_of_the_schema_is_fuzzed(api: Api) -> None:
     found = {(method, path) for path, ops in spec["paths"].items() for method in ops}
     assert found == set(OPERATIONS)
     assert spec["components"]["schemas"]["ForecastBatchRequest"]["examples"]
+    assert set(spec["components"]["securitySchemes"]) == {"bearer", "apiKey"}
+    for method, path in OPERATIONS:
+        secured = "security" in spec["paths"][path][method]
+        assert secured == path.startswith("/v1/"), (method, path)
 
 
 @pytest.mark.parametrize(("method", "path"), OPERATIONS)

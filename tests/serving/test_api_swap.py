@@ -51,7 +51,7 @@ def test_requests_during_a_swap_are_each_entirely_from_one_run(tmp_path: Path) -
             factor = 1.0 if body["run_id"] == first else SCALE
             assert body["model_version"] == ("3" if body["run_id"] == first else "4")
             for series in body["forecasts"]:
-                means = np.array([p["mean"] for p in series["forecast"]])
+                means = np.array(series["mean"])
                 np.testing.assert_allclose(means, base[(series["sku"], series["channel"])] * factor)
     finally:
         api.client.close()

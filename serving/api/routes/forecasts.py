@@ -8,7 +8,7 @@ from fastapi import APIRouter, Path, Query
 from fastapi.responses import Response
 
 from features.schema import parse_quantiles
-from serving.api.deps import ReadKey, ServedDep
+from serving.api.deps import ReadKey, ReadServedDep, ServedDep
 from serving.api.errors import ApiError
 from serving.api.responses import ERRORS, json_response
 from serving.api.schemas import ForecastBatchRequest, ForecastBatchResponse, ForecastResponse
@@ -37,8 +37,7 @@ def _levels(
     summary="Daily forecast of one SKU-channel",
 )
 async def get_forecast(
-    _key: ReadKey,
-    served: ServedDep,
+    served: ReadServedDep,
     sku: Annotated[str, Path(description="SKU code.", examples=["FOODS_1_001"])],
     channel: Annotated[str, Path(description="Sales channel.", examples=["CA_1"])],
     horizon: Annotated[int | None, Query(ge=1, le=3660, description="Days; default all published.")] = None,
@@ -50,8 +49,8 @@ async def get_forecast(
     days = served.check_horizon(horizon)
     cols, names, levels = _levels(served, quantiles)
     return json_response({
-        **served.header(), "sku": sku, "channel": channel, "horizon": days, "quantiles": levels,
-        "forecast": served.series(pos, days, cols, names),
+        **served.header(), "sku": sku, "channel": channel, "horizon": days, "levels": levels,
+        **served.series(pos, days, cols, names),
     })
 
 
@@ -72,7 +71,6 @@ def batch_forecasts(_key: ReadKey, served: ServedDep, body: ForecastBatchRequest
         if pos is None:
             missing.append(served.not_found_item(item.sku, item.channel, len(missing)))
         else:
-            found.append({"sku": item.sku, "channel": item.channel,
-                          "forecast": served.series(pos, days, cols, names)})
-    return json_response({**served.header(), "horizon": days, "quantiles": levels, "forecasts": found,
+            found.append({"sku": item.sku, "channel": item.channel, **served.series(pos, days, cols, names)})
+    return json_response({**served.header(), "horizon": days, "levels": levels, "forecasts": found,
                   "not_found": missing})

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict
 from typing import Any
 
 from fastapi import APIRouter
 from fastapi.responses import Response
 
-from forecasting.replenishment import Recommendation, StockPosition, recommend
+from forecasting.replenishment import Recommendation, StockPosition, recommend_many
 from serving.api.deps import ReadKey, ServedDep
 from serving.api.errors import ApiError
 from serving.api.responses import ERRORS, json_response
@@ -24,7 +23,6 @@ router = APIRouter(prefix="/v1", tags=["replenishment"])
 
 
 def _result(item: ReplenishmentItem, row: dict[str, Any], rec: Recommendation) -> dict[str, Any]:
-    plain = asdict(rec)
     reasons = row.get("reasons")
     if not isinstance(reasons, list):
         reasons = [reasons] if reasons else []
@@ -34,27 +32,33 @@ def _result(item: ReplenishmentItem, row: dict[str, Any], rec: Recommendation) -
         "policy": row.get("policy"),
         "segment": {"abc": row.get("abc"), "xyz": row.get("xyz"), "pattern": row.get("pattern")},
         "reasons": [str(r) for r in reasons],
-        "service_level": plain["service_level"],
-        "lead_time_days": plain["lead_time_days"],
-        "lead_time_demand": {"mean": plain["expected_demand"], "quantiles": plain["demand_quantiles"]},
-        **{k: plain[k] for k in ("safety_stock", "reorder_point", "order_up_to", "inventory_position",
-                                 "order_now", "order_qty", "source", "notes")},
+        "service_level": rec.service_level,
+        "lead_time_days": rec.lead_time_days,
+        "lead_time_demand": {"mean": rec.expected_demand, "quantiles": rec.demand_quantiles},
+        "safety_stock": rec.safety_stock,
+        "reorder_point": rec.reorder_point,
+        "order_up_to": rec.order_up_to,
+        "inventory_position": rec.inventory_position,
+        "order_now": rec.order_now,
+        "order_qty": rec.order_qty,
         "moq": float(row.get("moq") or 0.0),
         "pack_size": float(row.get("pack_size") or 1.0),
+        "source": rec.source,
+        "notes": rec.notes,
     }
 
 
-def _advise(served: ServedRun, item: ReplenishmentItem, index: int | None = None) -> dict[str, Any] | None:
-    row = served.policies.get((item.sku, item.channel))
-    if row is None:
-        return None
-    position = StockPosition(item.on_hand, item.on_order, item.backorders, item.service_level,
-                             item.lead_time_days)
+def _advise(
+    served: ServedRun, items: list[ReplenishmentItem], labels: list[str]
+) -> list[dict[str, Any]]:
+    rows = [served.policies[(i.sku, i.channel)] for i in items]
+    positions = [StockPosition(i.on_hand, i.on_order, i.backorders, i.service_level, i.lead_time_days)
+                 for i in items]
     try:
-        return _result(item, row, recommend(row, position))
+        recs = recommend_many(rows, positions, labels)
     except ValueError as exc:
-        where = f"Item {index} ({item.sku}/{item.channel}): " if index is not None else ""
-        raise ApiError(400, f"{where}{exc}") from None
+        raise ApiError(400, str(exc)) from None
+    return [_result(item, row, rec) for item, row, rec in zip(items, rows, recs, strict=True)]
 
 
 def _unknown(served: ServedRun, item: ReplenishmentItem) -> ApiError:
@@ -80,16 +84,18 @@ def replenishment(
     ``results`` and lists unknown SKU-channels in ``not_found``.
     """
     if isinstance(body, ReplenishmentItem):
-        result = _advise(served, body)
-        if result is None:
+        if (body.sku, body.channel) not in served.policies:
             raise _unknown(served, body)
+        result = _advise(served, [body], [f"{body.sku}/{body.channel}"])[0]
         return json_response({**served.header(), **result})
-    results: list[dict[str, Any]] = []
+    found: list[ReplenishmentItem] = []
+    labels: list[str] = []
     missing: list[dict[str, Any]] = []
     for i, item in enumerate(body.items):
-        result = _advise(served, item, i)
-        if result is None:
-            missing.append(served.not_found_item(item.sku, item.channel, len(missing)))
+        if (item.sku, item.channel) in served.policies:
+            found.append(item)
+            labels.append(f"Item {i} ({item.sku}/{item.channel})")
         else:
-            results.append(result)
+            missing.append(served.not_found_item(item.sku, item.channel, len(missing)))
+    results = _advise(served, found, labels)
     return json_response({**served.header(), "results": results, "not_found": missing})

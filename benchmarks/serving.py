@@ -1,0 +1,295 @@
+"""Load test of the HTTP API over loopback: single lookups, batches, memory of the loaded run.
+
+What it does:
+
+1. Publishes a run of ``--series`` SKU-channels x 28 days into a SQLite store in a temporary
+   ``BLENDCAST_HOME``. The forecasts are SYNTHETIC numbers made with numpy (gamma means, fixed
+   non-crossing quantile multipliers) and the policy rows are synthetic too: this measures serving,
+   not forecasting, so any plausible numbers of the canonical shape do.
+2. Starts ``uvicorn --factory serving.api.app:create_app`` in a subprocess and waits for ``/ready``.
+3. Drives ``GET /v1/forecasts/{sku}/{channel}`` with ``wrk`` (random keys from a Lua script) when it is
+   installed, else with an asyncio httpx client of bounded concurrency.
+4. Times ``POST /v1/forecasts:batch`` and ``POST /v1/replenishment`` with 1,000 SKU-channels each.
+5. Prints one table with the targets, and the server's memory.
+
+Run: ``.venv/bin/python benchmarks/serving.py`` (``--series 30000 --workers 1 --duration 20``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+import numpy as np
+import pandas as pd
+from rich.console import Console
+from rich.table import Table
+
+from features.schema import M5_QUANTILES, quantile_column
+from features.settings import Settings
+from forecasting.store import ResultStore
+
+HORIZON = 28
+CHANNELS = ("web", "marketplace", "retail")
+GRID = (0.5, 0.7, 0.8, 0.9, 0.95, 0.975, 0.99, 0.995)
+console = Console()
+log = logging.getLogger("benchmarks.serving")
+
+
+def synthetic_run(n_series: int, seed: int = 0) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """Synthetic forecasts, policies and segments of ``n_series`` SKU-channels (numbers are made up)."""
+    rng = np.random.default_rng(seed)
+    n_skus = int(np.ceil(n_series / len(CHANNELS)))
+    skus = np.array([f"SKU{i:06d}" for i in range(n_skus)])
+    keys = pd.DataFrame({"sku": np.repeat(skus, len(CHANNELS))[:n_series],
+                         "channel": np.tile(CHANNELS, n_skus)[:n_series]})
+    level = rng.gamma(1.5, 4.0, n_series)
+    dates = pd.date_range("2026-11-23", periods=HORIZON)
+    means = level[:, None] * (1 + 0.2 * np.sin(np.arange(HORIZON) / 7 * 2 * np.pi))[None, :]
+    frame = pd.DataFrame({
+        "sku": np.repeat(keys["sku"].to_numpy(), HORIZON),
+        "channel": np.repeat(keys["channel"].to_numpy(), HORIZON),
+        "date": np.tile(dates.to_numpy(), n_series),
+        "mean": means.ravel(),
+    })
+    factors = np.linspace(0.05, 2.6, len(M5_QUANTILES))
+    for q, f in zip(M5_QUANTILES, factors, strict=True):
+        frame[quantile_column(q)] = frame["mean"] * f
+    ltd_mean = level * 14
+    grid = ltd_mean[:, None] * np.linspace(1.0, 1.8, len(GRID))[None, :]
+    policies = keys.assign(
+        policy=rng.choice(["JIT", "SAFETY_STOCK", "SEASONAL_HYBRID"], n_series),
+        abc=rng.choice(["A", "B", "C"], n_series), xyz=rng.choice(["X", "Y", "Z"], n_series),
+        pattern="smooth", service_level=0.95, lead_time_mean=7.0, lead_time_p90=10.0,
+        expected_demand=ltd_mean, reorder_point=grid[:, 4], safety_stock=grid[:, 4] - ltd_mean,
+        order_up_to=grid[:, 4] + level * 7, review_demand=level * 7, daily_mean=level,
+        moq=10.0, pack_size=6.0,
+    )
+    # List-valued columns: one list per row.
+    policies["reasons"] = pd.Series([["synthetic benchmark row"]] * n_series, dtype=object)
+    policies["ltd_levels"] = pd.Series([list(GRID)] * n_series, dtype=object)
+    policies["ltd_quantiles"] = pd.Series(grid.tolist(), dtype=object)
+    segments = policies[["sku", "channel", "abc", "xyz", "pattern", "policy"]].copy()
+    return frame, policies, segments
+
+
+def publish(home: Path, n_series: int) -> tuple[ResultStore, str, float]:
+    """Publish the synthetic run; returns the store, a read key and the publish time."""
+    store = ResultStore.from_settings(Settings(home=home))
+    started = time.perf_counter()
+    frame, policies, segments = synthetic_run(n_series)
+    log.info("synthetic run: %d rows", len(frame))
+    run_id = store.create_run("benchmark", {"series": n_series})
+    store.publish_run(run_id, forecasts=frame, policies=policies, segments=segments, model_version="bench",
+                      metrics={"supplier_audit": [{"supplier": "S1", "n_receipts": 3}]}, horizon=HORIZON,
+                      quantiles=M5_QUANTILES)
+    _, key = store.create_api_key("read", "benchmark")
+    return store, key, time.perf_counter() - started
+
+
+def free_port() -> int:
+    """A free TCP port on loopback."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def start_server(home: Path, port: int, workers: int) -> tuple[subprocess.Popen[bytes], float]:
+    """Start uvicorn with the app factory and wait until /ready; returns the process and load time."""
+    env = {**os.environ, "BLENDCAST_HOME": str(home), "BLENDCAST_API_POLL_SECONDS": "0",
+           "BLENDCAST_LOG_LEVEL": "WARNING"}
+    cmd = [sys.executable, "-m", "uvicorn", "--factory", "serving.api.app:create_app", "--host", "127.0.0.1",
+           "--port", str(port), "--workers", str(workers), "--no-access-log", "--log-level", "warning"]
+    started = time.perf_counter()
+    proc = subprocess.Popen(cmd, env=env)
+    deadline = time.monotonic() + 600
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"the server exited with code {proc.returncode}")
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/ready", timeout=5).status_code == 200:
+                return proc, time.perf_counter() - started
+        except httpx.TransportError:
+            pass
+        time.sleep(0.5)
+    proc.terminate()
+    raise RuntimeError("the server was not ready within 600 s")
+
+
+def rss_mb(pid: int) -> float:
+    """Resident memory of ``pid`` and its children (uvicorn workers), MB."""
+    pids = [pid]
+    children = Path(f"/proc/{pid}/task/{pid}/children")
+    if children.exists():
+        pids += [int(p) for p in children.read_text().split()]
+    total = 0
+    for p in pids:
+        status = Path(f"/proc/{p}/status")
+        if status.exists():
+            match = re.search(r"VmRSS:\s+(\d+) kB", status.read_text())
+            total += int(match.group(1)) if match else 0
+    return total / 1024
+
+
+WRK_SCRIPT = """
+math.randomseed(7)
+local channels = {"web", "marketplace", "retail"}
+request = function()
+  local i = math.random(0, %d)
+  local path = string.format("/v1/forecasts/SKU%%06d/%%s", i, channels[math.random(1, 3)])
+  return wrk.format("GET", path, {["X-API-Key"] = "%s"})
+end
+"""
+
+
+def run_wrk(port: int, key: str, n_series: int, duration: int, connections: int) -> dict[str, float]:
+    """Single lookups with wrk; returns requests/s and latency percentiles (ms)."""
+    # Every channel of SKU i exists for i < n_series // 3: the script only asks for existing series.
+    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as fh:
+        fh.write(WRK_SCRIPT % (n_series // len(CHANNELS) - 1, key))
+        script = fh.name
+    out = subprocess.run(["wrk", "-t1", f"-c{connections}", f"-d{duration}s", "--latency", "-s", script,
+                          f"http://127.0.0.1:{port}"], capture_output=True, text=True, check=True).stdout
+    Path(script).unlink()
+
+    def ms(label: str) -> float:
+        match = re.search(rf"{label}\s+([\d.]+)(us|ms|s)", out)
+        if not match:
+            return float("nan")
+        value, unit = float(match.group(1)), match.group(2)
+        return value / 1000 if unit == "us" else value * 1000 if unit == "s" else value
+
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
+    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    return {"rps": rps, "p50": ms("50%"), "p90": ms("90%"), "p99": ms("99%"),
+            "non2xx": float(errors.group(1)) if errors else 0.0}
+
+
+async def run_httpx(port: int, key: str, n_series: int, duration: int, connections: int) -> dict[str, float]:
+    """Single lookups with an asyncio httpx client of bounded concurrency (when wrk is missing)."""
+    n_skus = n_series // len(CHANNELS)
+    rng = np.random.default_rng(7)
+    latencies: list[float] = []
+    errors = 0
+    end = time.perf_counter() + duration
+    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", headers={"X-API-Key": key},
+                                 limits=httpx.Limits(max_connections=connections)) as client:
+        async def worker() -> None:
+            nonlocal errors
+            while time.perf_counter() < end:
+                i = int(rng.integers(n_skus))
+                t0 = time.perf_counter()
+                r = await client.get(f"/v1/forecasts/SKU{i:06d}/{CHANNELS[int(rng.integers(3))]}")
+                latencies.append((time.perf_counter() - t0) * 1000)
+                errors += r.status_code != 200
+        started = time.perf_counter()
+        await asyncio.gather(*(worker() for _ in range(connections)))
+        elapsed = time.perf_counter() - started
+    lat = np.array(latencies)
+    p50, p90, p99 = (float(v) for v in np.percentile(lat, [50, 90, 99]))
+    return {"rps": len(lat) / elapsed, "p50": p50, "p90": p90, "p99": p99, "non2xx": float(errors)}
+
+
+def time_batches(port: int, key: str, n_series: int, size: int, repeats: int) -> dict[str, dict[str, float]]:
+    """Latency (ms) of batch forecast and batch replenishment requests of ``size`` SKU-channels."""
+    rng = np.random.default_rng(11)
+    n_skus = n_series // len(CHANNELS)
+    out: dict[str, dict[str, float]] = {}
+    with httpx.Client(base_url=f"http://127.0.0.1:{port}", headers={"X-API-Key": key}, timeout=60) as client:
+        for name in ("forecasts:batch", "replenishment"):
+            path = f"/v1/{name}"
+            times = []
+            for _ in range(repeats):
+                idx = rng.choice(n_skus, size, replace=size > n_skus)
+                items: list[dict[str, object]] = [
+                    {"sku": f"SKU{i:06d}", "channel": CHANNELS[i % 3]} for i in idx
+                ]
+                body: dict[str, list[dict[str, object]]] = {"items": [
+                    {**it, "on_hand": float(j % 40), "on_order": 5.0} if name == "replenishment" else it
+                    for j, it in enumerate(items)
+                ]}
+                t0 = time.perf_counter()
+                r = client.post(path, json=body)
+                times.append((time.perf_counter() - t0) * 1000)
+                if r.status_code != 200:
+                    raise RuntimeError(f"{path} answered {r.status_code}: {r.text[:300]}")
+            arr = np.array(times)
+            out[name] = {"p50": float(np.percentile(arr, 50)), "p95": float(np.percentile(arr, 95)),
+                         "max": float(arr.max())}
+    return out
+
+
+def main() -> None:
+    """Run the load test and print the table."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--series", type=int, default=30_000)
+    parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument("--duration", type=int, default=20, help="Seconds of single-lookup load.")
+    parser.add_argument("--connections", type=int, default=16)
+    parser.add_argument("--batch-size", type=int, default=1000)
+    parser.add_argument("--repeats", type=int, default=15)
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    home = Path(tempfile.mkdtemp(prefix="blendcast-bench-"))
+    proc = None
+    try:
+        log.info("publishing %d synthetic SKU-channels into %s", args.series, home)
+        _store, key, publish_s = publish(home, args.series)
+        log.info("published in %.1f s; starting uvicorn (%d worker(s))", publish_s, args.workers)
+        port = free_port()
+        proc, ready_s = start_server(home, port, args.workers)
+        metrics = httpx.get(f"http://127.0.0.1:{port}/metrics").text
+        run_bytes = float(re.search(r"blendcast_served_run_bytes ([\d.e+]+)", metrics).group(1))  # type: ignore[union-attr]
+        memory = rss_mb(proc.pid)
+        tool = "wrk" if shutil.which("wrk") else "httpx"
+        log.info("ready after %.1f s; single lookups with %s for %d s", ready_s, tool, args.duration)
+        if tool == "wrk":
+            single = run_wrk(port, key, args.series, args.duration, args.connections)
+        else:
+            single = asyncio.run(run_httpx(port, key, args.series, args.duration, args.connections))
+        log.info("batches of %d", args.batch_size)
+        batches = time_batches(port, key, args.series, args.batch_size, args.repeats)
+        memory_after = rss_mb(proc.pid)
+    finally:
+        if proc is not None:
+            proc.terminate()
+            proc.wait(timeout=60)
+        shutil.rmtree(home, ignore_errors=True)
+
+    table = Table(title=f"Blendcast API, {args.series:,} SKU-channels x {HORIZON} days, "
+                        f"{args.workers} uvicorn worker(s), 2-core machine (shared)")
+    for col in ("measure", "value", "target", "ok"):
+        table.add_column(col)
+
+    def row(name: str, value: str, target: str, ok: bool | None) -> None:
+        table.add_row(name, value, target, "" if ok is None else ("yes" if ok else "NO"))
+
+    row(f"single lookup throughput ({tool}, {args.connections} conn)", f"{single['rps']:,.0f} req/s",
+        ">= 1,000 req/s", single["rps"] >= 1000)
+    row("single lookup latency p50 / p90", f"{single['p50']:.1f} / {single['p90']:.1f} ms", "", None)
+    row("single lookup latency p99", f"{single['p99']:.1f} ms", "<= 25 ms", single["p99"] <= 25)
+    row("single lookup non-2xx", f"{single['non2xx']:.0f}", "0", single["non2xx"] == 0)
+    for name, limit in (("forecasts:batch", 250.0), ("replenishment", 500.0)):
+        b = batches[name]
+        value = f"{b['p50']:.0f} / {b['p95']:.0f} / {b['max']:.0f} ms"
+        row(f"{name} of {args.batch_size} p50 / p95 / max", value, f"<= {limit:.0f} ms", b["p95"] <= limit)
+    row("loaded run arrays", f"{run_bytes / 1e6:.1f} MB", "", None)
+    row("server RSS after load / after test", f"{memory:.0f} / {memory_after:.0f} MB", "", None)
+    row("publish (SQLite) / start to ready", f"{publish_s:.1f} / {ready_s:.1f} s", "", None)
+    console.print(table)
+
+
+if __name__ == "__main__":
+    main()
