@@ -21,6 +21,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "serving.cli.keys",
     "serving.cli.serve",
     "serving.cli.drift",
+    "serving.cli.alerts",
 )
 
 
