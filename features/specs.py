@@ -241,13 +241,18 @@ FeatureSpec = (
 )
 
 
-def default_specs(min_lag: int = 28) -> tuple[FeatureSpec, ...]:
+def default_specs(min_lag: int = 28, horizon_aware: bool = False) -> tuple[FeatureSpec, ...]:
     """The feature set the global LightGBM model uses unless told otherwise.
 
     Args:
-        min_lag: The builder's minimum lag; the lags start there and step by a week.
+        min_lag: The builder's minimum lag; with a fixed gap the lags start there and step by a week.
+        horizon_aware: Whether rows carry their own gap: then the lags are whole weeks (same weekday as
+            the target) and each row sees those at or beyond its gap.
     """
-    lags = tuple(sorted({min_lag, min_lag + 7, min_lag + 14, min_lag + 21, max(min_lag, 364)}))
+    if horizon_aware:
+        lags: tuple[int, ...] = (7, 14, 21, 28, 35, 364)
+    else:
+        lags = tuple(sorted({min_lag, min_lag + 7, min_lag + 14, min_lag + 21, max(min_lag, 364)}))
     return (
         Lags(lags=lags),
         RollingOnLag(),

@@ -4,9 +4,12 @@ Design choices (and why):
 
 * **One global model** over all series (not one per series): slow and new series borrow strength from
   the rest through shared features (calendar, events, category, channel, levels of their own demand).
-* **Direct, no recursion**: features come from :class:`features.builder.FeatureBuilder` with
-  ``min_lag = max_horizon``, so every day of the horizon is predicted from data known at the forecast
-  origin, by the same code that built the training rows (no train/serve skew, no leakage).
+* **Direct, no recursion, horizon-aware**: features come from :class:`features.builder.FeatureBuilder`
+  in horizon-aware mode (``min_lag = max_horizon``): each training row gets a random horizon ``h`` in
+  ``1..max_horizon`` and sees only demand up to ``h`` days before its target, with ``h`` as a feature;
+  forecast rows get their true horizon. So day 1 uses yesterday's sales and day 28 what is known at
+  the origin, from one model per quantile built by the same code as the training rows (no train/serve
+  skew, no leakage). ``horizon_aware=False`` uses a fixed 28-day gap for every row instead.
 * **One booster per quantile** (objective ``quantile``, ``alpha = q``) and one for the mean (objective
   ``tweedie``, suited to non-negative, zero-heavy counts). The binned training data are built once and
   shared by all boosters. Other levels asked at predict time are interpolated between the fitted ones
@@ -53,7 +56,7 @@ BOOSTER_TRAINER: contextvars.ContextVar[BoosterTrainer | None] = contextvars.Con
     "BOOSTER_TRAINER", default=None
 )
 
-_RHO_SERIES = 400  # series sampled to estimate the day-to-day correlation of errors
+_RHO_SERIES = 600  # series sampled to estimate the day-to-day correlation of errors
 
 
 def _whole(minimum: int) -> ParamCheck:
@@ -87,6 +90,7 @@ class LightGBMQuantile(Forecaster):
         new_sku_days: Series younger than this (days since their first row) are tagged ``new_sku``.
         tweedie_variance_power: Variance power of the mean booster's Tweedie objective, in [1, 2).
         path_rho: AR(1) correlation of the sample paths' copula in [0, 1); None estimates it.
+        horizon_aware: Rows carry their own horizon (see above); False uses ``max_horizon`` for all.
         specs: Feature specs for the builder; None uses :func:`features.specs.default_specs`.
         n_jobs: LightGBM threads (default 1; the pipeline sets it deliberately).
         random_state: Seed of the row subsample, bagging and path estimation.
@@ -109,6 +113,7 @@ class LightGBMQuantile(Forecaster):
                                              "a number in [1, 2)"),
         "path_rho": ParamCheck(lambda v: v is None or (isinstance(v, float | int) and 0 <= v < 1),
                                "None (estimate it) or a number in [0, 1)"),
+        "horizon_aware": ParamCheck(lambda v: isinstance(v, bool), "True or False"),
         "specs": ParamCheck(lambda v: v is None or isinstance(v, list | tuple), "None or a tuple of specs"),
         "n_jobs": _whole(1),
         "random_state": _whole(0),
@@ -128,6 +133,7 @@ class LightGBMQuantile(Forecaster):
         new_sku_days: int = 56,
         tweedie_variance_power: float = 1.2,
         path_rho: float | None = None,
+        horizon_aware: bool = True,
         specs: Sequence[FeatureSpec] | None = None,
         n_jobs: int = 1,
         random_state: int = 0,
@@ -144,6 +150,7 @@ class LightGBMQuantile(Forecaster):
         self.new_sku_days = new_sku_days
         self.tweedie_variance_power = tweedie_variance_power
         self.path_rho = path_rho
+        self.horizon_aware = horizon_aware
         self.specs = specs
         self.n_jobs = n_jobs
         self.random_state = random_state
@@ -169,7 +176,8 @@ class LightGBMQuantile(Forecaster):
         started = time.perf_counter()
         rng = np.random.default_rng(self.random_state)
         levels = tuple(sorted(float(q) for q in self.quantiles))
-        builder = FeatureBuilder(self.specs, min_lag=int(self.max_horizon)).fit(data)
+        builder = FeatureBuilder(self.specs, min_lag=int(self.max_horizon),
+                                 horizon_aware=self.horizon_aware).fit(data)
         first = max(data.start_date, data.end_date - pd.Timedelta(days=int(self.train_days) - 1))
         train = builder.transform(
             data, pd.date_range(first, data.end_date, freq="D"), observed_only=True,
@@ -243,13 +251,17 @@ class LightGBMQuantile(Forecaster):
     def _estimate_rho(self, data: Dataset, rng: np.random.Generator) -> float:
         """AR(1) correlation matching the spread of ``max_horizon``-day sums of in-sample PIT scores.
 
-        Uses the last ``2 * max_horizon`` days of a sample of series, so each contributes two windows.
+        Replays one forecast from the origin ``max_horizon`` days before the end of the data for a sample
+        of series (in-sample, so the PITs are a little too central; the ratio of spreads it uses is
+        much less affected than the spreads themselves).
         """
         window = int(self.max_horizon)
-        days = min(2 * window, int((data.end_date - data.start_date).days) + 1)
-        dates = pd.date_range(data.end_date - pd.Timedelta(days=days - 1), data.end_date, freq="D")
+        if (data.end_date - data.start_date).days < 2 * window:
+            return 0.0
+        origin = data.end_date - pd.Timedelta(days=window)
+        dates = pd.date_range(origin + pd.Timedelta(days=1), data.end_date, freq="D")
         chosen = np.sort(rng.choice(len(self.keys_), size=min(_RHO_SERIES, len(self.keys_)), replace=False))
-        frame = self.builder_.transform(data, dates, series=chosen)
+        frame = self.builder_.transform(data, dates, series=chosen, origin=origin)
         series_id = np.repeat(chosen, len(dates))
         keep = frame["target"].notna().to_numpy()
         if keep.sum() < 10:
@@ -257,7 +269,7 @@ class LightGBMQuantile(Forecaster):
         frame = frame[keep]
         _, values = self._predict_frame(frame)
         pit = pit_values(frame["target"].to_numpy(dtype=float), values, self.levels_, rng)
-        return ar1_matching_sums(pit, series_id[keep], window=min(window, max(1, days // 2)))
+        return ar1_matching_sums(pit, series_id[keep], window=window)
 
     def _check_horizon(self, horizon: int) -> None:
         if horizon > int(self.max_horizon):

@@ -77,6 +77,41 @@ def test_features_at_t_ignore_rows_after_t_and_changes_after_t_minus_min_lag():
     assert not reference.filter(like="lag").isna().all().all()  # the comparison covered real values
 
 
+def test_horizon_aware_rows_see_demand_up_to_their_origin_only():
+    sales = _sales()
+    end = sales["date"].max()
+    data = _dataset(sales, events=_events(end), promotions=_promotions(end))
+    builder = FeatureBuilder(min_lag=28, horizon_aware=True).fit(data)
+    assert "horizon" in builder.feature_names_ and "ewm_0.2_origin" in builder.feature_names_
+    origin = end - pd.Timedelta(days=30)
+    dates = pd.date_range(origin + pd.Timedelta(days=1), periods=28)
+    reference = builder.transform(data, dates, origin=origin)
+    assert reference["horizon"].tolist() == list(range(1, 29)) * 3
+    # lag_7 is known one week ahead only; lag_28 for every horizon.
+    assert reference.loc[reference["horizon"] > 7, "lag_7"].isna().all()
+    assert reference.loc[reference["horizon"] <= 7, "lag_7"].notna().all()
+    assert reference["lag_28"].notna().all()
+
+    changed = sales.copy()
+    late = changed["date"] > origin
+    changed.loc[late, "units"] = changed.loc[late, "units"] * 5 + 1
+    changed.loc[late & (changed["date"].dt.day % 2 == 0), "censored"] = True
+    moved = builder.transform(_dataset(changed, events=_events(end), promotions=_promotions(end)), dates,
+                              origin=origin)
+    features = builder.feature_names_
+    pd.testing.assert_frame_equal(moved[features], reference[features])
+
+    future = builder.transform(data, pd.date_range(end + pd.Timedelta(days=1), periods=28))
+    assert future["horizon"].tolist() == list(range(1, 29)) * 3  # counted from the last sales date
+    train = builder.transform(data, pd.date_range(end - pd.Timedelta(days=59), end), observed_only=True,
+                              rng=np.random.default_rng(0))
+    assert train["horizon"].between(1, 28).all() and train["horizon"].nunique() > 20
+    with pytest.raises(ValueError, match="'rng' is required for horizon-aware rows"):
+        builder.transform(data, [end])
+    with pytest.raises(ValueError, match=r"every date must be 1\.\.28 days after it\. Got gaps 1\.\.40"):
+        builder.transform(data, pd.date_range(origin + pd.Timedelta(days=1), periods=40), origin=origin)
+
+
 def test_censored_days_are_missing_not_zero():
     sales = _sales(with_price=False)
     end = sales["date"].max()

@@ -40,12 +40,14 @@ def _pinball(actual: np.ndarray, forecast: pd.DataFrame, quantiles) -> float:
     return total / len(quantiles)
 
 
-def test_beats_a_per_series_mean_on_pinball_loss():
+@pytest.mark.parametrize("horizon_aware", [True, False])
+def test_beats_a_per_series_mean_on_pinball_loss(horizon_aware: bool):
     sales = _panel()
     end = sales["date"].max()
     cutoff = end - pd.Timedelta(days=28)
     train = make_dataset(sales[sales["date"] <= cutoff])
-    model = LightGBMQuantile(**FAST).fit(train)
+    model = LightGBMQuantile(horizon_aware=horizon_aware, **FAST).fit(train)
+    assert ("horizon" in model.feature_names_in_) == horizon_aware
     forecast = model.predict(28).merge(sales, on=["sku", "channel", "date"])
     actual = forecast["units"].to_numpy()
     naive = forecast[["sku"]].merge(
@@ -114,8 +116,8 @@ def test_custom_specs_and_horizon_limit():
     data = make_dataset(_panel(n_series=6, n_days=120))
     specs = (Lags(lags=(7, 14)), RollingOnLag(windows=(7,)), Calendar(fields=("dayofweek",)))
     model = LightGBMQuantile(max_horizon=7, specs=specs, **FAST).fit(data)
-    assert model.feature_names_in_ == ["lag_7", "lag_14", "roll_mean_7_lag7", "roll_std_7_lag7",
-                                       "cal_dayofweek"]
+    assert model.feature_names_in_ == ["lag_7", "lag_14", "roll_mean_7_origin", "roll_std_7_origin",
+                                       "cal_dayofweek", "horizon"]
     assert len(model.predict(7)) == 6 * 7
     with pytest.raises(ValueError, match="'horizon' of 8 days exceeds max_horizon=7"):
         model.predict(8)
@@ -138,6 +140,7 @@ def test_predict_before_fit_raises():
         ({"tweedie_variance_power": 2.0}, r"'tweedie_variance_power' .* must be a number in \[1, 2\)"),
         ({"path_rho": 1.0}, r"'path_rho' of LightGBMQuantile must be None \(estimate it\)"),
         ({"n_jobs": 0}, "'n_jobs' of LightGBMQuantile must be a whole number >= 1"),
+        ({"horizon_aware": "yes"}, "'horizon_aware' of LightGBMQuantile must be True or False"),
     ],
 )
 def test_param_checks(params, match):
