@@ -11,15 +11,18 @@
 from __future__ import annotations
 
 import logging
-from typing import Final
+from typing import Any, Final
 
 import numpy as np
 import pandas as pd
+import sqlalchemy as sa
 
 from features.dataset import Dataset
-from features.schema import SERIES_KEY
+from features.schema import SERIES_KEY, quantile_column
 from forecasting.metrics import evaluate
 from forecasting.store import ResultStore, RunInfo
+from forecasting.store import tables as store_tables
+from forecasting.store.frames import parse_quantile_json
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +43,47 @@ def published_runs(store: ResultStore, upto: RunInfo | None = None, limit: int =
     if upto is not None:
         runs = [r for r in runs if r.id <= upto.id]
     return runs
+
+
+def read_forecasts(store: ResultStore, run: RunInfo, *, until: pd.Timestamp | None = None,
+                   with_quantiles: bool = True) -> pd.DataFrame:
+    """A run's forecast rows, optionally only up to ``until`` and without the quantile columns.
+
+    Reads through the DB-API cursor: building SQLAlchemy rows costs more than the query for the
+    hundreds of thousands of rows a large run has, and the drift report reads several runs.
+
+    Returns:
+        ``sku, channel, date, mean`` and, with ``with_quantiles``, one column per quantile of the run.
+    """
+    f = store_tables.forecasts.c
+    cols: list[Any] = [f.sku, f.channel, sa.cast(f.date, sa.String), f.mean]
+    if with_quantiles:
+        cols.append(sa.cast(f.quantiles, sa.Text))
+    query = sa.select(*cols).where(f.run_id == int(run.id))
+    if until is not None:
+        query = query.where(f.date <= pd.Timestamp(until).date())
+    store.latest_run()  # brings the schema up to date before the raw query
+    # Only ints and dates made here are inlined, never user text.
+    sql = str(query.compile(store.engine, compile_kwargs={"literal_binds": True}))
+    with store.engine.connect() as conn:
+        raw = conn.connection.driver_connection
+        assert raw is not None
+        cursor = raw.cursor()
+        try:
+            cursor.execute(sql)
+            rows = cursor.fetchall()
+        finally:
+            cursor.close()
+    names = ["sku", "channel", "date", "mean", *(["quantiles"] if with_quantiles else [])]
+    frame = pd.DataFrame.from_records(rows, columns=names)
+    frame["date"] = pd.to_datetime(frame["date"].astype(str).str.slice(0, 10), format="%Y-%m-%d")
+    frame["mean"] = frame["mean"].astype(float)
+    if with_quantiles:
+        qcols = [quantile_column(q) for q in run.quantiles]
+        values = parse_quantile_json(frame.pop("quantiles").astype(str).tolist(), len(qcols))
+        for i, col in enumerate(qcols):
+            frame[col] = values[:, i]
+    return frame
 
 
 def relative_change(previous: np.ndarray, current: np.ndarray) -> np.ndarray:
@@ -102,8 +146,9 @@ def forecast_drift(
     if not earlier:
         return *empty, None
     previous = earlier[0]
-    by_segment, per = compare_forecasts(store.get_forecasts(previous.id), store.get_forecasts(run.id), labels,
-                                        moved_change)
+    before = read_forecasts(store, previous, with_quantiles=False)
+    after = read_forecasts(store, run, with_quantiles=False)
+    by_segment, per = compare_forecasts(before, after, labels, moved_change)
     log.info("Forecast drift run %d vs %d: %d series compared", run.id, previous.id, len(per))
     return by_segment, per.head(n_movers), previous.id
 
@@ -171,7 +216,7 @@ def realized_accuracy(data: Dataset, store: ResultStore, labels: pd.DataFrame, *
     for run in published_runs(store, upto=upto)[:max_runs]:
         if not run.quantiles:
             continue
-        forecast = store.get_forecasts(run.id)
+        forecast = read_forecasts(store, run, until=data.end_date)
         scored = score_forecast(forecast, data, _run_labels(store, run, labels), run.quantiles)
         if len(scored):
             parts.append(scored.assign(run_id=run.id))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -48,24 +49,39 @@ class Series:
     policy: dict[str, Any] | None
 
 
+def _cached(kind: str, store: ResultStore, run: RunInfo, load: Callable[[], pd.DataFrame]) -> pd.DataFrame:
+    """Per-run memo: a published run never changes, so its frames can be kept until a newer one comes."""
+    key = (kind, id(store), run.id)
+    frame = _CACHE.get(key)
+    if frame is None:
+        frame = load()
+        with _LOCK:
+            if len(_CACHE) > 8:
+                _CACHE.clear()
+            _CACHE[key] = frame
+    return frame
+
+
+_CACHE: dict[tuple[str, int, int], pd.DataFrame] = {}
+
+
+def run_policies(store: ResultStore, run: RunInfo) -> pd.DataFrame:
+    """The run's policies (cached)."""
+    return _cached("policies", store, run, lambda: store.get_policies(run.id))
+
+
 def series_keys(store: ResultStore, run: RunInfo) -> pd.DataFrame:
     """Distinct ``sku, channel`` of a run's forecasts, sorted (cached per store and run)."""
-    cache: dict[tuple[int, int], pd.DataFrame] = _CACHE
-    key = (id(store), run.id)
-    if key not in cache:
+
+    def load() -> pd.DataFrame:
         f = store_tables.forecasts.c
         query = sa.select(f.sku, f.channel).where(f.run_id == run.id).distinct()
         with store.engine.connect() as conn:
-            rows = conn.execute(query).all()
-        frame = pd.DataFrame(rows, columns=["sku", "channel"]).sort_values(["sku", "channel"])
-        with _LOCK:
-            if len(cache) > 8:
-                cache.clear()
-            cache[key] = frame.reset_index(drop=True)
-    return cache[key]
+            rows = [tuple(r) for r in conn.execute(query).all()]
+        frame = pd.DataFrame.from_records(rows, columns=["sku", "channel"])
+        return frame.sort_values(["sku", "channel"]).reset_index(drop=True)
 
-
-_CACHE: dict[tuple[int, int], pd.DataFrame] = {}
+    return _cached("keys", store, run, load)
 
 
 def search(store: ResultStore, run: RunInfo, query: str) -> pd.DataFrame:
@@ -85,7 +101,7 @@ def load_series(store: ResultStore, run: RunInfo, sku: str, channel: str) -> Ser
     forecast = store.get_forecasts(run.id, keys=[(sku, channel)])
     if forecast.empty:
         return None
-    policies = store.get_policies(run.id)
+    policies = run_policies(store, run)
     row = policies[(policies["sku"] == sku) & (policies["channel"] == channel)]
     policy = {str(k): v for k, v in row.iloc[0].to_dict().items()} if len(row) else None
     return Series(sku, channel, forecast, policy)
@@ -93,7 +109,7 @@ def load_series(store: ResultStore, run: RunInfo, sku: str, channel: str) -> Ser
 
 def abc_xyz_matrix(store: ResultStore, run: RunInfo) -> dict[str, Any]:
     """Counts of series per ABC x XYZ cell and the policy mix of each cell."""
-    frame = store.get_policies(run.id)
+    frame = run_policies(store, run)
     if frame.empty:
         frame = store.get_segments(run.id)
     if frame.empty or not {"abc", "xyz"} <= set(frame.columns):

@@ -21,7 +21,7 @@ from forecasting.drift import (
     psi_from_counts,
     quantile_bins,
 )
-from forecasting.drift_accuracy import compare_forecasts, relative_change, score_forecast
+from forecasting.drift_accuracy import compare_forecasts, read_forecasts, relative_change, score_forecast
 from forecasting.store import ResultStore
 
 # --- PSI and KS on known distributions -------------------------------------------------------------
@@ -204,3 +204,22 @@ def test_realized_accuracy_hand_computed() -> None:
     assert row["n_days"] == 7 and pd.Timestamp(row["week"]) == pd.Timestamp("2024-01-01")
     future = forecast.assign(date=forecast["date"] + pd.Timedelta(days=30))
     assert score_forecast(future, data, labels, (0.25, 0.5, 0.75)).empty
+
+
+# --- fast forecast reads, on SQLite and PostgreSQL ---------------------------------------------------
+
+
+def test_read_forecasts_matches_the_store(store: ResultStore) -> None:
+    days = pd.date_range("2024-05-01", periods=5)
+    forecast = pd.DataFrame({"sku": np.repeat(["a", "b's"], 5), "channel": "web", "date": np.tile(days, 2),
+                             "mean": np.arange(10.0)})
+    for i, q in enumerate((0.05, 0.5, 0.95)):
+        forecast[str(q)] = forecast["mean"] * (0.5 + 0.5 * i)
+    run_id = store.create_run("test", {})
+    store.publish_run(run_id, forecasts=forecast, horizon=5, quantiles=(0.05, 0.5, 0.95))
+    run = store.get_run(run_id)
+    expected = store.get_forecasts(run_id).drop(columns="model")
+    got = read_forecasts(store, run).sort_values(["sku", "channel", "date"]).reset_index(drop=True)
+    pd.testing.assert_frame_equal(got, expected, check_dtype=False)
+    until = read_forecasts(store, run, until=days[1], with_quantiles=False)
+    assert len(until) == 4 and list(until.columns) == ["sku", "channel", "date", "mean"]
