@@ -4,8 +4,8 @@ Two corrections, both learned on a holdout the model did not train on:
 
 * :class:`LevelCalibrator` maps each nominal quantile level to the level of the model's own quantile
   function that was empirically exceeded that often (recalibration of the PIT, Kuleshov et al. 2018).
-  Lower levels are matched on ``P(y < Q)`` and upper ones on ``P(y <= Q)``, because intervals on counts
-  are closed: a zero lower bound covers a zero sale. It applies to quantile forecasts (through the
+  Lower levels are matched on ``P(y < Q | Q > 0)`` and upper ones on ``P(y <= Q)``, because intervals
+  on counts are closed: a zero lower bound covers a zero sale. It applies to quantile forecasts (through the
   interpolated quantile function of :mod:`models.paths`) and to the daily marginals of sample paths
   (rank-preserving, so the day-to-day dependence of the paths stays).
 * :class:`TotalsCalibrator` scales the spread of the paths' multi-day totals around their mean so that
@@ -29,6 +29,7 @@ CALIBRATION_LEVELS: tuple[float, ...] = tuple(
             0.55, 0.6, 0.65, 0.7, 0.75, 0.8, 0.835, 0.85, 0.9, 0.95, 0.975, 0.99, 0.995})
 )
 _LEVEL_FLOOR = 1e-5
+CENTRAL_BAND = (0.1, 0.9)
 
 
 def _tail_slope(x: np.ndarray, z: np.ndarray) -> float:
@@ -75,7 +76,14 @@ class LevelCalibrator:
         if self.n_obs_ < self.min_obs:
             self.empirical_ = lv.copy()
             return self
-        below = (y[:, None] < qv).mean(axis=0)
+        # A zero lower quantile cannot be undershot by demand: those rows say nothing about the lower
+        # tail, and counting them would push every lower bound up, so lower levels are estimated on rows
+        # where the quantile is positive (identity where too few are).
+        positive = qv > 0
+        n_pos = positive.sum(axis=0)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            below = ((y[:, None] < qv) & positive).sum(axis=0) / n_pos
+        below = np.where(n_pos >= self.min_obs, below, lv)
         at_or_below = (y[:, None] <= qv).mean(axis=0)
         emp = np.where(lv < 0.5, below, at_or_below)
         self.empirical_ = np.maximum.accumulate(emp)
@@ -101,7 +109,15 @@ class LevelCalibrator:
         hi_slope = _tail_slope(x[::-1][:3], z_lv[::-1][:3])
         out = np.where(z < x[0], z_lv[0] + (z - x[0]) * lo_slope, out)
         out = np.where(z > x[-1], z_lv[-1] + (z - x[-1]) * hi_slope, out)
-        return np.clip(ndtr(out), _LEVEL_FLOOR, 1 - _LEVEL_FLOOR)
+        mapped = ndtr(out)
+        # The central levels stay as the members fitted them: their pinball-trained quantiles are
+        # proper for counts, and a pooled coverage map there (on m5-tiny) cost sharpness and pinball
+        # loss. Tail levels are mapped, never into the central band.
+        lo, hi = CENTRAL_BAND
+        mapped = np.where(tau < lo, np.minimum(mapped, lo), mapped)
+        mapped = np.where(tau > hi, np.maximum(mapped, hi), mapped)
+        mapped = np.where((tau >= lo) & (tau <= hi), tau, mapped)
+        return np.clip(mapped, _LEVEL_FLOOR, 1 - _LEVEL_FLOOR)
 
     def quantiles(self, quantile_values: np.ndarray, nominal: Sequence[float]) -> np.ndarray:
         """Calibrated quantiles at ``nominal`` levels from values at ``levels``.

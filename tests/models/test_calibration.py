@@ -60,7 +60,11 @@ def test_remap_paths_keeps_ranks_and_calibrates_marginals() -> None:
     # The map is monotone on every day (ranks kept up to ties): the dependence between days is kept.
     in_old_order = np.take_along_axis(out, np.argsort(paths, axis=1, kind="stable"), axis=1)
     assert (np.diff(in_old_order, axis=1) >= 0).all()
-    assert np.std(out, axis=1).mean() == pytest.approx(2.0, rel=0.1)
+    # Tails are widened to the truth N(10, 2); the central band (10%..90%) keeps the model's values.
+    np.testing.assert_allclose(
+        np.quantile(out, [0.025, 0.975], axis=1).mean(axis=(1, 2)), [6.08, 13.92], atol=0.4
+    )
+    np.testing.assert_allclose(np.median(out, axis=1), np.median(paths, axis=1), atol=1e-4)
 
 
 def test_totals_calibrator_reaches_target_coverage() -> None:

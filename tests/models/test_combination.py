@@ -21,6 +21,7 @@ def _members() -> dict:
         ({"selection": "best"}, r"'selection' of Combination must be one of \('per_series', 'per_segment'\)"),
         ({"holdout_days": 3}, "'holdout_days' of Combination must be a whole number of days >= 7"),
         ({"holdout_folds": 3}, "'holdout_folds' of Combination must be 1 or 2"),
+        ({"shrinkage": -1.0}, "'shrinkage' of Combination must be a number >= 0"),
         ({"members": {}}, "'members' of Combination must be None or a non-empty dict"),
         ({"n_jobs": 0}, "'n_jobs' of Combination must be a whole number of workers >= 1"),
     ],
@@ -31,7 +32,9 @@ def test_param_checks(toy_dataset, params: dict, match: str) -> None:
 
 
 def test_per_series_selection_picks_the_better_member(toy_dataset) -> None:
-    model = Combination(members=_members(), blends=False, calibrate=False).fit(toy_dataset)
+    model = Combination(
+        members=_members(), selection="per_series", shrinkage=0.0, blends=False, calibrate=False
+    ).fit(toy_dataset)
     fc = model.predict(14)
     served = fc.groupby(["sku", "channel"])["model"].first()
     # A strong weekly pattern: repeating last week beats repeating yesterday.
