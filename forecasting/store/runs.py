@@ -53,6 +53,19 @@ def _run_info(row: sa.Row[Any]) -> RunInfo:
     )
 
 
+def _plain_rows(conn: sa.Connection, query: sa.Select[Any]) -> list[tuple[Any, ...]]:
+    """The rows of ``query`` as plain DBAPI tuples.
+
+    Only for queries whose columns are text or floats, which need no type processing: skipping the
+    construction of SQLAlchemy ``Row`` objects reads a whole run about three times faster.
+    """
+    result = conn.execute(query)
+    try:
+        return list(result.cursor.fetchall())
+    finally:
+        result.close()
+
+
 class RunsMixin(StoreBase):
     """Runs, forecasts, policies and segments."""
 
@@ -303,7 +316,7 @@ class RunsMixin(StoreBase):
         raw: list[Any] = []
         with self._ready().connect() as conn:
             if keys is None:
-                raw.extend(conn.execute(query).all())
+                raw.extend(_plain_rows(conn, query))
             elif conn.dialect.name == "postgresql":
                 # PostgreSQL turns a tuple IN list into an OR chain tested on every row of the run;
                 # joining the keys as an unnested array probes the primary key once per series.
@@ -317,13 +330,13 @@ class RunsMixin(StoreBase):
                     .render_derived()
                 )
                 on = sa.and_(f.sku == wanted.c.sku, f.channel == wanted.c.channel)
-                raw.extend(conn.execute(query.join_from(t.forecasts, wanted, on)).all())
+                raw.extend(_plain_rows(conn, query.join_from(t.forecasts, wanted, on)))
             else:
                 # SQLite answers a tuple IN list from the primary key directly.
                 pairs = sorted({(str(s), str(c)) for s, c in keys})
                 for start in range(0, len(pairs), _KEY_CHUNK):
                     chunk = pairs[start : start + _KEY_CHUNK]
-                    raw.extend(conn.execute(query.where(sa.tuple_(f.sku, f.channel).in_(chunk))).all())
+                    raw.extend(_plain_rows(conn, query.where(sa.tuple_(f.sku, f.channel).in_(chunk))))
         cols: list[tuple[Any, ...]] = list(zip(*raw, strict=True)) if raw else [() for _ in range(6)]
         out = pd.DataFrame(
             {
