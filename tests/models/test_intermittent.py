@@ -205,3 +205,14 @@ def test_series_matrix_and_pack_recent_shape_the_data_as_the_models_read_it(toy_
     assert matrix.censored[row[("stockout", "web")]].sum() == 5  # the stockout days, NaN not zero
     packed = pack_recent(np.array([[1.0, np.nan, 2.0, 3.0], [np.nan, np.nan, np.nan, 4.0]]), 2)
     assert np.array_equal(packed, np.array([[2.0, 3.0], [4.0, np.nan]]), equal_nan=True)
+
+
+def test_level_uncertainty_correlates_the_days_of_a_path() -> None:
+    rng = np.random.default_rng(8)
+    data = make_dataset(_frame({"a": rng.binomial(1, 0.3, 120) * rng.poisson(5, 120).astype(float)}))
+    spread = {}
+    for flag in (True, False):
+        values = TSBForecaster(level_uncertainty=flag).fit(data).sample_paths(28, 4000, 0).values[0]
+        spread[flag] = values.sum(axis=1).var() / values.var(axis=0).sum()
+    assert spread[True] > 1.15  # a path with a high drawn rate stays high all month
+    assert abs(spread[False] - 1.0) < 0.15  # independent days: totals' variance adds up
