@@ -3,11 +3,11 @@
 Which series get ETS, and what the others get:
 
 * A series is fitted when, over the last ``history_days`` (leading zeros before its first sale cut
-  off), it has at least ``min_history_days`` days, at least half of them uncensored, and a share of
-  non-zero days of at least ``min_nonzero_share``; with ``max_series`` set, only the highest-volume
-  ``max_series`` of those are fitted (ETS costs ~0.04-0.06 s per 364-day series for the three
-  default forms on one core). These series are listed in ``covered_`` and their rows are tagged
-  ``ets:<form>`` (e.g. ``ets:AAdA``).
+  off), it spans at least ``min_history_days`` days, at least half that many of them uncensored,
+  and its share of non-zero uncensored days is at least ``min_nonzero_share``; with ``max_series``
+  set, only the highest-volume ``max_series`` of those are fitted (ETS costs ~0.04-0.06 s per
+  364-day series for the three default forms on one core). These series are listed in
+  ``covered_`` and their rows are tagged ``ets:<form>`` (e.g. ``ets:ANA``).
 * Every other series still gets a forecast, because the contract asks for every series, but a
   deliberately simple one tagged ``ets:fallback``: days drawn independently from its last
   ``fallback_days`` uncensored days. Series without any sale in the window get zeros tagged
