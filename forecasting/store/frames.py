@@ -240,49 +240,81 @@ def _check_keys(frame: pd.DataFrame, name: str, required: Sequence[str]) -> None
         )
 
 
-def _scalar(value: Any) -> Any:
-    plain = to_jsonable(value)
-    return None if isinstance(plain, list | dict) else plain
+def plain_values(values: pd.Series) -> list[Any]:
+    """The column as JSON-ready Python values (NaN, NaT -> None), converted per column, not per cell.
+
+    Numeric, boolean and datetime columns convert in bulk; only object columns (lists, mixed values)
+    go through :func:`to_jsonable` cell by cell. This keeps 30,000 policy rows well under a second.
+    """
+    missing = values.isna().to_numpy()
+    if pd.api.types.is_bool_dtype(values) or pd.api.types.is_integer_dtype(values):
+        out = values.astype(object).tolist()
+    elif pd.api.types.is_float_dtype(values):
+        arr = values.to_numpy(dtype=float)
+        missing = missing | ~np.isfinite(arr)
+        out = arr.tolist()
+    elif pd.api.types.is_datetime64_any_dtype(values):
+        out = [None if m else ts.isoformat() for ts, m in zip(values.tolist(), missing, strict=True)]
+    else:
+        return [to_jsonable(v) for v in values.tolist()]
+    if missing.any():
+        for pos in np.flatnonzero(missing):
+            out[pos] = None
+    return out
+
+
+def _scalars(values: pd.Series, kind: type) -> list[Any]:
+    """Plain values for a scalar column of the table: lists and dicts become None, others ``kind``."""
+    return [None if v is None or isinstance(v, list | dict) else kind(v) for v in plain_values(values)]
+
+
+def _records(columns: dict[str, list[Any]], n: int) -> list[dict[str, Any]]:
+    names = list(columns)
+    return (
+        [dict(zip(names, vals, strict=True)) for vals in zip(*columns.values(), strict=True)]
+        if names
+        else [{} for _ in range(n)]
+    )
 
 
 def policy_rows(frame: pd.DataFrame, run_id: int) -> list[dict[str, Any]]:
     """Rows of the ``policies`` table; columns the table lacks go into ``extra`` (JSON)."""
     _check_keys(frame, "policies", [*SERIES_KEY, "policy"])
+    if frame["policy"].isna().any():
+        raise ValueError(
+            f"The policies frame, column 'policy': {int(frame['policy'].isna().sum())} rows are empty. "
+            "Fix: give every series a policy (jit, safety_stock or seasonal_hybrid)."
+        )
+    n = len(frame)
     known = {*SERIES_KEY, *POLICY_COLUMNS, "reasons"}
-    extra_cols = [c for c in frame.columns if c not in known]
-    rows = []
-    for rec in frame.to_dict("records"):
-        row: dict[str, Any] = {"run_id": run_id, "sku": str(rec["sku"]), "channel": str(rec["channel"])}
-        for col in POLICY_COLUMNS:
-            value = _scalar(rec.get(col))
-            row[col] = float(value) if col in POLICY_FLOATS and value is not None else value
-        row["policy"] = str(rec["policy"])
-        row["reasons"] = to_jsonable(rec.get("reasons"))
-        row["extra"] = {str(c): to_jsonable(rec[c]) for c in extra_cols}
-        rows.append(row)
-    return rows
+    columns: dict[str, list[Any]] = {"run_id": [run_id] * n}
+    for col in [*SERIES_KEY, *POLICY_COLUMNS]:
+        kind: type = float if col in POLICY_FLOATS else str
+        columns[col] = _scalars(frame[col], kind) if col in frame else [None] * n
+    columns["reasons"] = plain_values(frame["reasons"]) if "reasons" in frame else [None] * n
+    extra = {str(c): plain_values(frame[c]) for c in frame.columns if c not in known}
+    columns["extra"] = _records(extra, n)
+    return _records(columns, n)
 
 
 def segment_rows(frame: pd.DataFrame, run_id: int, default_as_of: date) -> list[dict[str, Any]]:
     """Rows of the ``segments`` table; columns the table lacks go into ``figures`` (JSON)."""
     _check_keys(frame, "segments", list(SERIES_KEY))
+    n = len(frame)
     known = {*SERIES_KEY, *SEGMENT_COLUMNS}
-    extra_cols = [c for c in frame.columns if c not in known]
-    rows = []
-    for rec in frame.to_dict("records"):
-        as_of = rec.get("as_of")
-        row: dict[str, Any] = {
-            "run_id": run_id,
-            "sku": str(rec["sku"]),
-            "channel": str(rec["channel"]),
-            "as_of": default_as_of if as_of is None or pd.isna(as_of) else pd.Timestamp(as_of).date(),
-        }
-        for col in SEGMENT_COLUMNS[1:]:
-            value = _scalar(rec.get(col))
-            row[col] = None if value is None else str(value)
-        row["figures"] = {str(c): to_jsonable(rec[c]) for c in extra_cols}
-        rows.append(row)
-    return rows
+    columns: dict[str, list[Any]] = {"run_id": [run_id] * n}
+    for col in SERIES_KEY:
+        columns[col] = _scalars(frame[col], str)
+    if "as_of" in frame:
+        as_of = pd.to_datetime(frame["as_of"])
+        columns["as_of"] = [default_as_of if pd.isna(v) else v.date() for v in as_of]
+    else:
+        columns["as_of"] = [default_as_of] * n
+    for col in SEGMENT_COLUMNS[1:]:
+        columns[col] = _scalars(frame[col], str) if col in frame else [None] * n
+    figures = {str(c): plain_values(frame[c]) for c in frame.columns if c not in known}
+    columns["figures"] = _records(figures, n)
+    return _records(columns, n)
 
 
 def expand_json(frame: pd.DataFrame, column: str) -> pd.DataFrame:

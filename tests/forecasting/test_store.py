@@ -398,3 +398,28 @@ def test_quantile_text_round_trips_every_float_exactly() -> None:
     assert len(texts) == 2 and all(x.startswith("[") and x.endswith("]") for x in texts)
     assert np.array_equal(parse_quantile_json(texts, 4), tricky)
     assert parse_quantile_json([], 4).shape == (0, 4)
+
+
+@pytest.mark.parametrize(
+    ("policies", "match"),
+    [
+        (
+            pd.DataFrame({"sku": ["A"], "channel": ["web"]}),
+            r"policies frame is missing column\(s\) \['policy'\]",
+        ),
+        (
+            pd.DataFrame({"sku": ["A"], "channel": ["web"], "policy": [None]}),
+            r"column 'policy': 1 rows are empty",
+        ),
+        (pd.DataFrame({"sku": ["A", "A"], "channel": ["web", "web"], "policy": ["jit"] * 2}), "1 duplicate"),
+    ],
+)
+def test_bad_policies_are_rejected_before_writing(
+    store: ResultStore, policies: pd.DataFrame, match: str
+) -> None:
+    run_id = store.create_run("train", {})
+    with pytest.raises(ValueError, match=match):
+        store.publish_run(
+            run_id, forecasts=make_forecast(), policies=policies, horizon=HORIZON, quantiles=M5_QUANTILES
+        )
+    assert forecast_rows(store, run_id) == 0 and store.latest_run() is None
