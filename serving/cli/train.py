@@ -103,12 +103,14 @@ def models() -> None:
     if not versions:
         console.print("No model is registered yet. Run 'blendcast train --data DIR'.")
         return
-    table = Table("version", "aliases", "created", "WSPL", "coverage 95", "run")
+    table = Table("version", "created", "WSPL", "coverage 95", "run")
+    table.add_column("aliases", no_wrap=True)
     for v in versions:
         table.add_row(
-            str(v.version), ",".join(sorted(v.aliases)) or "-", f"{v.created_at:%Y-%m-%d %H:%M}",
+            str(v.version), f"{v.created_at:%Y-%m-%d %H:%M}",
             f"{v.metrics.get('backtest_wspl', float('nan')):.4f}",
-            f"{v.metrics.get('backtest_coverage_95', float('nan')):.3f}", v.run_id[:12],
+            f"{v.metrics.get('backtest_coverage_95', float('nan')):.3f}", v.run_id[:8],
+            ",".join(sorted(v.aliases)) or "-",
         )
     console.print(table)
 
@@ -159,6 +161,7 @@ def schedule(
     database: DatabaseOpt = None,
     model: Annotated[str, typer.Option(help="Forecaster name.")] = "combination",
     max_runs: Annotated[int, typer.Option(help="Stop after this many runs (0 = forever).")] = 0,
+    now: Annotated[bool, typer.Option("--now", help="Also run once right away.")] = False,
 ) -> None:
     """Run the weekly job on a cron schedule in this long-lived process (the store lock still applies)."""
     from croniter import croniter
@@ -171,12 +174,7 @@ def schedule(
         raise fail(f"The '--cron' expression is not valid: {cron!r}. Example: '0 3 * * MON'.")
     with bad_input_exits():
         options = _options(data, database, model, "", 28, 2, 0.02, None, False, "local", None, 2, None)
-    runs = 0
-    schedule_iter = croniter(cron, datetime.now(UTC))
-    while max_runs == 0 or runs < max_runs:
-        next_at = schedule_iter.get_next(datetime)
-        console.print(f"Next training at {next_at:%Y-%m-%d %H:%M} UTC.")
-        time.sleep(max(0.0, (next_at - datetime.now(UTC)).total_seconds()))
+    def run_once() -> None:
         try:
             result = run_training(settings, options, report=lambda line: console.print(line, highlight=False))
             console.print(f"Training finished: {result.status} (run {result.run_id}).")
@@ -184,4 +182,15 @@ def schedule(
             console.print(f"Skipped: {exc}")
         except Exception as exc:  # a failed week must not stop the schedule; the champion keeps serving
             console.print(f"[red]Training failed:[/] {type(exc).__name__}: {exc}")
+
+    runs = 0
+    if now:
+        run_once()
+        runs += 1
+    schedule_iter = croniter(cron, datetime.now(UTC))
+    while max_runs == 0 or runs < max_runs:
+        next_at = schedule_iter.get_next(datetime)
+        console.print(f"Next training at {next_at:%Y-%m-%d %H:%M} UTC.")
+        time.sleep(max(0.0, (next_at - datetime.now(UTC)).total_seconds()))
+        run_once()
         runs += 1
