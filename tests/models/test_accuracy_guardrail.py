@@ -1,0 +1,60 @@
+"""Accuracy guardrail on real data: the combination must beat seasonal naive on m5-tiny.
+
+40 of the 280 m5-tiny series (every 7th, so all three categories and ten stores appear), two years of
+history to d_1885, scored on the official last 28 days (d_1886..d_1913).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from features.importers.m5 import import_m5
+from features.schema import M5_QUANTILES
+from features.validation import build_dataset
+from forecasting.metrics import evaluate
+from models.baselines import SeasonalNaive
+from models.combination import Combination
+from models.ets import ETSForecaster
+from models.intermittent import TSBForecaster
+from models.lightgbm_quantile import LightGBMQuantile
+from tests.models.conftest import M5_TINY
+
+HORIZON = 28
+
+
+@pytest.fixture(scope="module")
+def m5_slice():
+    if not M5_TINY.exists():
+        pytest.skip("m5-tiny is not available on this machine")
+    tables = import_m5(M5_TINY)
+    sales = tables["sales"]
+    keys = sales[["sku", "channel"]].drop_duplicates().sort_values(["sku", "channel"]).iloc[::7]
+    sales = sales.merge(keys, on=["sku", "channel"])
+    sales = sales[sales["date"] >= sales["date"].max() - pd.Timedelta(days=2 * 365)]
+    data = build_dataset({**tables, "sales": sales})
+    cutoff = data.end_date - pd.Timedelta(days=HORIZON)
+    return data.truncate(cutoff), data.sales[data.sales["date"] > cutoff]
+
+
+def test_combination_beats_seasonal_naive_on_m5_tiny(m5_slice) -> None:
+    history, actuals = m5_slice
+    assert len(history.series()) == 40
+    members = {
+        "seasonal_naive": SeasonalNaive(),
+        "lightgbm": LightGBMQuantile(n_estimators=80, num_leaves=15, min_child_samples=20, n_jobs=1),
+        "ets": ETSForecaster(forms=("ANA",)),
+        "tsb": TSBForecaster(),
+    }
+    combination = Combination(members=members, n_paths_calibration=100).fit(history)
+    scored = {}
+    for name, model in {"combination": combination, "seasonal_naive": SeasonalNaive().fit(history)}.items():
+        fc = model.predict(HORIZON, M5_QUANTILES)
+        scored[name] = evaluate(fc, actuals, history.sales).iloc[0]
+    comb, naive = scored["combination"], scored["seasonal_naive"]
+    assert comb["mean_spl"] < naive["mean_spl"]
+    assert comb["wspl"] < 0.9 * naive["wspl"]
+    # The calibrated 95% interval must not be wildly off on real data.
+    assert 0.85 <= comb["coverage_95"] <= 0.995
+    assert np.isfinite(comb["rmsse"])
