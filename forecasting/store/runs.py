@@ -249,7 +249,44 @@ class RunsMixin(StoreBase):
                 raise NotFoundError(f"Run {run_id} does not exist. Fix: list the runs with list_runs().")
             if row.status != "published":
                 raise ValueError(f"Run {run_id} is {row.status}, not published: it has nothing to serve.")
+            kept = conn.execute(
+                sa.select(t.forecasts.c.run_id).where(t.forecasts.c.run_id == run_id).limit(1)
+            )
+            if kept.first() is None:
+                raise ValueError(
+                    f"Run {run_id}'s forecasts were pruned, so it cannot be served again. "
+                    "Fix: retrain, or pick a newer run from list_runs()."
+                )
             conn.execute(sa.update(t.runs).where(t.runs.c.id == run_id).values(published_at=t.utcnow()))
+
+    def prune_runs(self, keep: int = 8) -> int:
+        """Delete the forecasts and policies of all but the newest ``keep`` published runs.
+
+        A weekly run of 30,000 series adds about 840,000 forecast rows, so old runs are dropped to
+        bound the database. The served run is always among those kept; run records, segments
+        (for ``segment_history``), alerts and drift reports are kept. Failed runs hold no rows.
+
+        Args:
+            keep: Published runs whose results are kept, newest first by publication; >= 1.
+
+        Returns:
+            The number of forecast rows deleted.
+        """
+        if isinstance(keep, bool) or not isinstance(keep, int) or keep < 1:
+            raise ValueError(f"The 'keep' of prune_runs must be a whole number >= 1. Got {keep!r}.")
+        r = t.runs.c
+        newest = (
+            sa.select(r.id)
+            .where(r.status == "published")
+            .order_by(r.published_at.desc(), r.id.desc())
+            .limit(keep)
+        )
+        with self._ready().begin() as conn:
+            kept = [row.id for row in conn.execute(newest)]
+            deleted = conn.execute(sa.delete(t.forecasts).where(t.forecasts.c.run_id.not_in(kept))).rowcount
+            conn.execute(sa.delete(t.policies).where(t.policies.c.run_id.not_in(kept)))
+        log.info("Pruned %d forecast rows; kept the results of runs %s", deleted, kept)
+        return int(deleted)
 
     def latest_run(self) -> RunInfo | None:
         """The served run: the most recently published one, or None before the first publication."""

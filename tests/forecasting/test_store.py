@@ -423,3 +423,18 @@ def test_bad_policies_are_rejected_before_writing(
             run_id, forecasts=make_forecast(), policies=policies, horizon=HORIZON, quantiles=M5_QUANTILES
         )
     assert forecast_rows(store, run_id) == 0 and store.latest_run() is None
+
+
+def test_prune_keeps_the_newest_runs_and_segment_history(store: ResultStore) -> None:
+    seg = pd.DataFrame({"sku": ["SKU_000"], "channel": ["web"], "abc": ["B"]})
+    runs = [publish(store, make_forecast(seed=i), segments=seg) for i in range(3)]
+    store.republish_run(runs[0])  # served again: must survive the prune
+    per_run = forecast_rows(store, runs[0])
+    assert store.prune_runs(keep=2) == per_run
+    assert [forecast_rows(store, r) for r in runs] == [per_run, 0, per_run]
+    assert store.latest_run().id == runs[0]  # type: ignore[union-attr]
+    assert store.segment_history("SKU_000", "web")["run_id"].tolist() == runs
+    with pytest.raises(ValueError, match=f"Run {runs[1]}'s forecasts were pruned"):
+        store.republish_run(runs[1])
+    with pytest.raises(ValueError, match=r"'keep' of prune_runs must be a whole number >= 1\. Got 0"):
+        store.prune_runs(keep=0)
