@@ -1,0 +1,95 @@
+"""The full weekly job on a synthetic catalogue: wall time per stage, peak memory, MLflow overhead,
+and (with ``--dask``) the same job on a local Dask cluster of 2 workers with its results compared.
+
+    .venv/bin/python benchmarks/pipeline.py --series 30000 --days 730
+    .venv/bin/python benchmarks/pipeline.py --series 3000 --dask
+
+Targets (issue 6): 30,000 SKU-channels x 730 days in <= 45 minutes wall and <= 10 GB peak on 2 cores.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import resource
+import tempfile
+import time
+from pathlib import Path
+
+from features.settings import Settings
+from features.synthetic import generate_catalogue, write_catalogue
+from training.pipeline import TrainOptions, TrainResult, run_training
+
+
+def peak_rss_gb() -> float:
+    """High-water resident memory of this process and its finished children, in GB."""
+    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    return (own + children) / 1024**2
+
+
+def run(data: Path, home: Path, args: argparse.Namespace, engine: str) -> tuple[TrainResult, float]:
+    settings = Settings(home=home, n_jobs=0, seed=0)
+    options = TrainOptions(
+        data_dir=data, model=args.model, folds=args.folds, n_paths=args.paths, engine=engine,
+        dask_workers=2,
+    )
+    started = time.perf_counter()
+    result = run_training(settings, options, report=lambda line: print("   ", line, flush=True))
+    return result, time.perf_counter() - started
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--series", type=int, default=30_000, help="SKU-channels (3 channels per SKU)")
+    parser.add_argument("--days", type=int, default=730)
+    parser.add_argument("--model", default="combination")
+    parser.add_argument("--folds", type=int, default=1)
+    parser.add_argument("--paths", type=int, default=200)
+    parser.add_argument("--dask", action="store_true", help="also run on a local Dask cluster (2 workers)")
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.WARNING)
+
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        t0 = time.perf_counter()
+        catalogue = generate_catalogue(max(1, args.series // 3), 3, args.days, seed=0)
+        write_catalogue(catalogue, root / "data")
+        n_series = catalogue.tables["sales"][["sku", "channel"]].drop_duplicates().shape[0]
+        print(f"catalogue: {n_series} SKU-channels x {args.days} days in {time.perf_counter() - t0:.0f} s")
+        del catalogue
+
+        engines = ["local", "dask"] if args.dask else ["local"]
+        results: dict[str, tuple[TrainResult, float]] = {}
+        for engine in engines:
+            print(f"== {engine} engine ==", flush=True)
+            results[engine] = run(root / "data", root / f"home-{engine}", args, engine)
+
+    print()
+    print(f"Weekly job, {n_series} SKU-channels x {args.days} days, model {args.model}, "
+          f"{args.folds} backtest fold(s), 2 cores")
+    header = f"{'stage':<12}" + "".join(f"{e + ' s':>14}" for e in engines)
+    print(header)
+    print("-" * len(header))
+    stages = list(results["local"][0].timings)
+    for stage in stages:
+        print(f"{stage:<12}" + "".join(f"{results[e][0].timings.get(stage, float('nan')):>14.1f}"
+                                       for e in engines))
+    print(f"{'total wall':<12}" + "".join(f"{results[e][1]:>14.1f}" for e in engines))
+    print(f"{'WSPL':<12}" + "".join(f"{results[e][0].metrics.get('backtest_wspl', float('nan')):>14.4f}"
+                                    for e in engines))
+    print(f"{'coverage 95':<12}" + "".join(
+        f"{results[e][0].metrics.get('backtest_coverage_95', float('nan')):>14.3f}" for e in engines))
+    print(f"{'status':<12}" + "".join(f"{results[e][0].status:>14}" for e in engines))
+    print(f"peak RSS (this process + children): {peak_rss_gb():.2f} GB")
+    register = results["local"][0].timings.get("register", float("nan"))
+    print(f"MLflow overhead per run (register stage: bundle, artifacts, log_model, register): {register:.1f} s "
+          f"= {100 * register / results['local'][1]:.1f}% of the job")
+    if args.dask:
+        a = results["local"][0].metrics["backtest_wspl"]
+        b = results["dask"][0].metrics["backtest_wspl"]
+        print(f"Dask vs local WSPL: {b:.4f} vs {a:.4f} ({100 * (b - a) / a:+.1f}%; tolerance +-10%)")
+
+
+if __name__ == "__main__":
+    main()
