@@ -31,7 +31,11 @@ def peak_rss_gb() -> float:
 def run(data: Path, home: Path, args: argparse.Namespace, engine: str) -> tuple[TrainResult, float]:
     settings = Settings(home=home, n_jobs=0, seed=0)
     options = TrainOptions(
-        data_dir=data, model=args.model, folds=args.folds, n_paths=args.paths, engine=engine,
+        data_dir=data,
+        model=args.model,
+        folds=args.folds,
+        n_paths=args.paths,
+        engine=engine,
         dask_workers=2,
     )
     started = time.perf_counter()
@@ -40,7 +44,9 @@ def run(data: Path, home: Path, args: argparse.Namespace, engine: str) -> tuple[
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--series", type=int, default=30_000, help="SKU-channels (3 channels per SKU)")
     parser.add_argument("--days", type=int, default=730)
     parser.add_argument("--model", default="combination")
@@ -66,25 +72,37 @@ def main() -> None:
             results[engine] = run(root / "data", root / f"home-{engine}", args, engine)
 
     print()
-    print(f"Weekly job, {n_series} SKU-channels x {args.days} days, model {args.model}, "
-          f"{args.folds} backtest fold(s), 2 cores")
+    print(
+        f"Weekly job, {n_series} SKU-channels x {args.days} days, model {args.model}, "
+        f"{args.folds} backtest fold(s), 2 cores"
+    )
     header = f"{'stage':<12}" + "".join(f"{e + ' s':>14}" for e in engines)
     print(header)
     print("-" * len(header))
     stages = list(results["local"][0].timings)
     for stage in stages:
-        print(f"{stage:<12}" + "".join(f"{results[e][0].timings.get(stage, float('nan')):>14.1f}"
-                                       for e in engines))
+        print(
+            f"{stage:<12}"
+            + "".join(f"{results[e][0].timings.get(stage, float('nan')):>14.1f}" for e in engines)
+        )
     print(f"{'total wall':<12}" + "".join(f"{results[e][1]:>14.1f}" for e in engines))
-    print(f"{'WSPL':<12}" + "".join(f"{results[e][0].metrics.get('backtest_wspl', float('nan')):>14.4f}"
-                                    for e in engines))
-    print(f"{'coverage 95':<12}" + "".join(
-        f"{results[e][0].metrics.get('backtest_coverage_95', float('nan')):>14.3f}" for e in engines))
+    print(
+        f"{'WSPL':<12}"
+        + "".join(f"{results[e][0].metrics.get('backtest_wspl', float('nan')):>14.4f}" for e in engines)
+    )
+    print(
+        f"{'coverage 95':<12}"
+        + "".join(
+            f"{results[e][0].metrics.get('backtest_coverage_95', float('nan')):>14.3f}" for e in engines
+        )
+    )
     print(f"{'status':<12}" + "".join(f"{results[e][0].status:>14}" for e in engines))
     print(f"peak RSS (this process + children): {peak_rss_gb():.2f} GB")
     register = results["local"][0].timings.get("register", float("nan"))
-    print(f"MLflow overhead per run (register stage: bundle, artifacts, log_model, register): {register:.1f} s "
-          f"= {100 * register / results['local'][1]:.1f}% of the job")
+    print(
+        f"MLflow overhead per run (register stage: bundle, artifacts, log_model, register): {register:.1f} s "
+        f"= {100 * register / results['local'][1]:.1f}% of the job"
+    )
     if args.dask:
         a = results["local"][0].metrics["backtest_wspl"]
         b = results["dask"][0].metrics["backtest_wspl"]
