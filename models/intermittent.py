@@ -230,9 +230,13 @@ class TSBForecaster(Forecaster):
         self.sizes_ = pack_recent(sizes, self.max_sizes)
         n_sizes = (~np.isnan(self.sizes_)).sum(axis=1)
         never = (start >= n_days) | (n_sizes == 0)
+        n_observed = (~np.isnan(units)).sum(axis=1)
+        # Half a pseudo-observation each way (Jeffreys-like): a series seen selling on its only day
+        # is not certain to sell every day, yet a long history keeps its estimate unchanged.
+        margin = 0.5 / (n_observed + 1.0)
+        self.prob_ = np.clip(self.prob_, margin, 1.0 - margin)
         self.prob_[never] = 0.0
         self.size_level_[never] = 0.0
-        n_observed = (~np.isnan(units)).sum(axis=1)
         # Effective observations behind each estimate: an exponential smoother with constant a has
         # the variance of a mean of (2 - a) / a observations, but never more than were observed.
         self.n_eff_prob_ = np.minimum((2.0 - self.alpha_prob_) / self.alpha_prob_, np.maximum(n_observed, 1))

@@ -216,3 +216,11 @@ def test_level_uncertainty_correlates_the_days_of_a_path() -> None:
         spread[flag] = values.sum(axis=1).var() / values.var(axis=0).sum()
     assert spread[True] > 1.15  # a path with a high drawn rate stays high all month
     assert abs(spread[False] - 1.0) < 0.15  # independent days: totals' variance adds up
+
+
+def test_a_series_with_one_day_of_history_is_not_certain_to_sell_daily() -> None:
+    data = make_dataset(_frame({"new": np.array([2.0])}))
+    model = TSBForecaster().fit(data)
+    values = model.sample_paths(7, 2000, 0).values[0]
+    assert 0.1 < (values == 0).mean() < 0.5  # p = 0.75 after one selling day, drawn around that
+    assert model.predict(7)["mean"].iloc[0] == pytest.approx(0.75 * 2.0)
