@@ -11,6 +11,10 @@ What it does:
    installed, else with an asyncio httpx client of bounded concurrency.
 4. Times ``POST /v1/forecasts:batch`` and ``POST /v1/replenishment`` with 1,000 SKU-channels each.
 5. Prints one table with the targets, and the server's memory.
+6. Side by side with ``mlflow models serve``: trains a REAL champion with the weekly pipeline
+   (``training.pipeline.run_training``, SeasonalNaive on a small synthetic catalogue), serves it with
+   both servers and times the same question ("the forecast of this SKU-channel") one request at a
+   time, checking both give the same means (``--no-mlflow`` skips it).
 
 Run: ``.venv/bin/python benchmarks/serving.py`` (``--series 30000 --workers 1 --duration 20``).
 """
@@ -230,6 +234,76 @@ def time_batches(port: int, key: str, n_series: int, size: int, repeats: int) ->
     return out
 
 
+def _wait(url: str, proc: subprocess.Popen[bytes], seconds: float = 300) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"{url}: the server exited with code {proc.returncode}")
+        try:
+            if httpx.get(url, timeout=5).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.5)
+    raise RuntimeError(f"{url} did not answer within {seconds:.0f} s")
+
+
+def mlflow_side_by_side(requests: int) -> dict[str, dict[str, float]]:
+    """Per-request latency (ms) of the same lookups on our API and on ``mlflow models serve``."""
+    from features.synthetic import generate_catalogue, write_catalogue
+    from training.pipeline import TrainOptions, run_training
+
+    root = Path(tempfile.mkdtemp(prefix="blendcast-mlflow-"))
+    procs: list[subprocess.Popen[bytes]] = []
+    try:
+        settings = Settings(home=root / "home", n_jobs=1)
+        write_catalogue(generate_catalogue(30, 2, 300, 1), root / "data")
+        log.info("training a champion with the weekly pipeline (seasonal_naive, small catalogue)")
+        result = run_training(settings, TrainOptions(data_dir=root / "data", model="seasonal_naive", folds=1,
+                                                     n_paths=100))
+        store = ResultStore.from_settings(settings)
+        _, key = store.create_api_key("read", "benchmark")
+        keys = store.get_forecasts()[["sku", "channel"]].drop_duplicates().to_numpy().tolist()
+        ours, theirs = free_port(), free_port()
+        procs.append(start_server(settings.home, ours, 1)[0])
+        env = {**os.environ, "MLFLOW_TRACKING_URI": settings.resolved_mlflow_uri,
+               "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"}
+        log.info("starting mlflow models serve on version %s (champion)", result.version)
+        mlflow_cli = str(Path(sys.executable).parent / "mlflow")
+        procs.append(subprocess.Popen(
+            [mlflow_cli, "models", "serve", "-m", "models:/blendcast-demand@champion",
+             "--env-manager", "local", "-h", "127.0.0.1", "-p", str(theirs)],
+            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+        _wait(f"http://127.0.0.1:{theirs}/ping", procs[-1])
+        rng = np.random.default_rng(5)
+        times: dict[str, list[float]] = {"blendcast API": [], "mlflow models serve": []}
+        with httpx.Client(timeout=30) as client:
+            for n in range(requests):
+                sku, channel = keys[int(rng.integers(len(keys)))]
+                t0 = time.perf_counter()
+                a = client.get(f"http://127.0.0.1:{ours}/v1/forecasts/{sku}/{channel}",
+                               headers={"X-API-Key": key})
+                t1 = time.perf_counter()
+                b = client.post(f"http://127.0.0.1:{theirs}/invocations",
+                                json={"dataframe_records": [{"sku": sku, "channel": channel}]})
+                t2 = time.perf_counter()
+                if n >= 5:  # the first requests warm both servers up
+                    times["blendcast API"].append((t1 - t0) * 1000)
+                    times["mlflow models serve"].append((t2 - t1) * 1000)
+                if n == 0:
+                    mine = a.json()["mean"]
+                    other = [row["mean"] for row in b.json()["predictions"]]
+                    if not np.allclose(mine, other):
+                        raise RuntimeError(f"the two servers disagree for {sku}/{channel}: {mine} vs {other}")
+        return {name: dict(zip(("p50", "p90", "p99"), (float(v) for v in np.percentile(t, [50, 90, 99])),
+                               strict=True)) for name, t in times.items()}
+    finally:
+        for proc in procs:
+            proc.terminate()
+            proc.wait(timeout=60)
+        shutil.rmtree(root, ignore_errors=True)
+
+
 def main() -> None:
     """Run the load test and print the table."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -239,6 +313,8 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--batch-size", type=int, default=1000)
     parser.add_argument("--repeats", type=int, default=15)
+    parser.add_argument("--no-mlflow", action="store_true", help="Skip the mlflow models serve comparison.")
+    parser.add_argument("--mlflow-requests", type=int, default=300)
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("httpx").setLevel(logging.WARNING)
@@ -289,6 +365,15 @@ def main() -> None:
     row("server RSS after load / after test", f"{memory:.0f} / {memory_after:.0f} MB", "", None)
     row("publish (SQLite) / start to ready", f"{publish_s:.1f} / {ready_s:.1f} s", "", None)
     console.print(table)
+    if not args.no_mlflow:
+        side = mlflow_side_by_side(args.mlflow_requests)
+        compare = Table(title="Same question, one request at a time: GET /v1/forecasts/{sku}/{channel} vs "
+                              "POST /invocations (mlflow models serve), same champion, 60 SKU-channels")
+        for col in ("server", "p50 ms", "p90 ms", "p99 ms"):
+            compare.add_column(col)
+        for name, q in side.items():
+            compare.add_row(name, f"{q['p50']:.1f}", f"{q['p90']:.1f}", f"{q['p99']:.1f}")
+        console.print(compare)
 
 
 if __name__ == "__main__":

@@ -70,11 +70,11 @@ def build_run(n_skus: int = 8, n_channels: int = 2, seed: int = 3) -> RunFrames:
 
 
 def audit_rows(audit) -> list[dict]:
-    """The supplier audit as the list of dicts the pipeline stores in ``metrics["supplier_audit"]``."""
+    """The supplier audit as the pipeline stores it in ``metrics["supplier_audit"]`` (the audit's own
+    column names: ``mean_days``, ``p90_days``...)."""
     table = getattr(audit, "suppliers", None)
-    names = {"mean_days": "mean", "p90_days": "p90", "bias_days": "bias", "bias_trend_per_quarter": "trend"}
     if isinstance(table, pd.DataFrame) and not table.empty:
-        return table.rename(columns=names).head(20).to_dict("records")
+        return table.head(20).to_dict("records")
     return [{"supplier": "S1", "n_receipts": 10, "mean": 5.0, "p90": 7.0, "cv": 0.2, "on_time_rate": 0.8,
              "bias": 1.0, "trend": "stable", "reliability": "reliable", "fallback": False}]
 

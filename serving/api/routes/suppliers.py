@@ -13,6 +13,17 @@ from serving.api.state import plain
 
 router = APIRouter(prefix="/v1", tags=["suppliers"])
 
+# The lead-time audit's own column names -> the API's (both kept; the API's filled when absent).
+_ALIASES = {"mean_days": "mean", "p90_days": "p90", "bias_days": "bias", "bias_trend_per_quarter": "trend"}
+
+
+def _row(audit_row: dict) -> dict:
+    row = {k: plain(v) for k, v in audit_row.items()}
+    for source, name in _ALIASES.items():
+        if name not in row and source in row:
+            row[name] = row[source]
+    return row
+
 
 @router.get("/suppliers", response_model=SuppliersResponse, responses=ERRORS,
             summary="Supplier lead-time audit of the served run")
@@ -25,5 +36,5 @@ async def list_suppliers(_key: ReadKey, served: ServedDep) -> Response:
     if not isinstance(audit, list):
         raise ApiError(503, f"Run {served.run_id} published no supplier audit. Fix: re-run the weekly "
                             "pipeline (it stores the audit with the run).")
-    rows = [{k: plain(v) for k, v in row.items()} for row in audit if isinstance(row, dict)]
+    rows = [_row(row) for row in audit if isinstance(row, dict)]
     return json_response({**served.header(), "suppliers": rows})
