@@ -236,14 +236,14 @@ class Combination(Forecaster):
                 log.info("combination: holdout fold %d, fitting %s", fold + 1, name)
                 t0 = time.perf_counter()
                 model = clone(template).fit(train)
-                fc = model.predict(h, levels)
+                fc = _in_order(model.predict(h, levels), train_keys, h, name)
                 cols = [quantile_column(q) for q in levels]
                 quant[name][rows, fold * h : (fold + 1) * h] = fc[cols].to_numpy(float).reshape(
                     len(rows), h, len(levels)
                 )
                 if last and self.calibrate:
                     sp = model.sample_paths(h, self.n_paths_calibration, self.random_state)
-                    paths[name] = sp.values
+                    paths[name] = sp.values[_path_order(sp.keys, train_keys, name)]
                     paths_keys = rows
                 self.fit_seconds_[name] = self.fit_seconds_.get(name, 0.0) + time.perf_counter() - t0
         return {"quant": quant, "actual": actual, "scale": scale, "paths": paths, "paths_rows": paths_keys}
@@ -362,14 +362,9 @@ class Combination(Forecaster):
         means: dict[str, np.ndarray] = {}
         frame = None
         for name, model in self.members_.items():
-            fc = model.predict(horizon, levels)
-            if len(fc) != n * horizon:
-                raise RuntimeError(
-                    f"Member {name!r} forecast {len(fc)} rows, expected {n} series x {horizon} days: "
-                    "every member must forecast every series of the fitted data."
-                )
+            fc = _in_order(model.predict(horizon, levels), self.keys_, horizon, name)
             if frame is None:
-                frame = fc[[*KEY, "date"]]
+                frame = fc[[*KEY, "date"]].astype({"sku": str, "channel": str})
             quant[name] = fc[cols].to_numpy(float).reshape(n, horizon, len(levels))
             means[name] = fc["mean"].to_numpy(float).reshape(n, horizon)
         assert frame is not None
@@ -401,10 +396,10 @@ class Combination(Forecaster):
 
     def _sample_paths(self, horizon: int, n_paths: int, rng: np.random.Generator) -> SamplePaths:
         seeds = rng.integers(0, 2**31 - 1, size=len(self.members_))
-        member_paths = {
-            name: model.sample_paths(horizon, n_paths, int(seed)).values
-            for (name, model), seed in zip(self.members_.items(), seeds, strict=True)
-        }
+        member_paths = {}
+        for (name, model), seed in zip(self.members_.items(), seeds, strict=True):
+            sp = model.sample_paths(horizon, n_paths, int(seed))
+            member_paths[name] = sp.values[_path_order(sp.keys, self.keys_, name)]
         values = self._blend_paths(member_paths, self.choice_)
         if self.level_calibrators_:
             values = self._remap(values, self.choice_)
@@ -419,6 +414,30 @@ class Combination(Forecaster):
 
     def _start(self) -> pd.Timestamp:
         return self.origin_ + pd.Timedelta(days=1)
+
+
+def _path_order(member_keys: pd.DataFrame, keys: pd.DataFrame, name: str) -> np.ndarray:
+    """Row positions that put a member's series into ``keys`` order (members may order differently)."""
+    mk = member_keys[KEY].astype(str).reset_index(drop=True).reset_index()
+    pos = keys[KEY].astype(str).merge(mk, on=KEY, how="left")["index"]
+    if pos.isna().any() or len(mk) != len(keys):
+        raise RuntimeError(
+            f"Member {name!r} did not forecast every fitted series ({len(mk)} of {len(keys)}): every "
+            "member must forecast every series of the data it was fitted on."
+        )
+    return pos.to_numpy(dtype=int)
+
+
+def _in_order(frame: pd.DataFrame, keys: pd.DataFrame, horizon: int, name: str) -> pd.DataFrame:
+    """A member's forecast rows reordered to ``keys`` order, ``horizon`` dated rows per series."""
+    if len(frame) != len(keys) * horizon:
+        raise RuntimeError(
+            f"Member {name!r} forecast {len(frame)} rows, expected {len(keys)} series x {horizon} days: "
+            "every member must forecast every series of the fitted data."
+        )
+    order = _path_order(frame[KEY].iloc[::horizon], keys, name)
+    rows = (order[:, None] * horizon + np.arange(horizon)[None, :]).reshape(-1)
+    return frame.iloc[rows].reset_index(drop=True)
 
 
 def _label(cand: tuple[str, ...]) -> str:
