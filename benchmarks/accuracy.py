@@ -151,6 +151,17 @@ def plot(tables: pd.DataFrame, path: Path) -> None:
     plt.close(fig)
 
 
+COLUMNS = ["data", "model", "wspl", "wspl_vs_naive", "mean_spl", "coverage_50", "coverage_67",
+           "coverage_95", "coverage_99", "total95_28", "rmsse", "bias", "seconds"]
+
+
+def show(table: pd.DataFrame) -> None:
+    """Print one dataset's table."""
+    fmt = "{:.3f}".format
+    with pd.option_context("display.width", 200, "display.max_columns", 20, "display.float_format", fmt):
+        print(table[COLUMNS].to_string(index=False), flush=True)
+
+
 def main() -> None:
     """Command-line entry: run both datasets and print the table."""
     parser = argparse.ArgumentParser(
@@ -165,15 +176,12 @@ def main() -> None:
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     tables = [benchmark("m5-tiny", *m5_split(), args.n_jobs)]
+    show(tables[0])  # print each dataset as soon as it is done: the synthetic run takes a while
     if args.synthetic_skus:
         split = synthetic_split(args.synthetic_skus, args.synthetic_channels, args.synthetic_days, args.seed)
         tables.append(benchmark("synthetic", *split, args.n_jobs))
+        show(tables[1])
     result = pd.concat(tables, ignore_index=True)
-    cols = ["data", "model", "wspl", "wspl_vs_naive", "mean_spl", "coverage_50", "coverage_67",
-            "coverage_95", "coverage_99", "total95_28", "rmsse", "bias", "seconds"]
-    fmt = "{:.3f}".format
-    with pd.option_context("display.width", 200, "display.max_columns", 20, "display.float_format", fmt):
-        print(result[cols].to_string(index=False))
     if args.plot:
         plot(result, args.plot)
         print(f"plot written to {args.plot}")
