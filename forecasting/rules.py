@@ -3,9 +3,9 @@
 The rules file (``forecasting/default_rules.toml`` by default) says which way each segment signal
 leans (JIT or SAFETY_STOCK), the score at which a series runs JIT, the service target per revenue
 class, the JIT operational buffer, the review period and the segmentation / lead-time settings. A
-series with a spike window ahead runs SEASONAL_HYBRID: JIT quantities, plus the buffer only while
-the window is within reach of a replenishment. Every assignment carries ``reasons``: the thresholds
-that fired.
+series that would run JIT but has a spike window ahead runs SEASONAL_HYBRID: JIT quantities, plus
+the buffer only while the window is within reach of a replenishment (a series buffered all year
+keeps SAFETY_STOCK). Every assignment carries ``reasons``: the thresholds that fired.
 """
 
 from __future__ import annotations
@@ -249,7 +249,7 @@ def assign_policies(
         rules: Validated rules.
         as_of: Planning date.
         spike_windows: Optional ``sku, channel, start, peak, end`` of forecast demand peaks; a series
-            with a window ending on or after ``as_of`` runs SEASONAL_HYBRID.
+            that would run JIT and has a window ending on or after ``as_of`` runs SEASONAL_HYBRID.
 
     Returns:
         ``segments`` plus ``policy, service_level, service_measure ('cycle' or 'fill_rate'),
@@ -281,11 +281,7 @@ def assign_policies(
                 score += 1 if lean == JIT else -1
                 reasons.append(f"{signal}={value} ({evidence}) leans {lean}")
         window = windows.get((str(row["sku"]), str(row["channel"])))
-        if window is not None:
-            policy = SEASONAL_HYBRID
-            reasons.append(f"spike window {window['start']:%Y-%m-%d}..{window['end']:%Y-%m-%d} "
-                           f"(peak {window['peak']:%Y-%m-%d}) ahead: buffer only near the peak")
-        elif score >= rules.jit_min_score and klass in rules.policies.jit.allowed_classes:
+        if score >= rules.jit_min_score and klass in rules.policies.jit.allowed_classes:
             policy = JIT
             reasons.append(f"JIT score {score} >= jit_min_score {rules.jit_min_score}")
         else:
@@ -294,6 +290,15 @@ def assign_policies(
                 reasons.append(f"JIT score {score} but class {klass} not in JIT allowed_classes")
             else:
                 reasons.append(f"JIT score {score} < jit_min_score {rules.jit_min_score}: {policy}")
+        if window is not None:
+            span = f"{window['start']:%Y-%m-%d}..{window['end']:%Y-%m-%d} (peak {window['peak']:%Y-%m-%d})"
+            if policy == JIT:
+                # A lean series with a peak ahead buffers near the peak only; a series that needs its
+                # buffer all year keeps it (the peak is then in its paths anyway).
+                policy = SEASONAL_HYBRID
+                reasons.append(f"spike window {span} ahead: JIT, buffer only near the peak")
+            else:
+                reasons.append(f"spike window {span} ahead: already buffered all year")
         policies.append(policy)
         measures.append(measure)
         levels.append(level)

@@ -9,7 +9,9 @@ policies'):
   + the rules' buffer days).
 - ``ALL_SAFETY_STOCK``: every series runs the classic formula SS = z sqrt((L+R) sd² + d² sL²) at one
   service level (``classic_service_level``, 0.95).
-- ``BLENDED``: this engine's :func:`forecasting.policy.compute_policies` per series.
+- ``BLENDED``: this engine's :func:`forecasting.policy.compute_policies` per series, with the spike
+  windows of :func:`forecasting.signals.spikes.detect_spikes` (SEASONAL_HYBRID) unless
+  ``spike_signals=False``.
 - ``CLASSIC_BY_CLASS`` (optional): the classic formula at each series' class target, to tell apart
   what the targets and what the distribution-based quantities contribute.
 
@@ -48,6 +50,7 @@ from forecasting.leadtime import LeadTimeConfig, audit_lead_times
 from forecasting.policy import compute_policies, lead_uniforms, prepare_context
 from forecasting.quantities import classic_safety_stock, compute_quantities, draw_lead_times, round_order
 from forecasting.rules import Rules
+from forecasting.signals.spikes import detect_spikes
 from forecasting.simulation_kpis import series_kpis, summarise
 from models.base import Forecaster, SamplePaths
 
@@ -60,6 +63,8 @@ CLASSIC_BY_CLASS = "CLASSIC_BY_CLASS"
 SIM_POLICIES = (ALL_JIT, ALL_SAFETY_STOCK, BLENDED)
 KNOWN_POLICIES = (*SIM_POLICIES, CLASSIC_BY_CLASS)
 MIN_HISTORY_DAYS = 56
+ASSIGNED_COLUMNS = ("policy", "service_level", "service_measure", "reasons", "jit_score", "window_start",
+                    "window_end")
 
 
 class SimulationConfig(BaseModel):
@@ -79,6 +84,8 @@ class SimulationConfig(BaseModel):
         classic_service_level: Service level of ``ALL_SAFETY_STOCK``.
         holding_rate: Yearly carrying cost as a share of inventory value.
         review: 'periodic' (order on review days) or 'continuous' (check every day).
+        spike_signals: Let BLENDED read the spike windows of
+            :func:`forecasting.signals.spikes.detect_spikes` at every re-plan (SEASONAL_HYBRID).
         seed: Seed of the lead-time draws and the paths.
     """
 
@@ -93,6 +100,7 @@ class SimulationConfig(BaseModel):
     classic_service_level: float = Field(default=0.95, gt=0.5, lt=1.0)
     holding_rate: float = Field(default=0.25, gt=0.0, le=2.0)
     review: Literal["periodic", "continuous"] = "periodic"
+    spike_signals: bool = True
     seed: int = Field(default=0, ge=0)
 
     @field_validator("policies")
@@ -218,6 +226,8 @@ def _plan(
         order = sub_keys.merge(drawn.keys.reset_index(), on=list(SERIES_KEY), how="left")["index"]
         paths = SamplePaths(sub_keys, drawn.start, drawn.values[order.to_numpy()])
     ctx = prepare_context(hist, paths, rules, as_of, audit=audit)
+    # The other policies ignore spike windows; BLENDED re-assigns from the same segments.
+    segment_columns = [c for c in ctx.assigned.columns if c not in ASSIGNED_COLUMNS]
     plans: dict[str, tuple[np.ndarray, np.ndarray]] = {}
     seed = cfg.seed + step
     lead_mean = np.array([d.mean for d in ctx.lead_distributions])
@@ -230,6 +240,10 @@ def _plan(
         return s, big_s
 
     if BLENDED in cfg.policies:
+        if cfg.spike_signals:
+            spikes = detect_spikes(hist, horizon_days=min(horizon + cfg.replan_days, 300))
+            ctx = prepare_context(hist, paths, rules, as_of, spike_windows=spikes, audit=audit,
+                                  segments=ctx.assigned[segment_columns])
         pol = compute_policies(hist, paths, rules, as_of, random_state=seed, context=ctx)
         plans[BLENDED] = full(pol["reorder_point"].to_numpy(), pol["order_up_to"].to_numpy())
     if ALL_JIT in cfg.policies:

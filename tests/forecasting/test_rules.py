@@ -68,6 +68,10 @@ def test_spike_window_ahead_makes_seasonal_hybrid_and_past_windows_do_not() -> N
     assert out["window_start"] == pd.Timestamp("2026-02-01")
     past = assign_policies(_segments(), load_rules(), pd.Timestamp("2026-03-01"), windows).iloc[0]
     assert past["policy"] == JIT
+    # A series buffered all year keeps its buffer; the window only shows up in its reasons.
+    critical = assign_policies(_segments(abc="A", xyz="Z"), load_rules(), AS_OF, windows).iloc[0]
+    assert critical["policy"] == SAFETY_STOCK
+    assert any("already buffered all year" in r for r in critical["reasons"])
 
 
 def test_spike_windows_missing_columns_are_rejected() -> None:
