@@ -9,7 +9,6 @@ from typing import Any
 
 import pandas as pd
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql
 
 from features.schema import SERIES_KEY, quantile_column
 from forecasting.store import tables as t
@@ -25,13 +24,11 @@ from forecasting.store.frames import (
     to_jsonable,
     validate_forecast_frame,
 )
+from forecasting.store.queries import fetch_forecast_rows
 from forecasting.store.records import NotFoundError, RunInfo
 from models.base import check_horizon, check_quantiles
 
 log = logging.getLogger(__name__)
-
-# Key pairs per ``(sku, channel) IN (...)`` query: well under SQLite's bound-parameter limit.
-_KEY_CHUNK = 500
 
 
 def _run_info(row: sa.Row[Any]) -> RunInfo:
@@ -51,19 +48,6 @@ def _run_info(row: sa.Row[Any]) -> RunInfo:
         kind=m["kind"],
         notes=m["notes"],
     )
-
-
-def _plain_rows(conn: sa.Connection, query: sa.Select[Any]) -> list[tuple[Any, ...]]:
-    """The rows of ``query`` as plain DBAPI tuples.
-
-    Only for queries whose columns are text or floats, which need no type processing: skipping the
-    construction of SQLAlchemy ``Row`` objects reads a whole run about three times faster.
-    """
-    result = conn.execute(query)
-    try:
-        return list(result.cursor.fetchall())
-    finally:
-        result.close()
 
 
 class RunsMixin(StoreBase):
@@ -346,34 +330,8 @@ class RunsMixin(StoreBase):
         """
         run = self._resolve_run(run_id)
         qcols = [quantile_column(q) for q in run.quantiles]
-        f = t.forecasts.c
-        query = sa.select(
-            f.sku, f.channel, sa.cast(f.date, sa.String), f.mean, sa.cast(f.quantiles, sa.Text), f.model
-        ).where(f.run_id == run.id)
-        raw: list[Any] = []
         with self._ready().connect() as conn:
-            if keys is None:
-                raw.extend(_plain_rows(conn, query))
-            elif conn.dialect.name == "postgresql":
-                # PostgreSQL turns a tuple IN list into an OR chain tested on every row of the run;
-                # joining the keys as an unnested array probes the primary key once per series.
-                pairs = sorted({(str(s), str(c)) for s, c in keys})
-                wanted = (
-                    sa.func.unnest(
-                        sa.bindparam("skus", [p[0] for p in pairs], type_=postgresql.ARRAY(sa.String)),
-                        sa.bindparam("channels", [p[1] for p in pairs], type_=postgresql.ARRAY(sa.String)),
-                    )
-                    .table_valued("sku", "channel")
-                    .render_derived()
-                )
-                on = sa.and_(f.sku == wanted.c.sku, f.channel == wanted.c.channel)
-                raw.extend(_plain_rows(conn, query.join_from(t.forecasts, wanted, on)))
-            else:
-                # SQLite answers a tuple IN list from the primary key directly.
-                pairs = sorted({(str(s), str(c)) for s, c in keys})
-                for start in range(0, len(pairs), _KEY_CHUNK):
-                    chunk = pairs[start : start + _KEY_CHUNK]
-                    raw.extend(_plain_rows(conn, query.where(sa.tuple_(f.sku, f.channel).in_(chunk))))
+            raw = fetch_forecast_rows(conn, run.id, keys)
         cols: list[tuple[Any, ...]] = list(zip(*raw, strict=True)) if raw else [() for _ in range(6)]
         out = pd.DataFrame(
             {

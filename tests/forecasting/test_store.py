@@ -438,3 +438,15 @@ def test_prune_keeps_the_newest_runs_and_segment_history(store: ResultStore) -> 
         store.republish_run(runs[1])
     with pytest.raises(ValueError, match=r"'keep' of prune_runs must be a whole number >= 1\. Got 0"):
         store.prune_runs(keep=0)
+
+
+def test_key_lookups_beyond_one_query_chunk(store: ResultStore) -> None:
+    frame = make_forecast(n_skus=4)
+    publish(store, frame)
+    wanted = [("SKU_003", "web"), ("SKU_000", "store")]
+    keys = [*wanted, *((f"UNKNOWN_{i}", "web") for i in range(1200))]
+    got = store.get_forecasts(keys=keys)
+    expected = frame[frame.set_index(["sku", "channel"]).index.isin(wanted)].reset_index(drop=True)
+    assert_frame_equal(got, expected, check_exact=True)
+    empty = store.get_forecasts(keys=[])
+    assert empty.empty and list(empty.columns) == list(frame.columns)
