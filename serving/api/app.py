@@ -14,6 +14,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
+import sqlalchemy as sa
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.openapi.utils import get_openapi
@@ -21,7 +22,7 @@ from fastapi.openapi.utils import get_openapi
 from features.settings import Settings
 from forecasting.store import ResultStore
 from serving.api.auth import SECURITY_SCHEMES, KeyVerifier
-from serving.api.errors import ApiError, api_error_handler
+from serving.api.errors import ApiError, api_error_handler, store_error_handler
 from serving.api.limits import BodySizeLimit
 from serving.api.metrics import ApiMetrics, MetricsMiddleware
 from serving.api.routes import alerts, forecasts, health, models, replenishment, segments, suppliers
@@ -110,6 +111,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.registry_cache = {}
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     app.add_exception_handler(ApiError, api_error_handler)
+    app.add_exception_handler(sa.exc.SQLAlchemyError, store_error_handler)
     for module in (forecasts, replenishment, segments, alerts, suppliers, models, health):
         app.include_router(module.router)
     # Analyst pages and drift reports (server-rendered HTML, no API key: read-only views for analysts).

@@ -49,6 +49,16 @@ def closest(word: str, candidates: Iterable[str], n: int = 5) -> list[str]:
     return difflib.get_close_matches(word, list(candidates), n=n, cutoff=0.5)
 
 
+async def store_error_handler(_request: Request, exc: Exception) -> JSONResponse:
+    """A database error while answering (alerts, history, key checks): 503, the store is unavailable."""
+    return JSONResponse(
+        {"detail": f"The result store is unavailable ({type(exc).__name__}). Fix: check the database "
+                   "behind BLENDCAST_DATABASE_URL; retry later."},
+        status_code=503,
+        headers={"Retry-After": "30"},
+    )
+
+
 async def api_error_handler(_request: Request, exc: Exception) -> JSONResponse:
     """Render an :class:`ApiError` as ``{"detail": ..., **extra}``."""
     assert isinstance(exc, ApiError)

@@ -6,8 +6,10 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from fastapi.testclient import TestClient
 
-from tests.serving.api_support import Api, build_run, make_api, publish
+from serving.api import create_app
+from tests.serving.api_support import Api, build_run, make_api, publish, settings_for
 
 
 @pytest.fixture(scope="module")
@@ -100,3 +102,14 @@ def test_a_new_run_changes_every_view(api: Api) -> None:
     assert api.client.post("/v1/admin/reload", headers=api.admin).json()["run_id"] == new_id
     assert api.client.get("/v1/segments", headers=api.read).json()["run_id"] == new_id
     assert api.client.get("/v1/models", headers=api.read).json()["model_version"] == "4"
+
+
+def test_an_unreachable_store_is_503_not_500(tmp_path) -> None:
+    # A real PostgreSQL URL on a port where nothing listens: every query fails to connect.
+    settings = settings_for(tmp_path, database_url="postgresql+psycopg://postgres@127.0.0.1:9/none")
+    with TestClient(create_app(settings)) as client:
+        r = client.get("/v1/alerts", headers={"X-API-Key": "bck_abc_def"})
+        assert r.status_code == 503
+        assert "result store is unavailable" in r.json()["detail"]
+        ready = client.get("/ready")
+        assert ready.status_code == 503 and ready.json()["store"] is False
