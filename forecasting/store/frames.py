@@ -46,11 +46,22 @@ def _examples(frame: pd.DataFrame, mask: np.ndarray | pd.Series, n: int = 5) -> 
     return "; ".join(items)
 
 
+_SINGULAR = {"are": "is", "have": "has", "belong": "belongs"}
+
+
+def _rows(n: int) -> str:
+    """``"1 row is"`` or ``"3 rows are"``."""
+    return f"{n} row is" if n == 1 else f"{n} rows are"
+
+
 def _bad_rows(
     what: str, column: str, mask: np.ndarray | pd.Series, frame: pd.DataFrame, problem_fix: tuple[str, str]
 ) -> ValueError:
     n = int(np.asarray(mask, dtype=bool).sum())
     problem, fix = problem_fix
+    if n == 1:  # the problems are written for many rows: "are ...", "have ...", "belong ..."
+        verb, _, rest = problem.partition(" ")
+        problem = f"{_SINGULAR.get(verb, verb)} {rest}"
     return ValueError(
         f"{what}, column '{column}': {n} row{'s' if n != 1 else ''} {problem}, "
         f"e.g. {_examples(frame, mask)}. Fix: {fix}"
@@ -229,7 +240,7 @@ def _check_keys(frame: pd.DataFrame, name: str, required: Sequence[str]) -> None
         if frame[col].isna().any():
             n = int(frame[col].isna().sum())
             raise ValueError(
-                f"The {name} frame, column '{col}': {n} rows are empty. Fix: give every row a '{col}'."
+                f"The {name} frame, column '{col}': {_rows(n)} empty. Fix: give every row a '{col}'."
             )
     dup = frame.duplicated(list(SERIES_KEY))
     if dup.any():
@@ -282,7 +293,7 @@ def policy_rows(frame: pd.DataFrame, run_id: int) -> list[dict[str, Any]]:
     _check_keys(frame, "policies", [*SERIES_KEY, "policy"])
     if frame["policy"].isna().any():
         raise ValueError(
-            f"The policies frame, column 'policy': {int(frame['policy'].isna().sum())} rows are empty. "
+            f"The policies frame, column 'policy': {_rows(int(frame['policy'].isna().sum()))} empty. "
             "Fix: give every series a policy (jit, safety_stock or seasonal_hybrid)."
         )
     n = len(frame)

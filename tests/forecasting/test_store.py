@@ -167,9 +167,9 @@ def _break(frame: pd.DataFrame, how: str) -> pd.DataFrame:
 @pytest.mark.parametrize(
     ("how", "match"),
     [
-        ("nan", r"column '0\.5': 1 row are NaN.*SKU_000, store, 2024-03-04.*Fix:"),
-        ("crossing", r"1 row have crossing quantiles.*Fix: sort"),
-        ("negative", r"column 'mean': 1 row are negative.*Fix: clip"),
+        ("nan", r"column '0\.5': 1 row is NaN.*SKU_000, store, 2024-03-04.*Fix:"),
+        ("crossing", r"1 row has crossing quantiles.*Fix: sort"),
+        ("negative", r"column 'mean': 1 row is negative.*Fix: clip"),
         ("missing", r"missing column\(s\) \['0\.835'\]"),
         ("duplicate", r"2 rows are duplicates of the key"),
     ],
@@ -409,7 +409,7 @@ def test_quantile_text_round_trips_every_float_exactly() -> None:
         ),
         (
             pd.DataFrame({"sku": ["A"], "channel": ["web"], "policy": [None]}),
-            r"column 'policy': 1 rows are empty",
+            r"column 'policy': 1 row is empty",
         ),
         (pd.DataFrame({"sku": ["A", "A"], "channel": ["web", "web"], "policy": ["jit"] * 2}), "1 duplicate"),
     ],
