@@ -21,7 +21,7 @@ from __future__ import annotations
 import logging
 import time
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Final
 
 import numpy as np
@@ -34,7 +34,7 @@ from features.schema import SERIES_KEY
 from features.specs import EWM, Intermittency, Lags, RollingOnLag
 from forecasting.drift_accuracy import forecast_drift, labels_from_segments, realized_accuracy
 from forecasting.segmentation import segment
-from forecasting.signals import check_params, demand_matrix, is_number, is_whole
+from forecasting.signals import check_params, demand_matrix, is_whole
 from forecasting.signals.volatility import detect_volatility_shifts
 from forecasting.store import ResultStore, RunInfo
 from models.base import ParamCheck
@@ -46,6 +46,9 @@ ALL: Final = "all"
 # A floor on bin shares: an empty bin would make the log ratio infinite.
 PSI_EPS: Final = 1e-4
 VERDICTS: Final = ("OK", "WATCH", "ACT")
+# Days of history before the reference window the features need: lag 35 + 91-day zero share, and the
+# EWMs' memory (alpha 0.05 keeps under 1% of its weight beyond 90 days).
+FEATURE_HISTORY_DAYS: Final = 150
 
 _CHECKS: Final = {
     "reference_days": ParamCheck(lambda v: is_whole(v, 14), "a whole number of days >= 14"),
@@ -53,6 +56,7 @@ _CHECKS: Final = {
     "bins": ParamCheck(lambda v: is_whole(v, 2, 100), "a whole number of bins in 2..100"),
     "days_per_window": ParamCheck(lambda v: is_whole(v, 1), "a whole number of days >= 1"),
     "max_feature_rows": ParamCheck(lambda v: is_whole(v, 1000), "a whole number of rows >= 1000"),
+    "max_feature_series": ParamCheck(lambda v: is_whole(v, 100), "a whole number of series >= 100"),
 }
 
 
@@ -220,6 +224,22 @@ def _with_segments(frame: pd.DataFrame, labels: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
+def _feature_sample(data: Dataset, start: pd.Timestamp, max_series: int, seed: int) -> Dataset:
+    """The sales of at most ``max_series`` series drawn at random, from ``start`` on.
+
+    Feature distributions are compared, not series, so a large random sample of series measures them
+    as well as all of them; the history kept covers the longest look-back of the features.
+    """
+    sales = data.sales[data.sales["date"] >= start]
+    keys = data.series()
+    if len(keys) > max_series:
+        rng = np.random.default_rng(seed)
+        keep = keys.iloc[np.sort(rng.choice(len(keys), size=max_series, replace=False))]
+        index = pd.MultiIndex.from_frame(keep)
+        sales = sales[pd.MultiIndex.from_frame(sales[KEY]).isin(index)]
+    return replace(data, sales=sales.reset_index(drop=True), warnings=[])
+
+
 def _feature_frame(data: Dataset, ref: pd.DatetimeIndex, rec: pd.DatetimeIndex, max_rows: int,
                    seed: int) -> pd.DataFrame:
     """Demand features of sampled (series, day) cells of both windows, plus the day's own price."""
@@ -285,8 +305,8 @@ def demand_drift(data: Dataset, labels: pd.DataFrame, reference_start: pd.Timest
     ``level_ratio`` = recent / reference mean daily demand summed over series, ``cv_ratio`` = ratio of
     the median series CVs, and paired Wilcoxon p-values over the series for each.
     """
-    matrix = demand_matrix(data.sales)
-    lo = matrix.column(reference_start)
+    matrix = demand_matrix(data.sales[data.sales["date"] >= reference_start])
+    lo = max(matrix.column(reference_start), 0)
     mid = matrix.column(recent_start)
     ref, rec = matrix.values[:, lo:mid].astype(float), matrix.values[:, mid:].astype(float)
     # A window with no known day (a new or long-stocked-out series) is expected: NaN, not a warning.
@@ -387,6 +407,7 @@ def compute_drift(
     bins: int = 10,
     days_per_window: int = 7,
     max_feature_rows: int = 300_000,
+    max_feature_series: int = 8_000,
     volatility: bool = True,
     thresholds: DriftThresholds | None = None,
     seed: int = 0,
@@ -404,6 +425,7 @@ def compute_drift(
         bins: Quantile bins of the PSI.
         days_per_window: Days sampled evenly in each window for the feature comparison.
         max_feature_rows: Most feature rows built (half per window), sampled with ``seed``.
+        max_feature_series: Most series whose features are built, sampled with ``seed``.
         volatility: Also scan for volatility shifts (slowest part on large catalogues).
         thresholds: Where findings turn the verdict; defaults to :class:`DriftThresholds`.
         seed: Seed of the feature-row sample.
@@ -416,9 +438,10 @@ def compute_drift(
         NotFoundError: If ``run_id`` does not exist.
     """
     check_params("compute_drift", _CHECKS, reference_days=reference_days, recent_days=recent_days, bins=bins,
-                 days_per_window=days_per_window, max_feature_rows=max_feature_rows)
-    if not is_number(seed):
-        raise ValueError(f"The 'seed' of compute_drift must be a whole number. Got {seed!r}.")
+                 days_per_window=days_per_window, max_feature_rows=max_feature_rows,
+                 max_feature_series=max_feature_series)
+    if not is_whole(seed, 0):
+        raise ValueError(f"The 'seed' of compute_drift must be a whole number >= 0. Got {seed!r}.")
     th = thresholds or DriftThresholds()
     ref_start, rec_start, end = windows(data, reference_days, recent_days)
     clock = time.perf_counter()
@@ -433,7 +456,9 @@ def compute_drift(
         np.linspace(0, reference_days - 1, min(days_per_window, reference_days)).round().astype(int)]))
     rec_days = pd.DatetimeIndex(np.unique(pd.date_range(rec_start, end)[
         np.linspace(0, recent_days - 1, min(days_per_window, recent_days)).round().astype(int)]))
-    features = _with_segments(_feature_frame(data, ref_days, rec_days, max_feature_rows, int(seed)), labels)
+    sample = _feature_sample(data, ref_start - pd.Timedelta(days=FEATURE_HISTORY_DAYS), max_feature_series,
+                             int(seed))
+    features = _with_segments(_feature_frame(sample, ref_days, rec_days, max_feature_rows, int(seed)), labels)
     inputs = input_drift(features, bins=bins, min_rows=th.min_rows)
     stage("input drift")
     demand = demand_drift(data, labels, ref_start, rec_start)

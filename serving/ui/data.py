@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import sqlalchemy as sa
 from fastapi import Request
@@ -37,6 +38,30 @@ def get_sales(request: Request) -> pd.DataFrame | None:
     """Sales history for the fan charts (``app.state.ui_sales``: ``sku, channel, date, units``), if given."""
     sales = getattr(request.app.state, "ui_sales", None)
     return sales if isinstance(sales, pd.DataFrame) else None
+
+
+def series_history(request: Request, sku: str, channel: str) -> pd.DataFrame | None:
+    """One series' rows of ``app.state.ui_sales`` (None when the app has no sales).
+
+    The sales are sorted by SKU once and their SKU column kept as an array, so a lookup is a binary
+    search rather than a scan of millions of rows on every page view.
+    """
+    sales = get_sales(request)
+    if sales is None:
+        return None
+    state = request.app.state
+    index = getattr(state, "ui_sales_index", None)
+    if index is None or index[0] is not sales:
+        with _LOCK:
+            ordered = sales
+            if not sales["sku"].is_monotonic_increasing:
+                ordered = sales.sort_values("sku", kind="stable")
+            index = (sales, ordered, ordered["sku"].astype(str).to_numpy(dtype=object))
+            state.ui_sales_index = index
+    _, ordered, skus = index
+    lo, hi = np.searchsorted(skus, sku, side="left"), np.searchsorted(skus, sku, side="right")
+    rows = ordered.iloc[lo:hi]
+    return rows[rows["channel"] == channel]
 
 
 @dataclass(frozen=True)

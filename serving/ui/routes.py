@@ -75,10 +75,7 @@ def _series_view(request: Request, store: ResultStore, run: RunInfo, sku: str, c
     series = data.load_series(store, run, sku, channel)
     if series is None:
         return None
-    sales = data.get_sales(request)
-    history = None
-    if sales is not None:
-        history = sales[(sales["sku"] == sku) & (sales["channel"] == channel)]
+    history = data.series_history(request, sku, channel)
     policy = series.policy or {}
     return {"sku": sku, "channel": channel, "chart": fan_chart(series.forecast, history, series.policy),
             "policy": {k: policy.get(k) for k in ("policy", "abc", "xyz", "pattern", "service_level",

@@ -139,6 +139,7 @@ def test_thresholds_decide_the_verdict(empty_store: ResultStore) -> None:
         ("recent_days", 2.5,
          "The 'recent_days' of compute_drift must be a whole number of days >= 7. Got 2.5."),
         ("bins", 1, "The 'bins' of compute_drift must be a whole number of bins in 2..100. Got 1."),
+        ("seed", -1, "The 'seed' of compute_drift must be a whole number >= 0. Got -1."),
     ],
 )
 def test_compute_drift_checks_parameters(empty_store: ResultStore, param: str, value: Any,

@@ -11,6 +11,7 @@ import pytest
 from typer.testing import CliRunner
 
 from forecasting.drift import compute_drift
+from forecasting.drift_accuracy import compare_forecasts, compare_totals, labels_from_segments, overlap_totals
 from forecasting.store import ResultStore
 from serving.cli import build_app
 from serving.reports import build_drift_report, find_drift_report, run_drift
@@ -107,3 +108,15 @@ def test_drift_command_rejects_a_missing_data_dir(tmp_path: Path) -> None:
     result = CliRunner().invoke(build_app(), ["drift", "--data", str(tmp_path / "nope")],
                                 env={"BLENDCAST_HOME": str(tmp_path / "home")})
     assert result.exit_code == 2 and "must be a directory holding sales.csv" in result.output
+
+
+def test_forecast_drift_in_sql_matches_the_frames(published: Published) -> None:
+    store = published.store
+    previous, current = (store.get_run(i) for i in published.run_ids)
+    labels = labels_from_segments(store.get_segments(current.id))
+    in_sql = compare_totals(overlap_totals(store, previous, current), labels)
+    frames = compare_forecasts(store.get_forecasts(previous.id), store.get_forecasts(current.id), labels)
+    pd.testing.assert_frame_equal(in_sql[0], frames[0])
+    keys = [set(map(tuple, store.get_forecasts(r.id)[["sku", "channel"]].to_numpy()))
+            for r in (previous, current)]
+    assert in_sql[0].set_index("segment").loc["all", "n_series"] == len(keys[0] & keys[1]) > 0
