@@ -9,8 +9,9 @@ not compound, and training rows and forecast rows are built by the same code). T
 * horizon-aware (``horizon_aware=True``, what the LightGBM model uses): each row has its own gap
   ``h`` in ``1..min_lag`` (its horizon, also a feature): demand features use data up to ``t - h`` and
   fixed lags shorter than ``h`` are missing. Training rows get random gaps; forecast rows get their true
-  horizon from the origin. Day 1 then sees yesterday's demand; on m5-tiny this cut the first week's
-  pinball loss by ~11% against the fixed 28-day gap.
+  horizon from the origin. Day 1 then sees yesterday's demand. On m5-tiny (28-day holdout) a 7-day
+  gap beat the 28-day gap by 11% WSPL on the first week, and horizon-aware rows took the LightGBM
+  model's 28-day WSPL from 0.314 to 0.305.
 
 Covariates known ahead (calendar, events, promotions, planned prices) are read on the target date.
 

@@ -6,8 +6,8 @@ when created, so a bad declaration fails at once with a message naming the spec,
 expected and what was given.
 
 Demand-derived specs (:class:`Lags`, :class:`RollingOnLag`, :class:`SameWeekday`, :class:`EWM`,
-:class:`Intermittency`) only ever
-look at demand at least ``min_lag`` days before the target date; the builder enforces that.
+:class:`Intermittency`) only ever look at demand at least the row's information gap before the target
+date (``min_lag``, or the row's horizon when the builder is horizon-aware); the builder enforces that.
 """
 
 from __future__ import annotations
@@ -42,7 +42,8 @@ class Lags:
     """Demand ``lag`` days before the target date (NaN when censored or before the series began).
 
     Args:
-        lags: Days back; each must be >= the builder's ``min_lag`` (checked by the builder).
+        lags: Days back. With a fixed gap each must be >= the builder's ``min_lag`` (checked by the
+            builder); horizon-aware rows see a lag only when it is >= their horizon (NaN otherwise).
     """
 
     lags: tuple[int, ...] = (28, 35, 42, 49, 56, 364)
@@ -58,8 +59,8 @@ class RollingOnLag:
     Censored days are left out of the statistics (treated as missing, not as zero demand).
 
     Args:
-        lag: Days between the end of the window and the target date (>= the builder's ``min_lag``;
-            None means the builder's ``min_lag``).
+        lag: Days between the end of the window and the target date (at least the row's gap); None
+            means the row's gap (``min_lag``, or its horizon when horizon-aware).
         windows: Window lengths in days.
         stats: Any of ``"mean"`` and ``"std"``.
     """
@@ -88,7 +89,7 @@ class SameWeekday:
     weekly shape per series from it instead of from the identity of the series.
 
     Args:
-        lag: Minimum days back (None means the builder's ``min_lag``); rounded up to a whole season.
+        lag: Minimum days back (None means the row's gap); rounded up to a whole season.
         weeks: Numbers of seasons to average.
         season_length: Days per season.
     """
@@ -111,7 +112,7 @@ class EWM:
     """Exponentially weighted mean of demand up to ``lag`` days before the target date.
 
     Args:
-        lag: Days back (None means the builder's ``min_lag``).
+        lag: Days back (None means the row's gap: ``min_lag``, or its horizon when horizon-aware).
         alphas: Smoothing weights in (0, 1]; larger reacts faster.
     """
 
@@ -197,7 +198,7 @@ class Promotions:
 
 @dataclass(frozen=True)
 class Intermittency:
-    """Intermittency of demand as known ``min_lag`` days before the target date.
+    """Intermittency of demand as known at the row's information gap before the target date.
 
     Features: ``days_since_sale`` (days from the last positive sale to the information date),
     ``zero_share_{w}`` (share of zero-demand days among observed days in each window) and
