@@ -99,6 +99,7 @@ def test_publish_and_read_back_reproduces_every_frame(store: ResultStore) -> Non
             "lead_time_mean": [2.0, 9.25],
             "lead_time_p90": [3.0, 14.0],
             "reasons": [["class C", "smooth"], ["class A"]],
+            "ltd_quantiles": [[1.0, 2.5], [3.0, 4.25]],
             "coverage_days": [1.5, np.nan],
         }
     )
@@ -450,3 +451,38 @@ def test_key_lookups_beyond_one_query_chunk(store: ResultStore) -> None:
     assert_frame_equal(got, expected, check_exact=True)
     empty = store.get_forecasts(keys=[])
     assert empty.empty and list(empty.columns) == list(frame.columns)
+
+
+def test_concurrent_readers_only_ever_see_complete_runs(store: ResultStore, store_url: str) -> None:
+    old, new = make_forecast(seed=1, n_skus=150), make_forecast(seed=2, n_skus=150, model="ets")
+    first = publish(store, old)
+    reader = ResultStore(store_url)
+    seen: list[tuple[int, int, frozenset[str]]] = []
+    errors: list[BaseException] = []
+    done = threading.Event()
+
+    def read_until_done() -> None:
+        try:
+            while not done.is_set() or len(seen) < 3:
+                run = reader.latest_run()
+                assert run is not None
+                frame = reader.get_forecasts(run.id, keys=[("SKU_000", "web"), ("SKU_149", "store")])
+                seen.append((run.id, len(frame), frozenset(frame["model"])))
+        except BaseException as exc:  # reported by the main thread
+            errors.append(exc)
+
+    thread = threading.Thread(target=read_until_done)
+    thread.start()
+    try:
+        new_run = publish(store, new)
+    finally:
+        done.set()
+        thread.join(timeout=60)
+    assert errors == []
+    assert reader.latest_run().id == new_run  # type: ignore[union-attr]
+    reader.dispose()
+    assert {(n, models) for _, n, models in seen} <= {
+        (2 * HORIZON, frozenset({"lgbm"})),
+        (2 * HORIZON, frozenset({"ets"})),
+    }
+    assert {run_id for run_id, _, _ in seen} <= {first, new_run} and len(seen) >= 3
