@@ -20,7 +20,7 @@ from rich.table import Table
 from features.dataset import Dataset
 from features.readers import load_dataset
 from features.settings import Settings
-from forecasting.alerts import ALERT_TYPES, emit_alerts, spike_alerts, volatility_alerts
+from forecasting.alerts import ALERT_TYPES, emit_alerts, process_outbox, spike_alerts, volatility_alerts
 from forecasting.leadtime import audit_lead_times
 from forecasting.segmentation import segment
 from forecasting.signals.segment_changes import segment_changes
@@ -28,7 +28,7 @@ from forecasting.signals.slippage import detect_slippage
 from forecasting.signals.spikes import detect_spikes
 from forecasting.signals.volatility import detect_volatility_shifts
 from forecasting.store import NotFoundError, ResultStore
-from serving.cli.common import bad_input_exits, console, setup_logging
+from serving.cli.common import bad_input_exits, console, err_console, setup_logging
 
 logger = logging.getLogger(__name__)
 
@@ -163,6 +163,9 @@ def alerts_command(
     alert_type: str | None = typer.Option(None, "--type", help=f"Only this type: {', '.join(ALERT_TYPES)}."),
     limit: int = typer.Option(100, "--limit", help="At most this many alerts (newest first), >= 1."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON lines instead of a table."),
+    deliver: bool = typer.Option(
+        False, "--deliver", help="First retry the webhook deliveries that are due (receivers that were down)."
+    ),
 ) -> None:
     """List stored alerts, newest first."""
     settings = Settings()
@@ -171,7 +174,15 @@ def alerts_command(
         _check_type(alert_type)
         if limit < 1:
             raise ValueError(f"--limit must be >= 1. Got {limit}.")
-        frame = ResultStore.from_settings(settings).list_alerts(since=start, type=alert_type, limit=limit)
+        if deliver and not settings.webhook_secret:
+            raise ValueError("--deliver needs BLENDCAST_WEBHOOK_SECRET: webhooks must be signed.")
+        store = ResultStore.from_settings(settings)
+        if deliver:
+            report = process_outbox(store, settings.webhook_secret)
+            # On stderr, so --json output stays machine-readable.
+            err_console.print(f"webhooks: {len(report.sent)} delivered, {len(report.failed)} to retry later",
+                              highlight=False)
+        frame = store.list_alerts(since=start, type=alert_type, limit=limit)
     if as_json:
         for record in frame.to_dict("records"):
             typer.echo(json.dumps(record, default=str))

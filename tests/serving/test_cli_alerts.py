@@ -96,3 +96,21 @@ def test_parse_since_spans_and_dates():
     assert parse_since("12h", now) == datetime(2026, 11, 23, 0, 0, tzinfo=UTC)
     assert parse_since("2026-11-01", now) == datetime(2026, 11, 1, tzinfo=UTC)
     assert parse_since(None, now) is None
+
+
+def test_alerts_deliver_retries_due_webhooks_to_a_real_receiver(env):
+    from forecasting.alerts import make_alert
+    from tests.forecasting.test_alerts import SECRET, Receiver, _free_port
+
+    env = {**env, "BLENDCAST_WEBHOOK_SECRET": SECRET}
+    Path(env["BLENDCAST_HOME"]).mkdir(parents=True)
+    store = _store(env)
+    with Receiver(_free_port()) as receiver:
+        ids = store.add_alerts([make_alert("drift", "warning", None, None, {"message": "drift"}, "drift|1")])
+        store.enqueue_deliveries(ids, [receiver.url])
+        result = CliRunner().invoke(build_app(), ["alerts", "--deliver", "--json"], env=env)
+        assert result.exit_code == 0, result.output
+        assert len(receiver.accepted) == 1 and receiver.accepted[0]["alert"]["type"] == "drift"
+        again = CliRunner().invoke(build_app(), ["alerts", "--deliver"], env=env)
+        assert again.exit_code == 0 and len(receiver.requests) == 1
+    assert store.list_alerts()["delivered_at"].notna().all()
