@@ -2,8 +2,9 @@
 supplier slippage.
 
 The detectors live in submodules (``spikes``, ``volatility``, ``segment_changes``, ``slippage``); this
-module holds the one helper they share: the daily demand of every series as a dense matrix, so that
-detectors work on whole catalogues with array operations instead of per-series loops.
+module holds what they share: the daily demand of every series as a dense matrix, and the array
+helpers that find runs of days (the windows detectors report), so that detectors work on whole
+catalogues with array operations instead of per-series loops.
 """
 
 from __future__ import annotations
@@ -150,3 +151,63 @@ def is_whole(value: object, minimum: int = 0, maximum: int | None = None) -> boo
     if isinstance(value, bool) or not isinstance(value, int | np.integer):
         return False
     return bool(value >= minimum and (maximum is None or value <= maximum))
+
+
+def runs(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Row, first column and end column (exclusive) of every run of True in a 2-D mask."""
+    padded = np.zeros((mask.shape[0], mask.shape[1] + 2), dtype=np.int8)
+    padded[:, 1:-1] = mask
+    step = np.diff(padded, axis=1)
+    rows, starts = np.nonzero(step == 1)
+    _, ends = np.nonzero(step == -1)
+    # np.nonzero walks row by row, so the k-th start and the k-th end belong to the same run.
+    return rows, starts, ends
+
+
+def close_gaps(
+    rows: np.ndarray, starts: np.ndarray, ends: np.ndarray, gap: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Join runs of the same row separated by at most ``gap`` days."""
+    if rows.size == 0:
+        return rows, starts, ends
+    new = np.ones(rows.size, dtype=bool)
+    new[1:] = (rows[1:] != rows[:-1]) | (starts[1:] - ends[:-1] > gap)
+    first = np.flatnonzero(new)
+    last = np.append(first[1:] - 1, rows.size - 1)
+    return rows[first], starts[first], ends[last]
+
+
+def bridge_unknown(high: np.ndarray, unknown: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Runs of ``high`` days that may cross unknown days, trimmed to start and end on a high day."""
+    rows, starts, ends = runs(high | unknown)
+    n = high.shape[1]
+    cols = np.arange(n)[None, :]
+    # Next high day at or after each column, and last high day at or before it (n / -1: none).
+    next_high = np.where(high, cols, n)
+    next_high = np.minimum.accumulate(next_high[:, ::-1], axis=1)[:, ::-1]
+    prev_high = np.maximum.accumulate(np.where(high, cols, -1), axis=1)
+    first = next_high[rows, starts]
+    last = prev_high[rows, ends - 1]
+    keep = first < ends
+    return rows[keep], first[keep], last[keep] + 1
+
+
+def run_sums(
+    values: np.ndarray, rows: np.ndarray, starts: np.ndarray, ends: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Sum of known values and number of known days inside each run."""
+    known = ~np.isnan(values)
+    zeros = np.zeros((values.shape[0], 1))
+    csum = np.concatenate([zeros, np.cumsum(np.where(known, values, 0.0), axis=1)], axis=1)
+    ccount = np.concatenate([zeros, np.cumsum(known, axis=1)], axis=1)
+    return csum[rows, ends] - csum[rows, starts], ccount[rows, ends] - ccount[rows, starts]
+
+
+def argmax_in_runs(values: np.ndarray, rows: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
+    """Column of the largest value inside each run."""
+    length = int((ends - starts).max())
+    offsets = np.arange(length)
+    cols = np.minimum(starts[:, None] + offsets, ends[:, None] - 1)
+    picked = np.nan_to_num(values[rows[:, None], cols], nan=-np.inf)
+    return cols[np.arange(rows.size), np.argmax(picked, axis=1)]
+

@@ -24,7 +24,19 @@ from scipy.stats import norm, poisson
 
 from features.dataset import Dataset
 from features.schema import SERIES_KEY
-from forecasting.signals import DemandMatrix, check_params, demand_matrix, is_number, is_whole, mask_events
+from forecasting.signals import (
+    DemandMatrix,
+    argmax_in_runs,
+    bridge_unknown,
+    check_params,
+    close_gaps,
+    demand_matrix,
+    is_number,
+    is_whole,
+    mask_events,
+    run_sums,
+    runs,
+)
 from models.base import ParamCheck
 
 logger = logging.getLogger(__name__)
@@ -200,8 +212,8 @@ def _yoy_candidates(
         agree = np.nanmean(np.where(np.isnan(stack), np.nan, stack >= min_uplift), axis=0)
     # Event days are unknown here: a season runs through them when it is high on both sides.
     high = (np.nan_to_num(ratio) >= min_uplift) & (base_now[:, None] > 0)
-    rows, starts, ends = _bridge_unknown(high, np.isnan(ratio))
-    rows, starts, ends = _close_gaps(rows, starts, ends, gap_days)
+    rows, starts, ends = bridge_unknown(high, np.isnan(ratio))
+    rows, starts, ends = close_gaps(rows, starts, ends, gap_days)
     zeros = np.zeros((high.shape[0], 1))
     n_high = np.concatenate([zeros, np.cumsum(high, axis=1)], axis=1)
     long_enough = n_high[rows, ends] - n_high[rows, starts] >= min_days
@@ -213,7 +225,7 @@ def _yoy_candidates(
     obs = np.zeros(rows.size)
     exp = np.zeros(rows.size)
     for raw, base in zip(raws, bases, strict=True):
-        units, known = _run_sums(raw, rows, starts, ends)
+        units, known = run_sums(raw, rows, starts, ends)
         obs += units
         exp += np.nan_to_num(base[rows]) * known
     # Over-dispersion from the whole history: a short baseline of a lumpy series may hold no bulk
@@ -236,7 +248,7 @@ def _yoy_candidates(
     sold_days, known = np.zeros(rows.size), np.zeros(rows.size)
     for raw in raws:
         sold = np.where(np.isnan(raw), np.nan, (raw > 0).astype(float))
-        days, n = _run_sums(sold, rows, starts, ends)
+        days, n = run_sums(sold, rows, starts, ends)
         sold_days += days
         known += n
     p_orders = poisson.sf(sold_days - 1, np.maximum(share * known, 1e-9))
@@ -244,7 +256,7 @@ def _yoy_candidates(
     rows, starts, ends, p_value = rows[keep], starts[keep], ends[keep], p_value[keep]
     if rows.size == 0:
         return _empty()
-    peaks = _argmax_in_runs(ratio, rows, starts, ends)
+    peaks = argmax_in_runs(ratio, rows, starts, ends)
     agree = np.nan_to_num(agree[rows, peaks], nan=1.0)
     conf = agree * (1.0 - p_value)
     return _frame(matrix, rows, starts, ends, peaks, ratio[rows, peaks], conf, "yoy")
@@ -283,43 +295,6 @@ def _robust_z(
     return out
 
 
-def _bridge_unknown(high: np.ndarray, unknown: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Runs of ``high`` days that may cross unknown days, trimmed to start and end on a high day."""
-    rows, starts, ends = _runs(high | unknown)
-    n = high.shape[1]
-    cols = np.arange(n)[None, :]
-    # Next high day at or after each column, and last high day at or before it (n / -1: none).
-    next_high = np.where(high, cols, n)
-    next_high = np.minimum.accumulate(next_high[:, ::-1], axis=1)[:, ::-1]
-    prev_high = np.maximum.accumulate(np.where(high, cols, -1), axis=1)
-    first = next_high[rows, starts]
-    last = prev_high[rows, ends - 1]
-    keep = first < ends
-    return rows[keep], first[keep], last[keep] + 1
-
-
-def _close_gaps(
-    rows: np.ndarray, starts: np.ndarray, ends: np.ndarray, gap: int
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Join runs of the same row separated by at most ``gap`` days."""
-    if rows.size == 0:
-        return rows, starts, ends
-    new = np.ones(rows.size, dtype=bool)
-    new[1:] = (rows[1:] != rows[:-1]) | (starts[1:] - ends[:-1] > gap)
-    first = np.flatnonzero(new)
-    last = np.append(first[1:] - 1, rows.size - 1)
-    return rows[first], starts[first], ends[last]
-
-
-def _run_sums(
-    values: np.ndarray, rows: np.ndarray, starts: np.ndarray, ends: np.ndarray
-) -> tuple[np.ndarray, np.ndarray]:
-    """Sum of known values and number of known days inside each run."""
-    known = ~np.isnan(values)
-    zeros = np.zeros((values.shape[0], 1))
-    csum = np.concatenate([zeros, np.cumsum(np.where(known, values, 0.0), axis=1)], axis=1)
-    ccount = np.concatenate([zeros, np.cumsum(known, axis=1)], axis=1)
-    return csum[rows, ends] - csum[rows, starts], ccount[rows, ends] - ccount[rows, starts]
 
 
 def _forecast_candidates(
@@ -352,14 +327,14 @@ def _forecast_candidates(
     if levels:
         qvals = frame[[_level_column(frame, q) for q in levels]].to_numpy(dtype=float)
         prob[rows, day] = 1.0 - _level_at(qvals, np.asarray(levels), threshold[rows])
-    run_rows, starts, ends = _runs(np.nan_to_num(ratio) >= min_uplift)
+    run_rows, starts, ends = runs(np.nan_to_num(ratio) >= min_uplift)
     if run_rows.size == 0:
         return _empty()
     csum = np.concatenate([np.zeros((mean.shape[0], 1)), np.cumsum(np.nan_to_num(mean), axis=1)], axis=1)
     run_units = csum[run_rows, ends] - csum[run_rows, starts]
     keep = run_units >= min_units
     run_rows, starts, ends = run_rows[keep], starts[keep], ends[keep]
-    peaks = _argmax_in_runs(ratio, run_rows, starts, ends)
+    peaks = argmax_in_runs(ratio, run_rows, starts, ends)
     return _frame(matrix, run_rows, starts, ends, peaks, ratio[run_rows, peaks], prob[run_rows, peaks],
                   "forecast")
 
@@ -437,24 +412,6 @@ def _level_at(qvals: np.ndarray, levels: np.ndarray, value: np.ndarray) -> np.nd
     return levels[i - 1] + frac * (levels[i] - levels[i - 1])
 
 
-def _runs(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Row, first column and end column (exclusive) of every run of True in a 2-D mask."""
-    padded = np.zeros((mask.shape[0], mask.shape[1] + 2), dtype=np.int8)
-    padded[:, 1:-1] = mask
-    step = np.diff(padded, axis=1)
-    rows, starts = np.nonzero(step == 1)
-    _, ends = np.nonzero(step == -1)
-    # np.nonzero walks row by row, so the k-th start and the k-th end belong to the same run.
-    return rows, starts, ends
-
-
-def _argmax_in_runs(values: np.ndarray, rows: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
-    """Column of the largest value inside each run."""
-    length = int((ends - starts).max())
-    offsets = np.arange(length)
-    cols = np.minimum(starts[:, None] + offsets, ends[:, None] - 1)
-    picked = np.nan_to_num(values[rows[:, None], cols], nan=-np.inf)
-    return cols[np.arange(rows.size), np.argmax(picked, axis=1)]
 
 
 def _frame(

@@ -178,3 +178,18 @@ def test_forecast_without_mean_is_rejected(two_years_then_origin):
     data, _ = two_years_then_origin
     with pytest.raises(ValueError, match=r"forecast lacks the column\(s\) \['mean'\]"):
         detect_spikes(data, pd.DataFrame({"sku": ["S1"], "channel": ["web"], "date": [data.end_date]}))
+
+
+def test_run_helpers_find_join_and_bridge_windows():
+    from forecasting.signals import bridge_unknown, close_gaps, runs
+
+    mask = np.array([[1, 1, 0, 0, 1, 0, 0, 0, 0, 1], [0, 0, 0, 0, 0, 0, 0, 0, 0, 0]], dtype=bool)
+    rows, starts, ends = runs(mask)
+    assert rows.tolist() == [0, 0, 0] and starts.tolist() == [0, 4, 9] and ends.tolist() == [2, 5, 10]
+    rows, starts, ends = close_gaps(rows, starts, ends, 2)
+    assert starts.tolist() == [0, 9] and ends.tolist() == [5, 10]
+    high = np.array([[0, 1, 1, 0, 0, 1, 1, 0]], dtype=bool)
+    unknown = np.array([[1, 0, 0, 1, 1, 0, 0, 1]], dtype=bool)
+    # Unknown days between two high stretches are bridged; unknown edges are trimmed off.
+    rows, starts, ends = bridge_unknown(high, unknown)
+    assert starts.tolist() == [1] and ends.tolist() == [7]
