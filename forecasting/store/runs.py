@@ -332,21 +332,19 @@ class RunsMixin(StoreBase):
         qcols = [quantile_column(q) for q in run.quantiles]
         with self._ready().connect() as conn:
             raw = fetch_forecast_rows(conn, run.id, keys)
-        cols: list[tuple[Any, ...]] = list(zip(*raw, strict=True)) if raw else [() for _ in range(6)]
+        got = pd.DataFrame.from_records(raw, columns=["sku", "channel", "date", "mean", "q", "model"])
         out = pd.DataFrame(
             {
-                "sku": pd.Series(cols[0], dtype=object),
-                "channel": pd.Series(cols[1], dtype=object),
-                "date": pd.to_datetime(pd.Series(cols[2], dtype=object), format="%Y-%m-%d").astype(
-                    "datetime64[ns]"
-                ),
-                "mean": pd.Series(cols[3], dtype=float),
+                "sku": got["sku"].astype(object),
+                "channel": got["channel"].astype(object),
+                "date": pd.to_datetime(got["date"], format="%Y-%m-%d").astype("datetime64[ns]"),
+                "mean": got["mean"].astype(float),
             }
         )
-        values = parse_quantile_json(list(cols[4]), len(qcols))
+        values = parse_quantile_json(got["q"].tolist(), len(qcols))
         for i, col in enumerate(qcols):
             out[col] = values[:, i]
-        out["model"] = pd.Series(cols[5], dtype=object)
+        out["model"] = got["model"].astype(object)
         return out.sort_values([*SERIES_KEY, "date"], kind="stable").reset_index(drop=True)
 
     def get_policies(self, run_id: int | None = None) -> pd.DataFrame:
