@@ -5,6 +5,10 @@ Three kinds of evidence, combined per series:
 - ``yoy``: the same period in earlier years. Demand in a centred window around ``t + d`` one (or two)
   years ago, divided by the baseline of that year, predicts the uplift ``d`` days ahead. This is the
   only evidence that reaches past a short forecast horizon (a 28-day forecast cannot see day 60).
+  Promotion and event days are left out (they have their own evidence), and a window must hold up
+  as a whole: its units beat the baseline under the series' over-dispersion, it stands out from
+  every other stretch of the same length in the history (robust z-score), and for sparse or lumpy
+  series it brought more orders, not one big order.
 - ``forecast``: the forecast mean against the recent baseline.
 - ``event`` / ``promotion``: known future events whose past occurrences lifted this series' demand,
   and planned promotions with a declared uplift.
@@ -90,22 +94,23 @@ def detect_spikes(
         horizon_days: How far ahead to look, in days.
         min_uplift: Smallest peak / baseline ratio reported.
         baseline_days: Length of the baseline window before the origin (and before the same origin
-            one year earlier); its median weekly rate is the baseline, so a past spike inside it does
-            not hide the next one.
+            one year earlier); its mean daily rate without its busiest week is the baseline (every
+            week counts for sparse series), so a past spike inside it does not hide the next one.
         window_days: Width of the centred window that smooths daily demand (odd).
         alpha: A last-year or event peak must beat its baseline at this significance level, with
             the baseline's own over-dispersion as noise.
         min_units: Least units in the evidence window, so near-dead series do not raise alarms.
         merge_gap_days: Windows of one series closer than this are merged into one spike.
-        min_days: Least length of a seasonal (last-year) window: a season lifts demand for weeks,
-            while a few lifted days a year ago are noise or a one-off (events have their own source).
+        min_days: Least number of lifted days in a seasonal (last-year) window: a season lifts
+            demand for weeks, while a few lifted days a year ago are noise or a one-off (events have
+            their own source).
         min_z: Least robust z-score (median/MAD) of last year's window against every other window
             of the same length in the history: a season stands out, a noise burst does not.
         promotion_confidence: Confidence given to a planned promotion's declared uplift.
 
     Returns:
         One row per spike: ``sku, channel, start, peak, end`` (future dates), ``uplift`` (peak
-        ratio to the current baseline), ``confidence`` (0..1) and ``source`` (``yoy``, ``forecast``,
+        demand as a multiple of the baseline), ``confidence`` (0..1) and ``source`` (``yoy``, ``forecast``,
         ``event``, ``promotion``, or several joined by ``+``), sorted by series and start.
 
     Raises:
