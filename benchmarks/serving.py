@@ -114,7 +114,8 @@ def start_server(home: Path, port: int, workers: int) -> tuple[subprocess.Popen[
     env = {**os.environ, "BLENDCAST_HOME": str(home), "BLENDCAST_API_POLL_SECONDS": "0",
            "BLENDCAST_LOG_LEVEL": "WARNING"}
     cmd = [sys.executable, "-m", "uvicorn", "--factory", "serving.api.app:create_app", "--host", "127.0.0.1",
-           "--port", str(port), "--workers", str(workers), "--no-access-log", "--log-level", "warning"]
+           "--port", str(port), "--workers", str(workers), "--no-access-log", "--log-level", "warning",
+           "--timeout-worker-healthcheck", "600"]
     started = time.perf_counter()
     proc = subprocess.Popen(cmd, env=env)
     deadline = time.monotonic() + 600
@@ -299,9 +300,18 @@ def mlflow_side_by_side(requests: int) -> dict[str, dict[str, float]]:
                                strict=True)) for name, t in times.items()}
     finally:
         for proc in procs:
-            proc.terminate()
-            proc.wait(timeout=60)
+            stop(proc)
         shutil.rmtree(root, ignore_errors=True)
+
+
+def stop(proc: subprocess.Popen[bytes]) -> None:
+    """Stop a server: graceful first, killed if it does not exit within 30 s."""
+    proc.terminate()
+    try:
+        proc.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(timeout=30)
 
 
 def main() -> None:
@@ -340,8 +350,7 @@ def main() -> None:
         memory_after = rss_mb(proc.pid)
     finally:
         if proc is not None:
-            proc.terminate()
-            proc.wait(timeout=60)
+            stop(proc)
         shutil.rmtree(home, ignore_errors=True)
 
     table = Table(title=f"Blendcast API, {args.series:,} SKU-channels x {HORIZON} days, "

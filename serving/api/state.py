@@ -10,6 +10,9 @@ run, and a request arriving during a reload is served by the old run without wai
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
+import gc
 import logging
 import math
 import threading
@@ -269,6 +272,21 @@ def load_run(store: ResultStore, run: RunInfo) -> ServedRun:
     return served
 
 
+def _compact_memory() -> None:
+    """After a swap: free the old run and the load's temporaries, then keep the GC off the new run.
+
+    ``gc.freeze`` moves the run's many small objects (policy rows, segment frame) out of the
+    collector's generations, so a full collection no longer walks them: without it the periodic
+    gen-2 collection shows up as tail latency. ``malloc_trim`` hands the loader's freed temporaries
+    (the full forecast frame) back to the operating system, so RSS reflects the served run.
+    """
+    gc.unfreeze()  # the previous run was frozen: let this collection see (and free) what is left of it
+    gc.collect()
+    gc.freeze()
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+
+
 class ServedState:
     """The current served run and the reload that swaps it.
 
@@ -320,10 +338,11 @@ class ServedState:
                 self.last_error = f"{type(exc).__name__}: {exc}"
                 log.exception("Could not reload the served run; still serving the previous one")
                 return False
-            previous = self.current
+            previous_id = self.current.run.id if self.current is not None else None
             self.current = fresh  # the atomic swap: one reference assignment
             self.last_error = None
-        log.info("serving run %d (was %s)", fresh.run.id, previous.run.id if previous else "none")
+            _compact_memory()
+        log.info("serving run %d (was %s)", fresh.run.id, previous_id)
         if self._on_swap is not None:
             self._on_swap(fresh)
         return True

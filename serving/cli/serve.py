@@ -10,6 +10,9 @@ from features.settings import Settings
 from serving.cli.common import bad_input_exits, console, setup_logging
 
 APP_FACTORY = "serving.api.app:create_app"
+# Loading a large run parses JSON while holding the GIL for seconds; uvicorn's supervisor would take
+# the silent worker for dead (default 5 s) and restart it in a loop.
+WORKER_HEALTHCHECK_S = 300
 
 
 def serve(
@@ -37,7 +40,7 @@ def serve(
 
     console.print(f"Blendcast API on http://{host}:{port} with {workers} worker(s); docs at /docs")
     uvicorn.run(APP_FACTORY, factory=True, host=host, port=port, workers=workers, log_level=level.lower(),
-                access_log=False)
+                access_log=False, timeout_worker_healthcheck=WORKER_HEALTHCHECK_S)
 
 
 def register(app: typer.Typer) -> None:
