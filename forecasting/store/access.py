@@ -22,6 +22,7 @@ KEY_PREFIX = "bck"
 # Writing last_used_at on every request would make each authenticated read a write; once a minute
 # is precise enough to spot unused keys.
 _LAST_USED_RESOLUTION = timedelta(minutes=1)
+_MAX_NAME_LENGTH = 128
 _KEY_COLUMNS = ["id", "name", "scope", "prefix", "created_at", "revoked_at", "last_used_at"]
 
 
@@ -57,6 +58,11 @@ class AccessMixin(StoreBase):
         """
         if scope not in t.API_KEY_SCOPES:
             raise ValueError(f"The API key 'scope' must be one of {list(t.API_KEY_SCOPES)}. Got {scope!r}.")
+        if len(name) > _MAX_NAME_LENGTH:
+            raise ValueError(
+                f"The API key 'name' must be at most {_MAX_NAME_LENGTH} characters. Got {len(name)}. "
+                "Fix: use a shorter name, e.g. 'ims-prod'."
+            )
         prefix = secrets.token_hex(4)
         secret = secrets.token_urlsafe(32)
         salt = secrets.token_hex(16)

@@ -18,6 +18,9 @@ import pandas as pd
 from features.schema import FORECAST_KEY, SERIES_KEY, quantile_column
 
 FORECAST_FRAME = "The forecast frame"
+# Width of the sku, channel and model columns (VARCHAR(128)); checked up front because PostgreSQL
+# would reject a longer value half-way through a publish.
+MAX_KEY_LENGTH = 128
 
 POLICY_COLUMNS: tuple[str, ...] = (
     "policy",
@@ -114,6 +117,15 @@ def validate_forecast_frame(frame: pd.DataFrame, quantiles: Sequence[float], hor
                 ("are empty", f"give every row a '{col}'."),
             )
         out[col] = values.astype(str).astype(object)
+        too_long = out[col].str.len() > MAX_KEY_LENGTH
+        if too_long.any():
+            raise _bad_rows(
+                FORECAST_FRAME,
+                col,
+                too_long,
+                out,
+                (f"are longer than {MAX_KEY_LENGTH} characters", f"shorten the '{col}' codes."),
+            )
     dates = pd.to_datetime(frame["date"].reset_index(drop=True), errors="coerce")
     if dates.dt.tz is not None:
         dates = dates.dt.tz_localize(None)
@@ -185,7 +197,10 @@ def validate_forecast_frame(frame: pd.DataFrame, quantiles: Sequence[float], hor
         model = frame["model"].reset_index(drop=True)
     else:
         model = pd.Series("unknown", index=out.index)
-    out["model"] = model.where(model.notna(), "unknown").astype(str).astype(object)
+    # The column holds a short model or path name; longer text would fail the insert mid-way.
+    out["model"] = (
+        model.where(model.notna(), "unknown").astype(str).str.slice(0, MAX_KEY_LENGTH).astype(object)
+    )
     return out[[*expected, "model"]]
 
 

@@ -162,6 +162,8 @@ def _break(frame: pd.DataFrame, how: str) -> pd.DataFrame:
         bad = bad.drop(columns=["0.835"])
     elif how == "duplicate":
         bad = pd.concat([bad, bad.iloc[[0]]], ignore_index=True)
+    elif how == "long_sku":
+        bad.loc[bad["sku"] == "SKU_001", "sku"] = "S" * 129
     return bad
 
 
@@ -173,6 +175,7 @@ def _break(frame: pd.DataFrame, how: str) -> pd.DataFrame:
         ("negative", r"column 'mean': 1 row is negative.*Fix: clip"),
         ("missing", r"missing column\(s\) \['0\.835'\]"),
         ("duplicate", r"2 rows are duplicates of the key"),
+        ("long_sku", r"column 'sku': 14 rows are longer than 128 characters.*Fix: shorten"),
     ],
 )
 def test_bad_forecast_frame_is_rejected_and_nothing_is_written(

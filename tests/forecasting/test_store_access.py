@@ -36,6 +36,8 @@ def test_api_keys_are_stored_hashed_and_can_be_revoked(store: ResultStore) -> No
         store.revoke_api_key(999)
     with pytest.raises(ValueError, match=r"'scope' must be one of \['read', 'admin'\]. Got 'root'"):
         store.create_api_key("root")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match=r"'name' must be at most 128 characters\. Got 200"):
+        store.create_api_key("read", name="x" * 200)
 
 
 def test_training_lock(store: ResultStore) -> None:
