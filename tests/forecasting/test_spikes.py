@@ -193,3 +193,18 @@ def test_run_helpers_find_join_and_bridge_windows():
     # Unknown days between two high stretches are bridged; unknown edges are trimmed off.
     rows, starts, ends = bridge_unknown(high, unknown)
     assert starts.tolist() == [1] and ends.tolist() == [7]
+
+
+def test_real_m5_slice_raises_few_spikes_before_christmas(m5_tiny_dir):
+    from features.importers import import_m5
+    from features.validation import build_dataset
+
+    tables = import_m5(m5_tiny_dir)
+    items = sorted(tables["sales"]["sku"].unique())[:8]
+    tables["sales"] = tables["sales"][tables["sales"]["sku"].isin(items)]
+    data = build_dataset(tables).truncate("2015-11-01")
+    spikes = detect_spikes(data, horizon_days=91)
+    # Grocery demand has no doubling season: a handful of event days at most, all inside the horizon.
+    assert spikes[["sku", "channel"]].drop_duplicates().shape[0] <= 0.1 * len(data.series())
+    assert (spikes["start"] > data.end_date).all()
+    assert (spikes["end"] <= data.end_date + pd.Timedelta(days=91)).all()
