@@ -20,6 +20,8 @@ MAX_DELIVERY_ATTEMPTS = 8
 _BACKOFF_BASE = timedelta(minutes=1)
 _BACKOFF_MAX = timedelta(hours=1)
 SEVERITIES: tuple[str, ...] = ("info", "warning", "critical")
+# Column widths of the alerts table, checked before inserting so a batch fails whole and early.
+_MAX_LENGTHS = {"type": 64, "sku": 128, "channel": 128, "dedup_key": 255}
 
 _ALERT_COLUMNS = [
     "id",
@@ -45,6 +47,13 @@ def _check_alert(alert: dict[str, Any], index: int) -> None:
         raise ValueError(
             f"The 'severity' of alert {index} must be one of {list(SEVERITIES)}. Got {alert['severity']!r}."
         )
+    for key, limit in _MAX_LENGTHS.items():
+        value = alert.get(key)
+        if value is not None and len(str(value)) > limit:
+            raise ValueError(
+                f"The '{key}' of alert {index} must be at most {limit} characters. Got {len(str(value))}. "
+                "Fix: shorten it (a dedup_key can be a hash)."
+            )
 
 
 class AlertsMixin(StoreBase):

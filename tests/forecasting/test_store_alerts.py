@@ -36,6 +36,11 @@ def test_alerts_are_deduplicated(store: ResultStore) -> None:
         ValueError, match=r"The 'severity' of alert 0 must be one of \['info', 'warning', 'critical'\]"
     ):
         store.add_alerts([{**alert, "severity": "loud"}])
+    with pytest.raises(ValueError, match=r"'dedup_key' of alert 1 must be at most 255 characters\. Got 300"):
+        store.add_alerts([{**alert, "dedup_key": "new"}, {**alert, "dedup_key": "k" * 300}])
+    assert store.list_alerts(type="segment_change")["dedup_key"].tolist() == [
+        "seg:A:web:r1"
+    ]  # nothing stored
 
 
 def test_outbox_delivers_retries_and_gives_up(store: ResultStore) -> None:
