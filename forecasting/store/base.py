@@ -30,6 +30,11 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 def make_engine(url: str) -> sa.Engine:
     """An engine for ``url``: SQLite in WAL mode (directory created) or a pre-pinged server pool."""
     parsed = sa.make_url(url)
+    if parsed.get_backend_name() not in ("sqlite", "postgresql"):
+        raise ValueError(
+            f"The result store supports SQLite and PostgreSQL. Got a '{parsed.get_backend_name()}' URL. "
+            "Fix: set BLENDCAST_DATABASE_URL to a postgresql+psycopg:// URL or leave it empty for SQLite."
+        )
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:" and not parsed.database.startswith("file:"):
             Path(parsed.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
@@ -105,15 +110,9 @@ class StoreBase:
 
     def _insert_ignore(self, table: sa.Table) -> Any:
         """``INSERT ... ON CONFLICT DO NOTHING`` for ``table`` in this database's dialect."""
-        name = self.engine.dialect.name
-        if name == "postgresql":
+        if self.engine.dialect.name == "postgresql":
             return postgresql.insert(table).on_conflict_do_nothing()
-        if name == "sqlite":
-            return sqlite.insert(table).on_conflict_do_nothing()
-        raise NotImplementedError(
-            f"The result store supports SQLite and PostgreSQL. Got a '{name}' URL. "
-            "Fix: set BLENDCAST_DATABASE_URL to a postgresql+psycopg:// URL or leave it empty for SQLite."
-        )
+        return sqlite.insert(table).on_conflict_do_nothing()  # make_engine admits only the two
 
     @staticmethod
     def _bulk_insert(conn: sa.Connection, table: sa.Table, columns: Sequence[str], rows: list[tuple]) -> None:
@@ -127,7 +126,8 @@ class StoreBase:
         cols = ", ".join(f'"{c}"' for c in columns)
         if conn.dialect.name == "postgresql":
             raw = conn.connection.driver_connection
-            assert raw is not None
+            if raw is None:
+                raise RuntimeError("The database connection was closed in the middle of a publish.")
             with raw.cursor() as cur, cur.copy(f'COPY "{table.name}" ({cols}) FROM STDIN') as copy:
                 for row in rows:
                     copy.write_row(row)

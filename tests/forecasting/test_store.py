@@ -352,6 +352,8 @@ def test_from_settings_uses_blendcast_home(tmp_path: Path) -> None:
 
 def test_ping_is_false_for_an_unreachable_database() -> None:
     assert not ResultStore("postgresql+psycopg://nobody@127.0.0.1:1/none?connect_timeout=1").ping()
+    with pytest.raises(ValueError, match=r"supports SQLite and PostgreSQL\. Got a 'mysql' URL"):
+        ResultStore("mysql://user@host/db").latest_run()
 
 
 def test_before_commit_runs_inside_the_transaction(store: ResultStore, store_url: str) -> None:
