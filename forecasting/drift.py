@@ -49,6 +49,7 @@ VERDICTS: Final = ("OK", "WATCH", "ACT")
 # Days of history before the reference window the features need: lag 35 + 91-day zero share, and the
 # EWMs' memory (alpha 0.05 keeps under 1% of its weight beyond 90 days).
 FEATURE_HISTORY_DAYS: Final = 150
+VOLATILITY_HISTORY_DAYS: Final = 182
 
 _CHECKS: Final = {
     "reference_days": ParamCheck(lambda v: is_whole(v, 14), "a whole number of days >= 14"),
@@ -407,7 +408,7 @@ def compute_drift(
     bins: int = 10,
     days_per_window: int = 7,
     max_feature_rows: int = 300_000,
-    max_feature_series: int = 8_000,
+    max_feature_series: int = 5_000,
     volatility: bool = True,
     thresholds: DriftThresholds | None = None,
     seed: int = 0,
@@ -469,7 +470,9 @@ def compute_drift(
     stage("realized accuracy")
     shifts = pd.DataFrame(columns=["sku", "channel", "changed_at", "cv_before", "cv_after", "p_value"])
     if volatility:
-        found = detect_volatility_shifts(data)
+        # Half a year before the windows is enough history to place a change inside them.
+        recent = data.sales[data.sales["date"] >= ref_start - pd.Timedelta(days=VOLATILITY_HISTORY_DAYS)]
+        found = detect_volatility_shifts(replace(data, sales=recent.reset_index(drop=True), warnings=[]))
         shifts = _with_segments(found[found["changed_at"] >= ref_start], labels).reset_index(drop=True)
         stage("volatility shifts")
     result = DriftResult(inputs, demand, fdrift, movers, accuracy, shifts)

@@ -56,10 +56,11 @@ def series_history(request: Request, sku: str, channel: str) -> pd.DataFrame | N
             ordered = sales
             if not sales["sku"].is_monotonic_increasing:
                 ordered = sales.sort_values("sku", kind="stable")
-            index = (sales, ordered, ordered["sku"].astype(str).to_numpy(dtype=object))
+            column = ordered["sku"]
+            index = (sales, ordered, (column if column.dtype == object else column.astype(str)).to_numpy())
             state.ui_sales_index = index
-    _, ordered, skus = index
-    lo, hi = np.searchsorted(skus, sku, side="left"), np.searchsorted(skus, sku, side="right")
+    _, ordered, keys = index
+    lo, hi = np.searchsorted(keys, sku, side="left"), np.searchsorted(keys, sku, side="right")
     rows = ordered.iloc[lo:hi]
     return rows[rows["channel"] == channel]
 
@@ -96,9 +97,12 @@ def run_policies(store: ResultStore, run: RunInfo) -> pd.DataFrame:
 
 
 def series_keys(store: ResultStore, run: RunInfo) -> pd.DataFrame:
-    """Distinct ``sku, channel`` of a run's forecasts, sorted (cached per store and run)."""
+    """The run's series, sorted: from its policies, else distinct forecast keys (cached per run)."""
 
     def load() -> pd.DataFrame:
+        policies = run_policies(store, run)
+        if len(policies):  # one row per planned series: no scan of the forecast table needed
+            return policies[["sku", "channel"]].sort_values(["sku", "channel"]).reset_index(drop=True)
         f = store_tables.forecasts.c
         query = sa.select(f.sku, f.channel).where(f.run_id == run.id).distinct()
         with store.engine.connect() as conn:
