@@ -84,19 +84,28 @@ def _load(data_dir: Path, as_of: str | None) -> Dataset:
 
 
 def compute_signal_alerts(
-    data: Dataset, previous_segments: pd.DataFrame | None, *, horizon_days: int = 91, fdr: float = 0.05
+    data: Dataset,
+    previous_segments: pd.DataFrame | None,
+    *,
+    forecast: pd.DataFrame | None = None,
+    horizon_days: int = 91,
+    fdr: float = 0.05,
 ) -> dict[str, list[dict[str, Any]]]:
     """Every signal's alerts for ``data``, by alert type.
 
     Args:
         data: Validated tables; signals are computed as of ``data.end_date``.
         previous_segments: The last published segmentation (with ``policy``), or None.
+        forecast: The served forecast, used as spike evidence if it starts the day after the data.
         horizon_days: How far ahead to look for spikes.
         fdr: False discovery rate of the volatility scan.
     """
     out: dict[str, list[dict[str, Any]]] = {}
-    with console.status("spikes ahead: last year, events and promotions ..."):
-        out["spike"] = spike_alerts(detect_spikes(data, horizon_days=horizon_days))
+    next_day = data.end_date + pd.Timedelta(days=1)
+    if forecast is not None and (forecast.empty or pd.Timestamp(forecast["date"].min()) != next_day):
+        forecast = None  # made from another origin: its peaks are not this data's days ahead
+    with console.status("spikes ahead: last year, forecast, events and promotions ..."):
+        out["spike"] = spike_alerts(detect_spikes(data, forecast, horizon_days=horizon_days))
     logger.info("stage spikes: %d alerts", len(out["spike"]))
     with console.status("volatility shifts ..."):
         out["volatility_shift"] = volatility_alerts(detect_volatility_shifts(data, fdr=fdr))
@@ -139,12 +148,14 @@ def signals_command(
             data = _load(data_dir, as_of)
         settings.ensure_home()
         store = ResultStore.from_settings(settings)
+        previous, forecast = None, None
         try:
             latest = store.latest_run()
-            previous = store.get_segments(latest.id) if latest is not None else None
+            if latest is not None:
+                previous, forecast = store.get_segments(latest.id), store.get_forecasts(latest.id)
         except NotFoundError:
-            previous = None
-        by_type = compute_signal_alerts(data, previous, horizon_days=horizon, fdr=fdr)
+            pass
+        by_type = compute_signal_alerts(data, previous, forecast=forecast, horizon_days=horizon, fdr=fdr)
         alerts = [a for group in by_type.values() for a in group]
         with console.status(f"storing {len(alerts)} alerts and delivering webhooks ..."):
             new_ids = emit_alerts(store, alerts, settings)

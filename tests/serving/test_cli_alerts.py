@@ -114,3 +114,38 @@ def test_alerts_deliver_retries_due_webhooks_to_a_real_receiver(env):
         again = CliRunner().invoke(build_app(), ["alerts", "--deliver"], env=env)
         assert again.exit_code == 0 and len(receiver.requests) == 1
     assert store.list_alerts()["delivered_at"].notna().all()
+
+
+def test_signals_reads_the_served_run_for_forecast_peaks_and_segment_changes(data_dir, env):
+    import pandas as pd
+
+    from features.readers import load_dataset
+    from features.schema import quantile_column
+    from forecasting.segmentation import segment
+
+    data = load_dataset(data_dir)
+    sales = data.sales[~data.sales["censored"]]
+    top = sales.groupby(["sku", "channel"])["units"].mean().sort_values().index[-1]
+    level = float(sales[(sales["sku"] == top[0]) & (sales["channel"] == top[1])]["units"].tail(56).mean())
+    dates = data.end_date + pd.to_timedelta(range(1, 29), unit="D")
+    mean = [level] * 10 + [5 * level] * 8 + [level] * 10
+    forecast = pd.DataFrame({"sku": top[0], "channel": top[1], "date": dates, "mean": mean,
+                             quantile_column(0.1): [0.5 * m for m in mean], quantile_column(0.5): mean,
+                             quantile_column(0.9): [1.5 * m for m in mean]})
+    stored = segment(data).assign(as_of=data.end_date - pd.Timedelta(days=7), policy="JIT")
+    # Pretend the top series was a C/Z item last week: today it is measured as something else.
+    is_top = (stored["sku"] == top[0]) & (stored["channel"] == top[1])
+    stored.loc[is_top, ["abc", "xyz", "weekly_cv"]] = ["C", "Z", 3.0]
+    Path(env["BLENDCAST_HOME"]).mkdir(parents=True)
+    store = _store(env)
+    run_id = store.create_run("train", {})
+    store.publish_run(run_id, forecasts=forecast, segments=stored, horizon=28, quantiles=(0.1, 0.5, 0.9))
+
+    result = CliRunner().invoke(build_app(), ["signals", "--data", str(data_dir)], env=env)
+    assert result.exit_code == 0, result.output
+    alerts = store.list_alerts()
+    spikes = alerts[(alerts["type"] == "spike") & (alerts["sku"] == top[0]) & (alerts["channel"] == top[1])]
+    assert any("forecast" in p["source"] for p in spikes["payload"])
+    changes = alerts[(alerts["type"] == "segment_change") & (alerts["sku"] == top[0])]
+    assert {p["field"] for p in changes["payload"]} >= {"abc"}
+    assert all(p["old"] in ("C", "Z") for p in changes["payload"] if p["field"] in ("abc", "xyz"))
