@@ -210,3 +210,20 @@ def test_a_body_signed_with_another_key_is_refused_and_kept_for_retry(store, tmp
         assert receiver.accepted == []
         assert next(iter(report.failed.values())).startswith("HTTP 401")
         assert store.list_alerts()["delivered_at"].isna().all()
+
+
+@pytest.mark.postgres
+def test_outbox_on_postgresql_delivers_once_after_the_receiver_comes_back(postgres_url, tmp_path):
+    pg_store = ResultStore(postgres_url)
+    try:
+        port = _free_port()
+        settings = _settings(tmp_path, f"http://127.0.0.1:{port}/hook")
+        assert len(emit_alerts(pg_store, [_alert("P1")], settings)) == 1
+        with Receiver(port) as receiver:
+            later = datetime.now(UTC) + timedelta(hours=2)
+            assert len(process_outbox(pg_store, SECRET, now=later).sent) == 1
+            assert process_outbox(pg_store, SECRET, now=later + timedelta(days=1)).sent == []
+            assert len(receiver.requests) == 1
+        assert pg_store.list_alerts()["delivered_at"].notna().all()
+    finally:
+        pg_store.dispose()
