@@ -42,6 +42,8 @@ log = logging.getLogger(__name__)
 # Alerts go before publish: publish is the one atomic step that changes what is served, so it comes last.
 STAGES: tuple[str, ...] = ("load", "backtest", "fit", "plan", "register", "alerts", "publish")
 LOCK_NAME = "weekly-training"
+# Published runs whose forecasts stay in the store: eight weeks of history for realized-accuracy drift.
+KEEP_RUNS = 8
 
 
 class TrainingLockedError(RuntimeError):
@@ -267,6 +269,9 @@ def _run_locked(
             if decision.promote:
                 _publish(store, registry, run_id, version.version, outputs, scores.metrics, options)
                 status = "published"
+                pruned = store.prune_runs(keep=KEEP_RUNS)
+                if pruned:
+                    report(f"Pruned {pruned} forecast rows of runs older than the last {KEEP_RUNS}.")
             else:
                 registry.set_aliases({CHALLENGER: version.version})
                 store.fail_run(run_id, f"not promoted: {decision.reason}")
