@@ -269,9 +269,6 @@ def _run_locked(
             if decision.promote:
                 _publish(store, registry, run_id, version.version, outputs, scores.metrics, options)
                 status = "published"
-                pruned = store.prune_runs(keep=KEEP_RUNS)
-                if pruned:
-                    report(f"Pruned {pruned} forecast rows of runs older than the last {KEEP_RUNS}.")
             else:
                 registry.set_aliases({CHALLENGER: version.version})
                 store.fail_run(run_id, f"not promoted: {decision.reason}")
@@ -283,6 +280,13 @@ def _run_locked(
         except ValueError:  # already published or failed: its status says enough
             log.warning("Run %d could not be marked failed after: %s", run_id, exc)
         raise
+    if status == "published":  # after the commit: a failure here must not touch the aliases
+        try:
+            pruned = store.prune_runs(keep=KEEP_RUNS)
+            if pruned:
+                report(f"Pruned {pruned} forecast rows of runs older than the last {KEEP_RUNS}.")
+        except Exception as exc:
+            log.warning("Pruning old runs failed (the new run is published): %s", exc)
     report(
         f"Run {run_id}: model v{version.version} {status} ({decision.reason}); "
         f"{PRIMARY_METRIC} {scores.metrics.get(PRIMARY_METRIC, float('nan')):.4f}; {n_alerts} alerts."
