@@ -89,6 +89,21 @@ def demand_matrix(sales: pd.DataFrame, *, exclude_promo: bool = False) -> Demand
     return DemandMatrix(keys=key_frame, start=start, values=values)
 
 
+def sku_totals(matrix: DemandMatrix) -> DemandMatrix:
+    """Daily demand of each SKU summed over its channels (``channel`` = ``"*"``).
+
+    A day is unknown only when it is unknown on every channel; known channels count otherwise.
+    """
+    skus = matrix.keys["sku"].to_numpy()
+    # Rows are sorted by sku, so each SKU is one block of rows: reduceat sums the blocks.
+    first = np.flatnonzero(np.r_[True, skus[1:] != skus[:-1]])
+    known = ~np.isnan(matrix.values)
+    totals = np.add.reduceat(np.where(known, matrix.values, 0.0), first, axis=0)
+    any_known = np.add.reduceat(known.astype(np.int32), first, axis=0) > 0
+    keys = pd.DataFrame({"sku": skus[first], "channel": "*"})
+    return DemandMatrix(keys, matrix.start, np.where(any_known, totals, np.nan).astype(np.float32))
+
+
 # Days around an event (before, after) that its effect may reach: pre-Christmas build-up starts a
 # week ahead, Black Friday runs into Cyber Monday.
 EVENT_WINDOW: tuple[int, int] = (7, 3)
@@ -210,4 +225,14 @@ def argmax_in_runs(values: np.ndarray, rows: np.ndarray, starts: np.ndarray, end
     cols = np.minimum(starts[:, None] + offsets, ends[:, None] - 1)
     picked = np.nan_to_num(values[rows[:, None], cols], nan=-np.inf)
     return cols[np.arange(rows.size), np.argmax(picked, axis=1)]
+
+def centred_sums(values: np.ndarray, first: int, count: int, width: int) -> tuple[np.ndarray, np.ndarray]:
+    """Sum and number of known days in a centred window around columns ``first .. first+count-1``."""
+    half = width // 2
+    lo, hi = first - half, first + count - 1 + half
+    block = values[:, lo:hi + 1].astype(float)
+    known = ~np.isnan(block)
+    csum = np.concatenate([np.zeros((block.shape[0], 1)), np.cumsum(np.where(known, block, 0.0), axis=1)], 1)
+    ccount = np.concatenate([np.zeros((block.shape[0], 1)), np.cumsum(known, axis=1)], 1)
+    return csum[:, width:] - csum[:, :-width], ccount[:, width:] - ccount[:, :-width]
 

@@ -9,6 +9,8 @@ Three kinds of evidence, combined per series:
   as a whole: its units beat the baseline under the series' over-dispersion, it stands out from
   every other stretch of the same length in the history (robust z-score), and for sparse or lumpy
   series it brought more orders, not one big order.
+- ``yoy_sku``: a season of the SKU's steady channels, passed on to its sparse (bulk-order) channels,
+  which cannot prove a season on their own.
 - ``forecast``: the forecast mean against the recent baseline.
 - ``event`` / ``promotion``: known future events whose past occurrences lifted this series' demand,
   and planned promotions with a declared uplift.
@@ -32,6 +34,7 @@ from forecasting.signals import (
     DemandMatrix,
     argmax_in_runs,
     bridge_unknown,
+    centred_sums,
     check_params,
     close_gaps,
     demand_matrix,
@@ -40,6 +43,7 @@ from forecasting.signals import (
     mask_events,
     run_sums,
     runs,
+    sku_totals,
 )
 from models.base import ParamCheck
 
@@ -110,8 +114,8 @@ def detect_spikes(
 
     Returns:
         One row per spike: ``sku, channel, start, peak, end`` (future dates), ``uplift`` (peak
-        demand as a multiple of the baseline), ``confidence`` (0..1) and ``source`` (``yoy``, ``forecast``,
-        ``event``, ``promotion``, or several joined by ``+``), sorted by series and start.
+        demand as a multiple of the baseline), ``confidence`` (0..1) and ``source`` (``yoy``, ``yoy_sku``,
+        ``forecast``, ``event``, ``promotion``, or several joined by ``+``), sorted by series and start.
 
     Raises:
         ValueError: If a parameter is out of range or the forecast lacks its key columns.
@@ -128,9 +132,10 @@ def detect_spikes(
     seasonal = DemandMatrix(matrix.keys, matrix.start, mask_events(
         demand_matrix(data.sales, exclude_promo=True), data.events))
     base_now = _baseline(seasonal.values, matrix.n_days - 1, baseline_days)
+    yoy_args = (horizon_days, float(min_uplift), baseline_days, window_days, float(alpha), float(min_units))
     parts = [
-        _yoy_candidates(seasonal, horizon_days, min_uplift, baseline_days, window_days, alpha, min_units,
-                        base_now, min_days, merge_gap_days, min_z),
+        _yoy_candidates(seasonal, *yoy_args, base_now, min_days, merge_gap_days, min_z),
+        _sku_candidates(seasonal, yoy_args, base_now, min_days, merge_gap_days, min_z),
     ]
     if forecast is not None:
         parts.append(_forecast_candidates(matrix, forecast, horizon_days, min_uplift, base_now, min_units))
@@ -179,16 +184,6 @@ def _dispersion(values: np.ndarray, end: int, days: int) -> np.ndarray:
     return np.fmax(np.nan_to_num(ratio, nan=1.0), 1.0)
 
 
-def _centred_sums(values: np.ndarray, first: int, count: int, width: int) -> tuple[np.ndarray, np.ndarray]:
-    """Sum and number of known days in a centred window around columns ``first .. first+count-1``."""
-    half = width // 2
-    lo, hi = first - half, first + count - 1 + half
-    block = values[:, lo:hi + 1].astype(float)
-    known = ~np.isnan(block)
-    csum = np.concatenate([np.zeros((block.shape[0], 1)), np.cumsum(np.where(known, block, 0.0), axis=1)], 1)
-    ccount = np.concatenate([np.zeros((block.shape[0], 1)), np.cumsum(known, axis=1)], 1)
-    return csum[:, width:] - csum[:, :-width], ccount[:, width:] - ccount[:, :-width]
-
 
 def _yoy_candidates(
     matrix: DemandMatrix, horizon: int, min_uplift: float, baseline_days: int, width: int, alpha: float,
@@ -201,7 +196,7 @@ def _yoy_candidates(
     lag = YEAR_DAYS
     while origin - lag - baseline_days + 1 >= 0 and origin - lag + 1 - half >= 0:
         base = _baseline(matrix.values, origin - lag, baseline_days)
-        sums, counts = _centred_sums(matrix.values, origin - lag + 1, horizon, width)
+        sums, counts = centred_sums(matrix.values, origin - lag + 1, horizon, width)
         with np.errstate(invalid="ignore", divide="ignore"):
             rate = np.where(counts >= (width + 1) // 2, sums / np.maximum(counts, 1), np.nan)
             ratios.append(np.where(base[:, None] > 0, rate / base[:, None], np.nan))
@@ -300,6 +295,29 @@ def _robust_z(
     return out
 
 
+
+
+def _sku_candidates(
+    matrix: DemandMatrix, yoy_args: tuple[int, float, int, int, float, float], base_now: np.ndarray,
+    min_days: int, gap_days: int, min_z: float,
+) -> pd.DataFrame:
+    """Seasons of a SKU's total demand, passed on to its sparse channels.
+
+    A season belongs to the product: a channel selling in a few bulk orders cannot prove it on its
+    own, but the SKU's busier channels can. Only sparse channels that still sell today inherit it.
+    """
+    known = (~np.isnan(matrix.values)).sum(axis=1)
+    sparse = (matrix.values > 0).sum(axis=1) < 0.5 * known
+    heirs = matrix.keys[sparse & (base_now > 0)]
+    if heirs.empty or sparse.all():
+        return _empty()
+    # The evidence comes from the steady channels only: bulk orders would make the total noisy.
+    totals = sku_totals(DemandMatrix(matrix.keys[~sparse].reset_index(drop=True), matrix.start,
+                                     matrix.values[~sparse]))
+    sku_base = _baseline(totals.values, totals.n_days - 1, yoy_args[2])
+    found = _yoy_candidates(totals, *yoy_args, sku_base, min_days, gap_days, min_z)
+    out = found.drop(columns="channel").merge(heirs, on="sku")
+    return out.assign(source="yoy_sku")[SPIKE_COLUMNS] if not out.empty else _empty()
 
 
 def _forecast_candidates(

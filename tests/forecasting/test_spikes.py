@@ -89,6 +89,26 @@ def test_sparse_series_needs_more_orders_not_one_big_order():
     assert detect_spikes(data, horizon_days=91)["sku"].tolist() == ["SEASON"]
 
 
+def test_a_sparse_channel_inherits_the_season_of_its_skus_steady_channel():
+    rng = np.random.default_rng(8)
+    n = 2 * 364 + 300
+    shop = _yearly_spike(rng, n, 8.0, 360, 30, 4.0)
+    rate = np.full(n, 0.04)
+    rate[360:390] *= 4.0
+    rate[724:754] *= 4.0
+    bulk = np.where(rng.random(n) < rate, rng.poisson(30.0, n), 0)
+    bulk[-30:] = np.where(np.arange(30) % 9 == 0, 30, 0)  # still ordering today
+    plain = np.where(rng.random(n) < 0.04, rng.poisson(30.0, n), 0)
+    plain[-30:] = bulk[-30:]
+    data = Dataset(sales=_sales({("GIFT", "shop"): shop, ("GIFT", "b2b"): bulk, ("PLAIN", "shop"):
+                                 rng.poisson(8.0, n), ("PLAIN", "b2b"): plain}))
+    spikes = detect_spikes(data, horizon_days=91)
+    found = set(zip(spikes["sku"], spikes["channel"], spikes["source"], strict=True))
+    assert ("GIFT", "shop", "yoy") in found
+    assert ("GIFT", "b2b", "yoy_sku") in found or ("GIFT", "b2b", "yoy+yoy_sku") in found
+    assert not any(sku == "PLAIN" for sku, _, _ in found)
+
+
 def test_small_uplift_is_not_a_spike():
     rng = np.random.default_rng(2)
     n = 2 * 364 + 300
