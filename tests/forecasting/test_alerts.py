@@ -227,3 +227,20 @@ def test_outbox_on_postgresql_delivers_once_after_the_receiver_comes_back(postgr
         assert pg_store.list_alerts()["delivered_at"].notna().all()
     finally:
         pg_store.dispose()
+
+
+def test_receiver_rejects_a_tampered_body_and_accepts_the_original():
+    import httpx
+
+    from forecasting.alerts import delivery_request
+    from forecasting.store import Delivery
+
+    delivery = Delivery(id=7, alert_id=3, url="", attempts=0, next_attempt_at=None, last_error=None,
+                        alert={"id": 3, "type": "spike", "sku": "S1", "payload": {"uplift": 3.0}})
+    body, headers = delivery_request(delivery, SECRET, datetime.now(UTC))
+    with Receiver(_free_port()) as receiver, httpx.Client() as client:
+        tampered = body.replace(b'"uplift": 3.0', b'"uplift": 9.0')
+        assert tampered != body
+        assert client.post(receiver.url, content=tampered, headers=headers).status_code == 401
+        assert client.post(receiver.url, content=body, headers=headers).status_code == 200
+        assert receiver.accepted[0]["alert"]["payload"]["uplift"] == 3.0
