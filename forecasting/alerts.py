@@ -22,7 +22,7 @@ import json
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, Final, Protocol
 
 import httpx
@@ -40,6 +40,8 @@ ALERT_TYPES: Final = (
     "spike", "volatility_shift", "segment_change", "supplier_slippage", "model_not_promoted", "drift",
     "training_failed",
 )
+# Days within which a re-estimated change date is the same volatility shift as a stored one.
+SHIFT_REPEAT_DAYS: Final = 56
 SIGNATURE_HEADER: Final = "X-Blendcast-Signature"
 TIMESTAMP_HEADER: Final = "X-Blendcast-Timestamp"
 DELIVERY_HEADER: Final = "X-Blendcast-Delivery"
@@ -54,6 +56,10 @@ class AlertStore(Protocol):
     def enqueue_deliveries(self, alert_ids: Sequence[int], urls: Sequence[str]) -> None: ...
 
     def due_deliveries(self, now: datetime, limit: int = 100) -> list[Delivery]: ...
+
+    def list_alerts(
+        self, since: datetime | None = None, type: str | None = None, limit: int = 500
+    ) -> pd.DataFrame: ...
 
     def record_delivery(
         self, outbox_id: int, ok: bool, error: str = "", next_attempt_at: datetime | None = None
@@ -263,7 +269,8 @@ def emit_alerts(
 
     Args:
         store: The result store.
-        alerts: Alert dicts (see :func:`make_alert`); repeats of a stored ``dedup_key`` are skipped.
+        alerts: Alert dicts (see :func:`make_alert`); repeats of a stored ``dedup_key`` are skipped,
+            and so are re-estimates of a stored spike or shift (see :func:`drop_repeats`).
         settings: Webhook URLs and secret.
         now: Delivery time (tests); defaults to now.
         client: httpx client to reuse.
@@ -281,7 +288,7 @@ def emit_alerts(
         )
     ids: list[int] = []
     # One insert per alert tells which are new, so only those are logged (repeats are silent).
-    for alert in alerts:
+    for alert in drop_repeats(store, alerts):
         new_ids = store.add_alerts([alert])
         if not new_ids:
             continue
@@ -297,6 +304,51 @@ def emit_alerts(
     if settings.webhook_urls:
         process_outbox(store, settings.webhook_secret, now=now, client=client)
     return ids
+
+
+def drop_repeats(store: AlertStore, alerts: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Leave out spikes and shifts already announced under slightly different dates.
+
+    Each run re-estimates a spike's window and a shift's change date, which move by days as data
+    arrives and would change the dedup key. A stored spike of the same series whose window overlaps
+    the new one, or a stored shift of the same series and direction within
+    :data:`SHIFT_REPEAT_DAYS`, is the same event. Stored alerts of the last year are compared.
+    """
+    if not any(a["type"] in ("spike", "volatility_shift") for a in alerts):
+        return list(alerts)
+    since = datetime.now(UTC) - timedelta(days=365)
+    seen: dict[tuple[str, str, str], list[tuple[pd.Timestamp, pd.Timestamp]]] = {}
+    for kind in ("spike", "volatility_shift"):
+        for row in store.list_alerts(since=since, type=kind, limit=1_000_000).to_dict("records"):
+            payload = row["payload"] if isinstance(row["payload"], dict) else {}
+            key, span = _event_span(kind, row["sku"], row["channel"], payload)
+            if span is not None:
+                seen.setdefault(key, []).append(span)
+    out = []
+    for alert in alerts:
+        key, span = _event_span(alert["type"], alert["sku"], alert["channel"], alert.get("payload") or {})
+        # Within one batch exact repeats are the dedup key's job: two windows of a series both count.
+        if span is None or not any(span[0] <= end and start <= span[1] for start, end in seen.get(key, [])):
+            out.append(alert)
+    return out
+
+
+def _event_span(
+    type: str, sku: object, channel: object, payload: dict[str, Any]
+) -> tuple[tuple[str, str, str], tuple[pd.Timestamp, pd.Timestamp] | None]:
+    """Identity and date span of a spike (its window) or a shift (its date, widened)."""
+    try:
+        if type == "spike":
+            span = (pd.Timestamp(payload["start"]), pd.Timestamp(payload["end"]))
+            return (type, str(sku), str(channel)), span
+        if type == "volatility_shift":
+            when = pd.Timestamp(payload["changed_at"])
+            half = pd.Timedelta(days=SHIFT_REPEAT_DAYS / 2)
+            key = (f"{type}|{payload.get('direction', '')}", str(sku), str(channel))
+            return key, (when - half, when + half)
+    except (KeyError, TypeError, ValueError):
+        pass  # an alert without its dates is compared by dedup key only
+    return (type, str(sku), str(channel)), None
 
 
 def _describe(alert: dict[str, Any]) -> str:

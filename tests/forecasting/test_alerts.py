@@ -244,3 +244,30 @@ def test_receiver_rejects_a_tampered_body_and_accepts_the_original():
         assert client.post(receiver.url, content=tampered, headers=headers).status_code == 401
         assert client.post(receiver.url, content=body, headers=headers).status_code == 200
         assert receiver.accepted[0]["alert"]["payload"]["uplift"] == 3.0
+
+
+def test_re_estimated_spikes_and_shifts_are_not_announced_again(store, tmp_path):
+    settings = Settings(home=tmp_path)
+
+    def spike(start: str, end: str, peak: str) -> dict:
+        frame = pd.DataFrame({"sku": ["S1"], "channel": ["web"], "start": [pd.Timestamp(start)],
+                              "peak": [pd.Timestamp(peak)], "end": [pd.Timestamp(end)], "uplift": [3.0],
+                              "confidence": [0.9], "source": ["yoy"]})
+        return spike_alerts(frame)[0]
+
+    def shift(changed_at: str, cv_after: float) -> dict:
+        frame = pd.DataFrame({"sku": ["S1"], "channel": ["web"], "changed_at": [pd.Timestamp(changed_at)],
+                              "cv_before": [0.3], "cv_after": [cv_after], "p_value": [1e-6],
+                              "q_value": [1e-4]})
+        return volatility_alerts(frame)[0]
+
+    assert len(emit_alerts(store, [spike("2026-11-20", "2026-12-24", "2026-12-10"),
+                                   shift("2026-05-04", 0.8)], settings)) == 2
+    # Next week's estimates moved by days: new dedup keys, same events.
+    moved = [spike("2026-11-23", "2026-12-26", "2026-12-17"), shift("2026-05-18", 0.85)]
+    assert moved[0]["dedup_key"] != spike("2026-11-20", "2026-12-24", "2026-12-10")["dedup_key"]
+    assert emit_alerts(store, moved, settings) == []
+    # A later season and a calmer regime are new events.
+    fresh = [spike("2027-11-20", "2027-12-24", "2027-12-10"), shift("2026-05-18", 0.1)]
+    assert len(emit_alerts(store, fresh, settings)) == 2
+    assert len(store.list_alerts()) == 4
