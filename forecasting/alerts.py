@@ -98,8 +98,9 @@ def make_alert(
 def spike_alerts(spikes: pd.DataFrame) -> list[dict[str, Any]]:
     """Alerts for the windows of :func:`forecasting.signals.spikes.detect_spikes`.
 
-    The dedup key is the series and the ISO week of the peak, so the same season is announced once
-    even as the window is refined run after run. Uplifts of 3x and more are warnings.
+    The dedup key is the series and the ISO week of the peak; a window re-estimated by a later run
+    is recognised by :func:`drop_repeats` when it overlaps the stored one. Uplifts of 3x and more
+    are warnings.
     """
     out = []
     for row in spikes.to_dict("records"):
