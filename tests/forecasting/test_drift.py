@@ -12,6 +12,7 @@ import pytest
 from scipy.stats import norm
 
 from features.dataset import Dataset
+from features.importers.m5 import import_m5
 from features.validation import build_dataset
 from forecasting.drift import (
     DriftThresholds,
@@ -224,3 +225,28 @@ def test_read_forecasts_matches_the_store(store: ResultStore) -> None:
     pd.testing.assert_frame_equal(got, expected, check_dtype=False)
     until = read_forecasts(store, run, until=days[1], with_quantiles=False)
     assert len(until) == 4 and list(until.columns) == ["sku", "channel", "date", "mean"]
+
+
+# --- real data: a slice of m5-tiny ----------------------------------------------------------------
+
+
+def test_injected_drift_on_real_m5_sales(m5_tiny_dir: Path, empty_store: ResultStore) -> None:
+    sales = import_m5(m5_tiny_dir)["sales"]
+    end = sales["date"].max()
+    sales = sales[sales["date"] > end - pd.Timedelta(days=300)].reset_index(drop=True)
+    recent = sales["date"] > end - pd.Timedelta(days=28)
+    base = compute_drift(build_dataset({"sales": sales}), empty_store, volatility=False)
+    boosted = sales.assign(units=np.where(recent, sales["units"] * 3, sales["units"]))
+    drifted = compute_drift(build_dataset({"sales": boosted}), empty_store, volatility=False)
+
+    def level(result: Any) -> float:
+        return float(result.demand_drift.set_index("segment").loc["all", "level_ratio"])
+
+    assert level(drifted) == pytest.approx(3 * level(base), rel=0.02)
+    assert drifted.verdict == "ACT"
+    assert base.summary["n_series"] == drifted.summary["n_series"] == 280
+    def demand_psi(result: Any) -> float:
+        rows = result.input_drift
+        return float(rows.loc[(rows["feature"] == "demand") & (rows["segment"] == "all"), "psi"].iloc[0])
+
+    assert demand_psi(drifted) > 0.25 > demand_psi(base)
