@@ -68,7 +68,7 @@ class ServedRun:
         quantiles: ``(n_levels, rows)`` quantile forecasts, one contiguous row per level (so one
             series' slice of a level serialises without a copy).
         levels: Quantile levels of ``quantiles``' columns.
-        policies: ``(sku, channel) -> published policy row`` (NaN as None).
+        policies: ``(sku, channel) -> published policy row`` (NaN as None), stored by column.
         segments: The run's segmentation, one row per series.
         load_seconds: How long loading took.
     """
@@ -82,7 +82,7 @@ class ServedRun:
     means: np.ndarray
     quantiles: np.ndarray
     levels: tuple[float, ...]
-    policies: dict[tuple[str, str], dict[str, Any]]
+    policies: PolicyTable
     segments: pd.DataFrame
     load_seconds: float = 0.0
     _date_text: dict[int, str] = field(default_factory=dict, repr=False)
@@ -230,39 +230,79 @@ class ServedRun:
         }
 
 
+class PolicyTable:
+    """The run's policy rows stored by column; a row dict is built only when asked for.
+
+    One dict per series would hold ~20 boxed values each and scatter them through memory; columns keep
+    the table compact and a row costs a couple of microseconds to assemble.
+
+    Args:
+        frame: ``ResultStore.get_policies`` output.
+    """
+
+    def __init__(self, frame: pd.DataFrame) -> None:
+        skus, channels = frame["sku"].astype(str).tolist(), frame["channel"].astype(str).tolist()
+        self.index = {key: i for i, key in enumerate(zip(skus, channels, strict=True))}
+        self.columns = {str(col): [plain(v) for v in frame[col].tolist()] for col in frame.columns}
+
+    def __len__(self) -> int:
+        return len(self.index)
+
+    def __contains__(self, key: object) -> bool:
+        return key in self.index
+
+    def get(self, key: tuple[str, str]) -> dict[str, Any] | None:
+        """The row of ``(sku, channel)`` (NaN as None), or None."""
+        pos = self.index.get(key)
+        if pos is None:
+            return None
+        return {col: values[pos] for col, values in self.columns.items()}
+
+    def __getitem__(self, key: tuple[str, str]) -> dict[str, Any]:
+        row = self.get(key)
+        if row is None:
+            raise KeyError(key)
+        return row
+
+
 def load_run(store: ResultStore, run: RunInfo) -> ServedRun:
     """Read a published run from the store into a :class:`ServedRun`."""
     started = time.perf_counter()
     frame = store.get_forecasts(run.id)
-    log.info("run %d: %d forecast rows read (%.1f s)", run.id, len(frame), time.perf_counter() - started)
+    n_rows = len(frame)
+    log.info("run %d: %d forecast rows read (%.1f s)", run.id, n_rows, time.perf_counter() - started)
     sku = frame["sku"].to_numpy(dtype=object)
     channel = frame["channel"].to_numpy(dtype=object)
-    change = np.ones(len(frame), dtype=bool)
-    if len(frame) > 1:
+    change = np.ones(n_rows, dtype=bool)
+    if n_rows > 1:
         change[1:] = (sku[1:] != sku[:-1]) | (channel[1:] != channel[:-1])
     starts = np.flatnonzero(change)
-    keys = [(str(s), str(c)) for s, c in zip(sku[starts], channel[starts], strict=True)]
-    channels_of: dict[str, list[str]] = {}
-    for s, c in keys:
-        channels_of.setdefault(s, []).append(c)
+    # Fixed-width copies: the keys kept must not be the frame's own string objects, which would pin
+    # the memory of the whole (freed) frame (see _compact_memory).
+    key_sku, key_channel = sku[starts].astype(str), channel[starts].astype(str)
     levels = tuple(run.quantiles)
     qcols = [quantile_column(q) for q in levels]
     days = (frame["date"].to_numpy(dtype="datetime64[D]") - _EPOCH).astype(np.int32)
-    policies_frame = store.get_policies(run.id)
-    policies = {(str(r["sku"]), str(r["channel"])): r for r in records(policies_frame)}
-    segments = store.get_segments(run.id)
+    means = frame["mean"].to_numpy(dtype=np.float64).copy()
+    quantiles = np.ascontiguousarray(frame[qcols].to_numpy(dtype=np.float64).T)
+    del frame, sku, channel
+    gc.collect()
+    keys = list(zip(key_sku.tolist(), key_channel.tolist(), strict=True))
+    channels_of: dict[str, list[str]] = {}
+    for s, c in keys:
+        channels_of.setdefault(s, []).append(c)
     served = ServedRun(
         run=run,
         keys=keys,
         index={k: i for i, k in enumerate(keys)},
         channels_of=channels_of,
-        offsets=np.append(starts, len(frame)).astype(np.int64),
+        offsets=np.append(starts, n_rows).astype(np.int64),
         days=days,
-        means=frame["mean"].to_numpy(dtype=np.float64).copy(),
-        quantiles=np.ascontiguousarray(frame[qcols].to_numpy(dtype=np.float64).T),
+        means=means,
+        quantiles=quantiles,
         levels=levels,
-        policies=policies,
-        segments=segments,
+        policies=PolicyTable(store.get_policies(run.id)),
+        segments=store.get_segments(run.id),
     )
     served.load_seconds = time.perf_counter() - started
     log.info(
@@ -341,8 +381,8 @@ class ServedState:
             previous_id = self.current.run.id if self.current is not None else None
             self.current = fresh  # the atomic swap: one reference assignment
             self.last_error = None
+            if self._on_swap is not None:
+                self._on_swap(fresh)
             _compact_memory()
         log.info("serving run %d (was %s)", fresh.run.id, previous_id)
-        if self._on_swap is not None:
-            self._on_swap(fresh)
         return True

@@ -64,6 +64,8 @@ def _from_schema(schema: dict[str, Any], spec: dict[str, Any], known: list[str],
         return st.one_of(st.floats(-10, 400, allow_nan=False), edges)
     if kind == "boolean":
         return st.booleans()
+    if kind == "null":
+        return st.none()
     return ANY_JSON
 
 

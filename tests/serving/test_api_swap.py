@@ -66,8 +66,11 @@ def test_the_poller_swaps_in_a_newly_published_run(tmp_path: Path) -> None:
             if time.monotonic() > deadline:
                 pytest.fail("the poller did not load the new run within 15 s")
             time.sleep(0.1)
-        text = api.client.get("/metrics").text
-        assert f"blendcast_served_run_id {float(new_id)}" in text
+        # The gauge is set right after the swap, from the poller's thread.
+        while f"blendcast_served_run_id {float(new_id)}" not in api.client.get("/metrics").text:
+            if time.monotonic() > deadline:
+                pytest.fail("the metrics never showed the new run id")
+            time.sleep(0.05)
     finally:
         api.client.close()
 

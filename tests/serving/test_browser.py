@@ -23,6 +23,7 @@ import uvicorn
 
 from features.settings import Settings
 from serving.api.app import create_app
+from serving.ui import attach_sales
 from tests.serving.test_ui import EVIL_SKU, Published, make_published_store
 
 CHROMIUM = "/usr/bin/chromium"
@@ -72,7 +73,7 @@ def published(tmp_path_factory: pytest.TempPathFactory) -> Published:
 def base_url(published: Published) -> Iterator[str]:
     home = Path(published.store.url.removeprefix("sqlite:///")).parent
     app = create_app(Settings(home=home, database_url=published.store.url, api_poll_seconds=0))
-    app.state.ui_sales = published.data.sales
+    attach_sales(app, published.data.sales)
     port = _free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
