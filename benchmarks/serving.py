@@ -314,6 +314,42 @@ def stop(proc: subprocess.Popen[bytes]) -> None:
         proc.wait(timeout=30)
 
 
+def plot(path: Path, single: dict[str, float], batches: dict[str, dict[str, float]],
+         side: dict[str, dict[str, float]]) -> None:
+    """Latency percentiles per request kind against their targets, and the side-by-side with MLflow."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4))
+    kinds = ["single lookup", "forecasts:batch", "replenishment"]
+    p50 = [single["p50"], batches["forecasts:batch"]["p50"], batches["replenishment"]["p50"]]
+    tail = [single["p99"], batches["forecasts:batch"]["p95"], batches["replenishment"]["p95"]]
+    x = np.arange(len(kinds))
+    left.bar(x - 0.2, p50, 0.4, label="p50")
+    left.bar(x + 0.2, tail, 0.4, label="p99 (single) / p95 (batches)")
+    left.scatter(x, [25, 250, 500], marker="_", s=900, color="red", label="target", zorder=3)
+    left.set_xticks(x, kinds)
+    left.set_yscale("log")
+    left.set_ylabel("ms (log scale)")
+    left.set_title("Blendcast API latency under load")
+    left.legend(fontsize=8)
+    if side:
+        names = list(side)
+        for i, q in enumerate(("p50", "p90", "p99")):
+            right.bar(np.arange(len(names)) + (i - 1) * 0.25, [side[n][q] for n in names], 0.25, label=q)
+        right.set_xticks(np.arange(len(names)), names)
+        right.set_ylabel("ms per request")
+        right.set_title("Same lookup, one at a time")
+        right.legend(fontsize=8)
+    else:
+        right.axis("off")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
 def main() -> None:
     """Run the load test and print the table."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -325,6 +361,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=15)
     parser.add_argument("--no-mlflow", action="store_true", help="Skip the mlflow models serve comparison.")
     parser.add_argument("--mlflow-requests", type=int, default=300)
+    parser.add_argument("--plot", type=Path, default=None, help="Save the latency chart to this PNG.")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("httpx").setLevel(logging.WARNING)
@@ -383,6 +420,11 @@ def main() -> None:
         for name, q in side.items():
             compare.add_row(name, f"{q['p50']:.1f}", f"{q['p90']:.1f}", f"{q['p99']:.1f}")
         console.print(compare)
+    else:
+        side = {}
+    if args.plot is not None:
+        plot(args.plot, single, batches, side)
+        console.print(f"chart: {args.plot}")
 
 
 if __name__ == "__main__":
