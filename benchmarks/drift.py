@@ -43,6 +43,7 @@ from forecasting.store import ResultStore
 from models.registry import make_model
 from serving.api.app import create_app
 from serving.reports import run_drift
+from serving.ui import attach_sales
 
 REPORT_SECONDS = 60.0
 REPORT_MB = 10.0
@@ -93,7 +94,7 @@ def _free_port() -> int:
 def time_pages(store_url: str, home: Path, sales: pd.DataFrame, sku: str, rounds: int) -> pd.DataFrame:
     """Cold (first) and warm (median, max of ``rounds``) time of each page over loopback."""
     app = create_app(Settings(home=home, database_url=store_url, api_poll_seconds=0))
-    app.state.ui_sales = sales
+    attach_sales(app, sales)
     port = _free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)

@@ -1,5 +1,6 @@
 """Analyst pages (``/ui``) and drift reports (``/reports/drift/...``), server-rendered with Jinja2."""
 
+from serving.ui.data import attach_sales
 from serving.ui.routes import reports_router, ui_router
 
-__all__ = ["reports_router", "ui_router"]
+__all__ = ["attach_sales", "reports_router", "ui_router"]

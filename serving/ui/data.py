@@ -11,11 +11,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import sqlalchemy as sa
-from fastapi import Request
+from fastapi import FastAPI, Request
 
 from features.settings import Settings
 from forecasting.store import ResultStore, RunInfo
 from forecasting.store import tables as store_tables
+from forecasting.store.frames import POLICY_COLUMNS
 
 MAX_MATCHES = 50
 _LOCK = threading.Lock()
@@ -40,6 +41,25 @@ def get_sales(request: Request) -> pd.DataFrame | None:
     return sales if isinstance(sales, pd.DataFrame) else None
 
 
+def _sales_index(sales: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame, np.ndarray]:
+    ordered = sales
+    if not sales["sku"].is_monotonic_increasing:
+        ordered = sales.sort_values("sku", kind="stable")
+    column = ordered["sku"]
+    return sales, ordered, (column if column.dtype == object else column.astype(str)).to_numpy()
+
+
+def attach_sales(app: FastAPI, sales: pd.DataFrame) -> None:
+    """Give the pages a sales history for the fan charts, indexed now rather than on the first view.
+
+    Args:
+        app: The app including :data:`serving.ui.ui_router`.
+        sales: Rows ``sku, channel, date, units`` (e.g. ``Dataset.sales``).
+    """
+    app.state.ui_sales = sales
+    app.state.ui_sales_index = _sales_index(sales)
+
+
 def series_history(request: Request, sku: str, channel: str) -> pd.DataFrame | None:
     """One series' rows of ``app.state.ui_sales`` (None when the app has no sales).
 
@@ -53,11 +73,7 @@ def series_history(request: Request, sku: str, channel: str) -> pd.DataFrame | N
     index = getattr(state, "ui_sales_index", None)
     if index is None or index[0] is not sales:
         with _LOCK:
-            ordered = sales
-            if not sales["sku"].is_monotonic_increasing:
-                ordered = sales.sort_values("sku", kind="stable")
-            column = ordered["sku"]
-            index = (sales, ordered, (column if column.dtype == object else column.astype(str)).to_numpy())
+            index = _sales_index(sales)
             state.ui_sales_index = index
     _, ordered, keys = index
     lo, hi = np.searchsorted(keys, sku, side="left"), np.searchsorted(keys, sku, side="right")
@@ -100,13 +116,14 @@ def series_keys(store: ResultStore, run: RunInfo) -> pd.DataFrame:
     """The run's series, sorted: from its policies, else distinct forecast keys (cached per run)."""
 
     def load() -> pd.DataFrame:
-        policies = run_policies(store, run)
-        if len(policies):  # one row per planned series: no scan of the forecast table needed
-            return policies[["sku", "channel"]].sort_values(["sku", "channel"]).reset_index(drop=True)
-        f = store_tables.forecasts.c
-        query = sa.select(f.sku, f.channel).where(f.run_id == run.id).distinct()
+        p, f = store_tables.policies.c, store_tables.forecasts.c
+        # One policy row per planned series: far fewer rows than the forecasts to make distinct.
+        planned = sa.select(p.sku, p.channel).where(p.run_id == run.id)
         with store.engine.connect() as conn:
-            rows = [tuple(r) for r in conn.execute(query).all()]
+            rows = [tuple(r) for r in conn.execute(planned).all()]
+            if not rows:
+                query = sa.select(f.sku, f.channel).where(f.run_id == run.id).distinct()
+                rows = [tuple(r) for r in conn.execute(query).all()]
         frame = pd.DataFrame.from_records(rows, columns=["sku", "channel"])
         return frame.sort_values(["sku", "channel"]).reset_index(drop=True)
 
@@ -130,9 +147,12 @@ def load_series(store: ResultStore, run: RunInfo, sku: str, channel: str) -> Ser
     forecast = store.get_forecasts(run.id, keys=[(sku, channel)])
     if forecast.empty:
         return None
-    policies = run_policies(store, run)
-    row = policies[(policies["sku"] == sku) & (policies["channel"] == channel)]
-    policy = {str(k): v for k, v in row.iloc[0].to_dict().items()} if len(row) else None
+    p = store_tables.policies.c
+    query = sa.select(*(p[c] for c in POLICY_COLUMNS)).where(p.run_id == run.id, p.sku == sku,
+                                                             p.channel == channel)
+    with store.engine.connect() as conn:
+        row = conn.execute(query).first()
+    policy = dict(zip(POLICY_COLUMNS, row, strict=True)) if row is not None else None
     return Series(sku, channel, forecast, policy)
 
 
