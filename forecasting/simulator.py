@@ -23,13 +23,18 @@ pack size; the order arrives after a lead time drawn from the SKU's real receipt
 data, equally weighted), one draw per series and day shared by every policy.
 
 Re-planning: every ``replan_days`` (28) days each policy re-plans from the data up to the day before:
-the audit, segmentation and rules run on the truncated data, and the demand paths come from a weekday
-bootstrap of the last ``bootstrap_weeks`` (8) weeks of uncensored demand, or ``sparse_bootstrap_weeks``
-(26) for series selling on fewer than half of the days: each future day draws the same weekday of a
-random recent week, the same week for every series, so the weekly profile and the cross-series
-correlation are kept. That bootstrap
-is a deliberately fast forecaster; pass ``forecaster=`` to re-fit any :class:`models.base.Forecaster`
-instead (slower). Each series starts at its first plan's order-up-to level with nothing on order.
+the audit, segmentation and rules run on the truncated data. The classic baselines (ALL_JIT,
+ALL_SAFETY_STOCK, CLASSIC_BY_CLASS) always plan from classic estimates of recent demand: a weekday
+bootstrap of the last ``bootstrap_weeks`` (8) weeks of uncensored demand, or
+``sparse_bootstrap_weeks`` (26) for series selling on fewer than half of the days: each future day
+draws the same weekday of a random recent week, the same week for every series, so the weekly
+profile and the cross-series correlation are kept. BLENDED plans from the same bootstrap unless
+``forecaster=`` is given: then that :class:`models.base.Forecaster` is re-fitted at every re-plan and
+BLENDED reads its sample paths (this engine's forecasts against classic practice; a forecaster with
+a shorter ``max_horizon`` than the protection interval gives its longest paths, the quantities repeat
+their last week). Planning reads lead times from the recency-weighted audit of the receipts up to
+the re-plan; the replay draws them from all receipts of the data equally weighted (what really
+happens). Each series starts at its first plan's order-up-to level with nothing on order.
 """
 
 from __future__ import annotations
@@ -197,6 +202,23 @@ def _sku_values(data: Dataset, skus: pd.Series, column: str, default: float) -> 
     return skus.map(mapping).astype(float).fillna(default).to_numpy()
 
 
+def _forecast_paths(forecaster: Forecaster, hist: Dataset, keys: pd.DataFrame, fallback: np.ndarray,
+                    horizon: int, n_paths: int, seed: int) -> np.ndarray:
+    """Paths of ``forecaster`` re-fitted on ``hist``, in the order of ``keys``.
+
+    A forecaster with a shorter ``max_horizon`` than needed gives its longest paths (the quantities
+    repeat their last week); series it does not forecast keep their ``fallback`` (bootstrap) paths.
+    """
+    fitted = clone(forecaster).fit(hist)
+    length = min(horizon, int(getattr(fitted, "max_horizon", horizon)))
+    drawn = fitted.sample_paths(length, n_paths, random_state=seed)
+    order = keys.merge(drawn.keys[list(SERIES_KEY)].reset_index(), on=list(SERIES_KEY), how="left")["index"]
+    values = fallback[:, :, :length].copy()
+    known = order.notna().to_numpy()
+    values[known] = drawn.values[order[known].to_numpy(dtype=int)]
+    return values
+
+
 def _plan(
     data: Dataset, rules: Rules, cfg: SimulationConfig, keys: pd.DataFrame, y_hist: np.ndarray,
     launched: np.ndarray, as_of: pd.Timestamp, step: int, forecaster: Forecaster | None,
@@ -210,21 +232,20 @@ def _plan(
     audit = audit_lead_times(hist, as_of, rules.lead_time)
     horizon = int(max(max(d.days.max() for d in audit.distributions.values()) if audit.distributions else 1,
                       np.ceil(rules.lead_time.default_lead_time_days * 3))) + rules.review_period_days
-    if forecaster is None:
-        recent = y_hist[idx, -7 * cfg.bootstrap_weeks:]
-        observed = (~np.isnan(recent)).sum(axis=1)
-        selling = (np.nan_to_num(recent) > 0).sum(axis=1) / np.maximum(observed, 1)
-        sparse = selling < 0.5
-        values = weekly_bootstrap_paths(y_hist[idx], horizon, cfg.n_paths, cfg.bootstrap_weeks, rng)
-        if sparse.any():
-            values[sparse] = weekly_bootstrap_paths(y_hist[idx][sparse], horizon, cfg.n_paths,
-                                                    cfg.sparse_bootstrap_weeks, rng)
-        paths = SamplePaths(sub_keys, as_of + pd.Timedelta(days=1), values)
-    else:
-        fitted = clone(forecaster).fit(hist)
-        drawn = fitted.sample_paths(horizon, cfg.n_paths, random_state=cfg.seed + step)
-        order = sub_keys.merge(drawn.keys.reset_index(), on=list(SERIES_KEY), how="left")["index"]
-        paths = SamplePaths(sub_keys, drawn.start, drawn.values[order.to_numpy()])
+    # The classic baselines plan from the recent-demand bootstrap (mean and spread of recent weeks).
+    recent = y_hist[idx, -7 * cfg.bootstrap_weeks:]
+    observed = (~np.isnan(recent)).sum(axis=1)
+    selling = (np.nan_to_num(recent) > 0).sum(axis=1) / np.maximum(observed, 1)
+    sparse = selling < 0.5
+    values = weekly_bootstrap_paths(y_hist[idx], horizon, cfg.n_paths, cfg.bootstrap_weeks, rng)
+    if sparse.any():
+        values[sparse] = weekly_bootstrap_paths(y_hist[idx][sparse], horizon, cfg.n_paths,
+                                                cfg.sparse_bootstrap_weeks, rng)
+    paths = SamplePaths(sub_keys, as_of + pd.Timedelta(days=1), values)
+    blended_paths = paths
+    if forecaster is not None:
+        blended_paths = SamplePaths(sub_keys, paths.start, _forecast_paths(
+            forecaster, hist, sub_keys, values, horizon, cfg.n_paths, cfg.seed + step))
     ctx = prepare_context(hist, paths, rules, as_of, audit=audit)
     # The other policies ignore spike windows; BLENDED re-assigns from the same segments.
     segment_columns = [c for c in ctx.assigned.columns if c not in ASSIGNED_COLUMNS]
@@ -242,9 +263,9 @@ def _plan(
     if BLENDED in cfg.policies:
         if cfg.spike_signals:
             spikes = detect_spikes(hist, horizon_days=min(horizon + cfg.replan_days, 300))
-            ctx = prepare_context(hist, paths, rules, as_of, spike_windows=spikes, audit=audit,
+            ctx = prepare_context(hist, blended_paths, rules, as_of, spike_windows=spikes, audit=audit,
                                   segments=ctx.assigned[segment_columns])
-        pol = compute_policies(hist, paths, rules, as_of, random_state=seed, context=ctx)
+        pol = compute_policies(hist, blended_paths, rules, as_of, random_state=seed, context=ctx)
         plans[BLENDED] = full(pol["reorder_point"].to_numpy(), pol["order_up_to"].to_numpy())
     if ALL_JIT in cfg.policies:
         lead = draw_lead_times(ctx.lead_distributions, lead_uniforms(ctx.assigned["sku"], cfg.n_paths, seed))
@@ -280,7 +301,8 @@ def simulate(
         config: Simulation settings.
         demand: Optional true demand ``sku, channel, date, demand`` (e.g. the synthetic truth);
             default: the recorded sales, stockout days replaced by the series' mean.
-        forecaster: Optional forecaster re-fitted at every re-plan instead of the weekly bootstrap.
+        forecaster: Optional forecaster re-fitted at every re-plan; BLENDED plans from its sample
+            paths instead of the weekly bootstrap (the classic baselines keep the bootstrap).
         progress: Optional callback ``(day, days)`` called after each simulated day.
 
     Returns:
