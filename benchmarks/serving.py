@@ -334,7 +334,7 @@ def plot(path: Path, single: dict[str, float], batches: dict[str, dict[str, floa
     left.set_yscale("log")
     left.set_ylabel("ms (log scale)")
     left.set_title("Blendcast API latency under load")
-    left.legend(fontsize=8)
+    left.legend(fontsize=8, markerscale=0.3, loc="lower right")
     if side:
         names = list(side)
         for i, q in enumerate(("p50", "p90", "p99")):
