@@ -25,6 +25,7 @@ class Settings(BaseSettings):
         cors_origins: Origins allowed by the API's CORS middleware; empty disables CORS.
         max_request_bytes: Largest request body the API accepts.
         api_poll_seconds: How often the API checks the store for a newly published run (0 disables).
+        data_dir: Canonical tables whose sales history the analyst pages draw under the fan charts.
         webhook_urls: Receivers of alert webhooks.
         webhook_secret: Key of the HMAC-SHA256 signature sent with every webhook.
         log_level: Python logging level name.
@@ -41,6 +42,7 @@ class Settings(BaseSettings):
     cors_origins: list[str] = Field(default_factory=list)
     max_request_bytes: int = 2_000_000
     api_poll_seconds: float = 30.0
+    data_dir: Path | None = None
     webhook_urls: list[str] = Field(default_factory=list)
     webhook_secret: str = ""
     log_level: str = "INFO"

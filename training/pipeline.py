@@ -191,6 +191,7 @@ def run_training(
     options: TrainOptions,
     *,
     report: Callable[[str], None] = log.info,
+    after: Callable[[Dataset, TrainResult], None] | None = None,
 ) -> TrainResult:
     """Run the weekly job once.
 
@@ -198,6 +199,8 @@ def run_training(
         settings: Runtime settings (stores, seed, threads, webhooks).
         options: What to train and publish.
         report: Receives one progress line per stage.
+        after: Called with the data and the result once a run was published or refused (e.g. the
+            drift report of the serving layer); its failure is logged, never raised.
 
     Returns:
         What happened.
@@ -226,10 +229,17 @@ def run_training(
             from training.dask_engine import dask_engine
 
             with dask_engine(options.dask_scheduler, options.dask_workers):
-                return _run_locked(settings, options, store, stages, data, health)
-        return _run_locked(settings, options, store, stages, data, health)
+                result = _run_locked(settings, options, store, stages, data, health)
+        else:
+            result = _run_locked(settings, options, store, stages, data, health)
     finally:
         store.release_lock(LOCK_NAME, holder)
+    if after is not None and result.status != "unchanged":
+        try:
+            after(data, result)
+        except Exception:  # a report is not worth failing a published run for
+            log.exception("The after-training step failed; the run stays %s.", result.status)
+    return result
 
 
 def _run_locked(

@@ -269,6 +269,11 @@ class Registry:
         )
         return self.get(target.version)
 
+    def log_text(self, version: int, text: str, artifact_file: str) -> None:
+        """Attach a text artifact (e.g. the drift report) to the run that produced ``version``."""
+        info = self.get(version)
+        self._client().log_text(info.run_id, text, artifact_file)
+
     def load(self, alias: str = CHAMPION) -> Any:
         """Load ``models:/blendcast-demand@alias`` as an MLflow pyfunc model."""
         import mlflow.pyfunc

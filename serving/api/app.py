@@ -12,6 +12,7 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
@@ -64,6 +65,17 @@ def _openapi(app: FastAPI) -> dict[str, Any]:
     return app.openapi_schema
 
 
+def _attach_history(app: FastAPI, data_dir: Path) -> None:
+    """Give the analyst pages the sales history of ``data_dir`` (a bad directory only loses the history)."""
+    from features.readers import load_dataset
+    from serving.ui.data import attach_sales
+
+    try:
+        attach_sales(app, load_dataset(data_dir).sales[["sku", "channel", "date", "units"]])
+    except (ValueError, OSError) as exc:
+        log.warning("No sales history for the pages: %s", exc)
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     """Build the API.
 
@@ -85,6 +97,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         await asyncio.to_thread(state.refresh)
+        if settings.data_dir is not None:
+            await asyncio.to_thread(_attach_history, _app, settings.data_dir)
         poller = None
         if settings.api_poll_seconds > 0:
             poller = asyncio.create_task(_poll(state, settings.api_poll_seconds))

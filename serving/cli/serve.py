@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -20,6 +22,9 @@ def serve(
     port: Annotated[int, typer.Option(help="TCP port.")] = 8000,
     workers: Annotated[int, typer.Option(help="Worker processes; each holds the served run in memory.")] = 1,
     log_level: Annotated[str | None, typer.Option(help="Log level (default: BLENDCAST_LOG_LEVEL).")] = None,
+    data: Annotated[
+        Path | None, typer.Option("--data", help="Data directory whose sales the /ui fan charts draw.")
+    ] = None,
 ) -> None:
     """Serve forecasts, order advice, segments and alerts to the IMS over HTTP.
 
@@ -31,6 +36,11 @@ def serve(
             raise ValueError(f"--port must be in 1..65535. Got {port}.")
         if not 1 <= workers <= 64:
             raise ValueError(f"--workers must be in 1..64. Got {workers}.")
+        if data is not None:
+            if not data.is_dir():
+                raise ValueError(f"--data {data} is not a directory. Give the canonical tables' directory.")
+            # The workers are new processes that read their settings from the environment.
+            os.environ["BLENDCAST_DATA_DIR"] = str(data.resolve())
         settings = Settings()
         level = (log_level or settings.log_level).upper()
         if level not in ("CRITICAL", "ERROR", "WARNING", "INFO", "DEBUG"):

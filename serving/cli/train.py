@@ -81,7 +81,8 @@ def train(
         options = _options(data, database, model, model_params, horizon, folds, tolerance, rules, force,
                            engine, dask_scheduler, dask_workers, fail_at)
         try:
-            result = run_training(settings, options, report=lambda line: console.print(line, highlight=False))
+            result = run_training(settings, options, report=lambda line: console.print(line, highlight=False),
+                                  after=drift_after_training(settings))
         except TrainingLockedError as exc:
             raise fail(str(exc), code=3) from None
     console.print(f"[bold]{result.status}[/]: run {result.run_id}, model v{result.version}. {result.reason}")
@@ -92,6 +93,23 @@ def train(
             if key in result.metrics:
                 table.add_row(key, f"{result.metrics[key]:.4f}")
         console.print(table)
+
+
+def drift_after_training(settings: Settings):  # type: ignore[no-untyped-def]
+    """The step run after each training: the drift report, saved in the store and logged to MLflow."""
+
+    def after(data, result) -> None:  # type: ignore[no-untyped-def]
+        from forecasting.store import ResultStore
+        from serving.reports.builder import run_drift
+        from training.registry import Registry
+
+        store = ResultStore.from_settings(settings)
+        report_id, html = run_drift(data, store)
+        console.print(f"Drift report {report_id} saved (served at /reports/drift/latest).")
+        if result.version is not None:
+            Registry(settings.resolved_mlflow_uri).log_text(result.version, html, "drift/drift_report.html")
+
+    return after
 
 
 def models() -> None:
@@ -176,7 +194,8 @@ def schedule(
         options = _options(data, database, model, "", 28, 2, 0.02, None, False, "local", None, 2, None)
     def run_once() -> None:
         try:
-            result = run_training(settings, options, report=lambda line: console.print(line, highlight=False))
+            result = run_training(settings, options, report=lambda line: console.print(line, highlight=False),
+                                  after=drift_after_training(settings))
             console.print(f"Training finished: {result.status} (run {result.run_id}).")
         except TrainingLockedError as exc:
             console.print(f"Skipped: {exc}")

@@ -7,7 +7,9 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from features.settings import Settings
 from features.synthetic import generate_catalogue, write_catalogue
+from forecasting.store import ResultStore
 from serving.cli import build_app
 
 TRAIN = ["train", "--model", "seasonal_naive", "--folds", "1"]
@@ -32,6 +34,9 @@ def test_train_then_models_summary_promote_and_rollback(runner: CliRunner, data_
     first = runner.invoke(app, [*TRAIN, "--data", str(data_dir)])
     assert first.exit_code == 0, first.output
     assert "published" in first.output and "backtest_wspl" in first.output
+    assert "Drift report" in first.output
+    report = ResultStore.from_settings(Settings()).get_drift_report()
+    assert report is not None and "<html" in report.html.lower()
 
     second = runner.invoke(app, [*TRAIN, "--data", str(data_dir), "--force"])
     assert second.exit_code == 0, second.output
