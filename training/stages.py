@@ -238,7 +238,7 @@ def register_stage(
     workdir: Path,
 ) -> VersionInfo:
     """Save the bundle and log the run, its artifacts and the pyfunc model to MLflow."""
-    features = getattr(model, "feature_names_", None) or []
+    features = _feature_names(model)
     manifest = Manifest(
         model=options.model,
         params={k: repr(v) for k, v in model.get_params(deep=False).items()},
@@ -263,6 +263,7 @@ def register_stage(
         "backtest_horizon": options.backtest_horizon,
         "quantiles": ",".join(map(str, options.quantiles)),
         "n_paths": options.n_paths,
+        "features": ",".join(features) or "-",
         "data_start": manifest.data_start,
         "data_end": manifest.data_end,
         "n_series": manifest.n_series,
@@ -277,6 +278,14 @@ def register_stage(
         output_example=output,
         pip_requirements=pip_requirements(),
     )
+
+
+def _feature_names(model: Forecaster) -> list[str]:
+    """The features of the model, or of the members of a combination that use features."""
+    names = list(getattr(model, "feature_names_in_", None) or [])
+    for member in (getattr(model, "members_", None) or {}).values():
+        names += [n for n in getattr(member, "feature_names_in_", None) or [] if n not in names]
+    return names
 
 
 def decide_stage(registry: Registry, scores: Scores, options: TrainOptions) -> Decision:
