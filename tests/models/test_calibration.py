@@ -89,3 +89,12 @@ def test_totals_calibrator_needs_enough_series_and_keeps_zeros() -> None:
     cal.factor_ = 2.0
     out = cal.apply(paths)
     assert (out[:, :, [0, 1, 2, 4, 5, 6]] == 0).all()
+
+
+def test_level_calibrator_only_widens_unless_told() -> None:
+    rng = np.random.default_rng(7)
+    y = rng.normal(10, 0.5, 4000)  # the forecast N(10, 1) is too wide
+    q = np.tile(stats.norm.ppf(LEVELS, 10, 1), (4000, 1))
+    np.testing.assert_allclose(LevelCalibrator().fit(y, q).mapped_levels([0.025, 0.975]), [0.025, 0.975])
+    narrowed = LevelCalibrator(widen_only=False).fit(y, q).mapped_levels([0.025, 0.975])
+    assert narrowed[0] > 0.1 - 1e-9 and narrowed[1] < 0.9 + 1e-9  # pulled in to the central band's edge
