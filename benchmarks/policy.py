@@ -81,19 +81,21 @@ def _targets(kpis: pd.DataFrame, service_levels: dict[str, float]) -> Table:
     return table
 
 
-def blended_forecaster(name: str, n_jobs: int, seed: int) -> Forecaster | None:
+def blended_forecaster(name: str, n_jobs: int, seed: int, path_rho: float | None) -> Forecaster | None:
     """The forecaster BLENDED re-fits at every re-plan (None: the classic bootstrap).
 
     Moderate settings keep 13 re-fits on ~2,000 series within minutes on two cores: 8 quantile levels
     (the reorder points read the 0.8-0.97 quantiles of L+R totals, so the upper levels are dense),
     60 rounds at a higher learning rate, 60,000 sampled rows of the last year. ``max_horizon`` 56
     covers most lead times plus the review period; beyond it the quantities repeat the last week.
+    ``path_rho`` is the day-to-day correlation of the paths' copula (None: the model estimates it).
     """
     if name == "bootstrap":
         return None
     return LightGBMQuantile(quantiles=(0.05, 0.25, 0.5, 0.75, 0.9, 0.95, 0.98, 0.995), max_horizon=56,
                             n_estimators=60, learning_rate=0.1, num_leaves=31, min_child_samples=50,
-                            train_days=365, max_train_rows=60_000, n_jobs=n_jobs, random_state=seed)
+                            train_days=365, max_train_rows=60_000, path_rho=path_rho, n_jobs=n_jobs,
+                            random_state=seed)
 
 
 def time_policies(n_skus: int, channels: int, n_paths: int, seed: int) -> tuple[int, float, float]:
@@ -122,6 +124,8 @@ def main() -> None:
     parser.add_argument("--timing-series", type=int, default=10_000)
     parser.add_argument("--blended-forecaster", choices=("lightgbm", "bootstrap"), default="lightgbm",
                         help="What BLENDED plans from (the baselines always use the classic bootstrap).")
+    parser.add_argument("--path-rho", type=float, default=None,
+                        help="Copula correlation of the LightGBM paths (default: estimated by the model).")
     parser.add_argument("--n-jobs", type=int, default=2, help="LightGBM threads.")
     parser.add_argument("--out", type=Path, default=None, help="Directory for kpis.json and the chart.")
     args = parser.parse_args()
@@ -140,7 +144,7 @@ def main() -> None:
     config = SimulationConfig(days=args.days, n_paths=args.n_paths, seed=args.seed,
                               policies=(ALL_JIT, ALL_SAFETY_STOCK, CLASSIC_BY_CLASS, BLENDED))
     start = time.perf_counter()
-    forecaster = blended_forecaster(args.blended_forecaster, args.n_jobs, args.seed)
+    forecaster = blended_forecaster(args.blended_forecaster, args.n_jobs, args.seed, args.path_rho)
     console.print(f"BLENDED plans from: {args.blended_forecaster} re-fitted every {config.replan_days} days; "
                   "ALL_JIT / ALL_SAFETY_STOCK / CLASSIC_BY_CLASS from the recent-demand bootstrap")
     result = simulate(data, rules, config, demand=catalogue.truth.mean, forecaster=forecaster)
