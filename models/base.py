@@ -171,6 +171,37 @@ class Forecaster(BaseEstimator):
     ) -> SamplePaths: ...
 
 
+def forecast_frame(
+    keys: pd.DataFrame,
+    start: pd.Timestamp,
+    mean: np.ndarray,
+    quantile_values: np.ndarray,
+    quantiles: Sequence[float],
+    model: np.ndarray,
+) -> pd.DataFrame:
+    """Lay per-series arrays out as the long forecast frame (before :func:`finalize_forecast`).
+
+    Args:
+        keys: ``sku, channel`` of each series.
+        start: First forecast date.
+        mean: ``(n_series, horizon)`` means.
+        quantile_values: ``(n_quantiles, n_series, horizon)``, in the order of ``quantiles``.
+        quantiles: The levels.
+        model: ``(n_series,)`` which model or path served each series.
+    """
+    n, horizon = mean.shape
+    frame = pd.DataFrame({
+        "sku": np.repeat(keys["sku"].to_numpy(), horizon),
+        "channel": np.repeat(keys["channel"].to_numpy(), horizon),
+        "date": np.tile(pd.date_range(start, periods=horizon, freq="D"), n),
+        "mean": np.asarray(mean).ravel(),
+    })
+    for k, q in enumerate(quantiles):
+        frame[quantile_column(q)] = np.asarray(quantile_values[k]).ravel()
+    frame["model"] = np.repeat(np.asarray(model), horizon)
+    return frame
+
+
 def finalize_forecast(frame: pd.DataFrame, quantiles: Sequence[float]) -> pd.DataFrame:
     """Clip at zero, sort the quantile columns so they never cross, order rows and columns."""
     cols = [quantile_column(q) for q in sorted(quantiles)]

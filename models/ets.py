@@ -39,9 +39,8 @@ from statsmodels.tsa.exponential_smoothing.ets import ETSModel
 from threadpoolctl import threadpool_limits
 
 from features.dataset import Dataset
-from features.schema import quantile_column
 from models._parallel import SeriesMatrix, chunk_bounds, map_chunks, pack_recent, series_matrix
-from models.base import Forecaster, ParamCheck, SamplePaths
+from models.base import Forecaster, ParamCheck, SamplePaths, forecast_frame
 
 log = logging.getLogger(__name__)
 
@@ -356,16 +355,8 @@ class ETSForecaster(Forecaster):
             means[rows] = np.nanmean(sample[has], axis=1)[:, None]
             for k, q in enumerate(quantiles):
                 qvals[k][rows] = np.nanquantile(sample[has], q, axis=1)[:, None]
-        frame = pd.DataFrame({
-            "sku": np.repeat(self.keys_["sku"].to_numpy(), horizon),
-            "channel": np.repeat(self.keys_["channel"].to_numpy(), horizon),
-            "date": np.tile(pd.date_range(self.start_, periods=horizon, freq="D"), n),
-            "mean": means.ravel(),
-        })
-        for k, q in enumerate(quantiles):
-            frame[quantile_column(q)] = qvals[k].ravel()
-        frame["model"] = np.repeat(self.series_["model"].to_numpy(), horizon)
-        return frame
+        return forecast_frame(self.keys_, self.start_, means, qvals, quantiles,
+                              self.series_["model"].to_numpy())
 
     def _sample_paths(self, horizon: int, n_paths: int, rng: np.random.Generator) -> SamplePaths:
         n = len(self.keys_)

@@ -31,9 +31,8 @@ import numpy as np
 import pandas as pd
 
 from features.dataset import Dataset
-from features.schema import quantile_column
 from models._parallel import chunk_bounds, pack_recent, series_matrix
-from models.base import Forecaster, ParamCheck, SamplePaths
+from models.base import Forecaster, ParamCheck, SamplePaths, forecast_frame
 
 log = logging.getLogger(__name__)
 
@@ -373,16 +372,8 @@ class TSBForecaster(Forecaster):
             qvals[:, a:b, :] = lo_v + frac * (hi_v - lo_v)
         qvals = qvals[:, :, np.arange(horizon) % period]
         mean = self.prob_[:, None] * self._day_factor(slice(None), horizon) * self.size_level_[:, None]
-        frame = pd.DataFrame({
-            "sku": np.repeat(self.keys_["sku"].to_numpy(), horizon),
-            "channel": np.repeat(self.keys_["channel"].to_numpy(), horizon),
-            "date": np.tile(pd.date_range(self.start_, periods=horizon, freq="D"), n),
-            "mean": mean.ravel(),
-        })
-        for k, q in enumerate(quantiles):
-            frame[quantile_column(q)] = qvals[k].ravel()
-        frame["model"] = np.repeat(self.series_["model"].to_numpy(), horizon)
-        return frame
+        return forecast_frame(self.keys_, self.start_, mean, qvals, quantiles,
+                              self.series_["model"].to_numpy())
 
     def _sample_paths(self, horizon: int, n_paths: int, rng: np.random.Generator) -> SamplePaths:
         n = len(self.keys_)
