@@ -22,7 +22,7 @@ $(STAMP): pyproject.toml
 # The main job end to end on embedded defaults (SQLite result store and MLflow under .blendcast/):
 # demo catalogue -> data health -> weekly training (backtest, fit, policies, MLflow champion) -> summary.
 quickstart: $(STAMP)
-	@$(BIN)/blendcast demo-data --skus 40 --channels 3 --days 730 --seed 7 --out $(DEMO) --no-plot
+	@$(BIN)/blendcast demo-data --skus 24 --channels 3 --days 730 --seed 7 --out $(DEMO) --no-plot
 	@$(BIN)/blendcast validate $(DEMO)
 	@$(BIN)/blendcast train --data $(DEMO) --folds 1
 	@$(BIN)/blendcast summary
