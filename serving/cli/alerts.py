@@ -18,7 +18,6 @@ import typer
 from rich.table import Table
 
 from features.dataset import Dataset
-from features.readers import load_dataset
 from features.settings import Settings
 from forecasting.alerts import ALERT_TYPES, emit_alerts, process_outbox, spike_alerts, volatility_alerts
 from forecasting.leadtime import audit_lead_times
@@ -28,7 +27,7 @@ from forecasting.signals.slippage import detect_slippage
 from forecasting.signals.spikes import detect_spikes
 from forecasting.signals.volatility import detect_volatility_shifts
 from forecasting.store import NotFoundError, ResultStore
-from serving.cli.common import bad_input_exits, console, err_console, setup_logging
+from serving.cli.common import bad_input_exits, console, err_console, load_data_as_of, setup_logging
 
 logger = logging.getLogger(__name__)
 
@@ -61,26 +60,6 @@ def parse_since(text: str | None, now: datetime | None = None) -> datetime | Non
 def _check_type(alert_type: str | None) -> None:
     if alert_type is not None and alert_type not in ALERT_TYPES:
         raise ValueError(f"--type must be one of {', '.join(ALERT_TYPES)}. Got {alert_type!r}.")
-
-
-def _load(data_dir: Path, as_of: str | None) -> Dataset:
-    if not data_dir.exists():
-        raise FileNotFoundError(
-            f"--data directory '{data_dir}' does not exist. Give the folder holding sales.csv."
-        )
-    if not data_dir.is_dir():
-        raise NotADirectoryError(f"--data must be a directory holding sales.csv. Got the file '{data_dir}'.")
-    data = load_dataset(data_dir)
-    if as_of is None:
-        return data
-    try:
-        date = pd.Timestamp(as_of)
-    except ValueError:
-        raise ValueError(f"--as-of must be a date like 2026-06-30. Got {as_of!r}.") from None
-    if not data.start_date <= date <= data.end_date:
-        raise ValueError(f"--as-of {date.date()} lies outside the sales history "
-                         f"({data.start_date.date()} .. {data.end_date.date()}). Pick a date inside it.")
-    return data.truncate(date)
 
 
 def compute_signal_alerts(
@@ -145,7 +124,7 @@ def signals_command(
             raise ValueError("BLENDCAST_WEBHOOK_URLS is set but BLENDCAST_WEBHOOK_SECRET is empty: "
                              "webhooks must be signed. Set a secret shared with the receivers.")
         with console.status(f"reading and validating {data_dir} ..."):
-            data = _load(data_dir, as_of)
+            data, _ = load_data_as_of(data_dir, as_of)
         settings.ensure_home()
         store = ResultStore.from_settings(settings)
         previous, forecast = None, None

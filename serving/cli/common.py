@@ -5,11 +5,14 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import TypeVar
 
+import pandas as pd
 import typer
 from rich.console import Console
 
+from features.dataset import Dataset
 from features.errors import DataValidationError
 
 T = TypeVar("T")
@@ -46,3 +49,30 @@ def guarded(fn: Callable[[], T]) -> T:
 def setup_logging(level: str = "INFO") -> None:
     """Configure the root logger once for command-line runs."""
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+
+def load_data_as_of(data_dir: Path, as_of: str | None) -> tuple[Dataset, pd.Timestamp]:
+    """Load ``--data`` and cut it at ``--as-of`` (default: its last sales date).
+
+    Raises:
+        FileNotFoundError, NotADirectoryError, ValueError: With the option named and the fix.
+    """
+    from features.readers import load_dataset
+
+    if not data_dir.exists():
+        raise FileNotFoundError(
+            f"--data directory '{data_dir}' does not exist. Give the folder holding sales.csv."
+        )
+    if not data_dir.is_dir():
+        raise NotADirectoryError(f"--data must be a directory holding sales.csv. Got the file '{data_dir}'.")
+    data = load_dataset(data_dir)
+    if as_of is None:
+        return data, data.end_date
+    try:
+        date = pd.Timestamp(as_of)
+    except ValueError:
+        raise ValueError(f"--as-of must be a date like 2025-06-30. Got {as_of!r}.") from None
+    if not data.start_date <= date <= data.end_date:
+        raise ValueError(f"--as-of {date.date()} lies outside the sales history "
+                         f"({data.start_date.date()} .. {data.end_date.date()}). Pick a date inside it.")
+    return data.truncate(date), date

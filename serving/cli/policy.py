@@ -20,7 +20,6 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from features.dataset import Dataset
-from features.readers import load_dataset
 from features.settings import Settings
 from forecasting.leadtime import audit_lead_times
 from forecasting.policy import compute_policies, pool_by_sku, prepare_context
@@ -29,7 +28,7 @@ from forecasting.simulation_kpis import kpi_table, write_chart, write_json
 from forecasting.simulator import KNOWN_POLICIES, SIM_POLICIES, SimulationConfig, simulate
 from models.base import Forecaster, SamplePaths
 from models.registry import MODELS, make_model
-from serving.cli.common import bad_input_exits, console, err_console, setup_logging
+from serving.cli.common import bad_input_exits, console, err_console, load_data_as_of, setup_logging
 
 log = logging.getLogger(__name__)
 
@@ -37,26 +36,6 @@ DEFAULT_MODEL = "combination"
 FALLBACK_MODELS = ("lightgbm", "seasonal_naive")
 MAX_HORIZON = 180
 OUT_SUFFIXES = (".csv", ".parquet", ".json")
-
-
-def _load(data_dir: Path, as_of: str | None) -> tuple[Dataset, pd.Timestamp]:
-    if not data_dir.exists():
-        raise FileNotFoundError(
-            f"--data directory '{data_dir}' does not exist. Give the folder holding sales.csv."
-        )
-    if not data_dir.is_dir():
-        raise NotADirectoryError(f"--data must be a directory holding sales.csv. Got the file '{data_dir}'.")
-    data = load_dataset(data_dir)
-    if as_of is None:
-        return data, data.end_date
-    try:
-        date = pd.Timestamp(as_of)
-    except ValueError:
-        raise ValueError(f"--as-of must be a date like 2025-06-30. Got {as_of!r}.") from None
-    if not data.start_date <= date <= data.end_date:
-        raise ValueError(f"--as-of {date.date()} lies outside the sales history "
-                         f"({data.start_date.date()} .. {data.end_date.date()}). Pick a date inside it.")
-    return data.truncate(date), date
 
 
 def _check_out(out: Path | None) -> None:
@@ -162,7 +141,7 @@ def policy_command(
         _check_out(out)
         if n_paths < 50:
             raise ValueError(f"--n-paths must be >= 50 for stable quantiles. Got {n_paths}.")
-        dataset, date = _load(data, as_of)
+        dataset, date = load_data_as_of(data, as_of)
         needed, horizon = _horizon(dataset, rules, date)
         name, paths = _fit_paths(dataset, model, horizon, n_paths, seed)
         context = prepare_context(dataset, paths, rules, date)
@@ -192,7 +171,7 @@ def suppliers_command(
     with bad_input_exits():
         rules = load_rules(rules_file)
         _check_out(out)
-        dataset, date = _load(data, as_of)
+        dataset, date = load_data_as_of(data, as_of)
         audit = audit_lead_times(dataset, date, rules.lead_time)
         if out is not None:
             _write_frame(audit.suppliers, out)
@@ -242,7 +221,7 @@ def simulate_command(
             raise ValueError(f"{option}: {message}. Got {first.get('input')!r}.") from None
         if out is not None and out.exists() and any(out.iterdir()):
             raise ValueError(f"--out '{out}' exists and is not empty. Give a new or empty directory.")
-        dataset, _ = _load(data, None)
+        dataset, _ = load_data_as_of(data, None)
         with Progress(TextColumn("simulating"), BarColumn(), TextColumn("day {task.completed}/{task.total}"),
                       TimeElapsedColumn(), console=err_console, transient=True) as bar:
             task = bar.add_task("days", total=config.days)
