@@ -51,6 +51,7 @@ logger = logging.getLogger(__name__)
 
 SPIKE_COLUMNS: Final = ["sku", "channel", "start", "peak", "end", "uplift", "confidence", "source"]
 YEAR_DAYS: Final = 364  # 52 weeks: last year's same weekday, so weekly patterns line up.
+WEEK: Final = 7
 
 _CHECKS: Final = {
     "horizon_days": ParamCheck(
@@ -358,6 +359,16 @@ def _forecast_candidates(
     keep = run_units >= min_units
     run_rows, starts, ends = run_rows[keep], starts[keep], ends[keep]
     peaks = argmax_in_runs(ratio, run_rows, starts, ends)
+    # A peak must hold over a week: a strong weekday (every Saturday at 3x) is weekly seasonality,
+    # not a spike to buffer for, so the centred 7-day mean at the peak must clear the uplift too.
+    padded = np.pad(mean, ((0, 0), (WEEK // 2, WEEK // 2)), constant_values=np.nan)
+    sums, counts = centred_sums(padded, WEEK // 2, horizon, WEEK)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        weekly_ratio = (sums / counts) / base_now[:, None]
+    sustained = np.nan_to_num(weekly_ratio[run_rows, peaks]) >= min_uplift
+    run_rows, starts, ends, peaks = run_rows[sustained], starts[sustained], ends[sustained], peaks[sustained]
+    if run_rows.size == 0:
+        return _empty()
     return _frame(matrix, run_rows, starts, ends, peaks, ratio[run_rows, peaks], prob[run_rows, peaks],
                   "forecast")
 

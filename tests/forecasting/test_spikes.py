@@ -228,3 +228,18 @@ def test_real_m5_slice_raises_few_spikes_before_christmas(m5_tiny_dir):
     assert spikes[["sku", "channel"]].drop_duplicates().shape[0] <= 0.1 * len(data.series())
     assert (spikes["start"] > data.end_date).all()
     assert (spikes["end"] <= data.end_date + pd.Timedelta(days=91)).all()
+
+
+def test_a_strong_weekday_in_the_forecast_is_weekly_seasonality_not_a_spike():
+    rng = np.random.default_rng(4)
+    weekday_factor = np.array([0.8, 0.8, 0.8, 0.8, 0.8, 3.0, 1.0])  # Saturdays sell 3x a weekday
+    units = rng.poisson(4.0 * np.tile(weekday_factor, 20))
+    data = Dataset(sales=_sales({("S1", "web"): units}))
+    dates = data.end_date + pd.to_timedelta(np.arange(1, 29), unit="D")
+    mean = 4.0 * weekday_factor[(np.arange(140, 168)) % 7]
+    forecast = pd.DataFrame({"sku": "S1", "channel": "web", "date": dates, "mean": mean,
+                             quantile_column(0.5): mean, quantile_column(0.9): mean * 1.4})
+
+    spikes = detect_spikes(data, forecast, horizon_days=28)
+
+    assert spikes[spikes["source"] == "forecast"].empty
