@@ -106,10 +106,13 @@ def spike_alerts(spikes: pd.DataFrame) -> list[dict[str, Any]]:
     for row in spikes.to_dict("records"):
         peak = pd.Timestamp(row["peak"])
         year, week, _ = peak.isocalendar()
+        uplift = float(row["uplift"])
+        # A series that sells nothing in its baseline window has no finite uplift.
+        how_much = f"x{uplift:.1f}" if np.isfinite(uplift) else "from a near-zero baseline"
         out.append(make_alert(
             "spike", "warning" if row["uplift"] >= 3.0 else "info", str(row["sku"]), str(row["channel"]),
             {**{str(k): v for k, v in row.items()},
-             "message": f"{row['sku']}/{row['channel']}: demand x{row['uplift']:.1f} expected "
+             "message": f"{row['sku']}/{row['channel']}: demand {how_much} expected "
                         f"{pd.Timestamp(row['start']):%Y-%m-%d}..{pd.Timestamp(row['end']):%Y-%m-%d} "
                         f"(peak {peak:%Y-%m-%d}, {row['source']})"},
             dedup_key=f"spike|{row['sku']}|{row['channel']}|{year}-W{week:02d}",
