@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import sqlite3
 import threading
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Self
@@ -15,13 +17,22 @@ from forecasting.store.migrate import upgrade_schema
 
 # Seconds a SQLite writer waits for another writer's lock before failing.
 _SQLITE_BUSY_TIMEOUT_S = 60
+# Tries at switching a new file to WAL: that switch needs the file alone and skips the busy timeout.
+_WAL_ATTEMPTS = 200
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
     # WAL lets readers keep reading the last committed run while a publish writes the next one;
     # without it a large publish locks readers out when it spills to disk.
-    cursor.execute("PRAGMA journal_mode=WAL")
+    for attempt in range(_WAL_ATTEMPTS):
+        try:
+            cursor.execute("PRAGMA journal_mode=WAL")
+            break
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or attempt == _WAL_ATTEMPTS - 1:
+                raise
+            time.sleep(0.05)
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.close()
