@@ -271,7 +271,8 @@ def _run_locked(
             outputs = plan_stage(data, model, options, store, settings.seed)
         with stages.stage("register"), tempfile.TemporaryDirectory() as tmp:
             artifacts = write_artifacts(Path(tmp), scores, model, health, outputs)
-            version = register_stage(registry, model, options, data, data_hash, scores, artifacts, Path(tmp))
+            version = register_stage(registry, model, options, data, data_hash, scores, artifacts, Path(tmp),
+                                     outputs.forecasts)
         decision = decide_stage(registry, scores, options)
         with stages.stage("alerts"):
             n_alerts = _emit(store, settings, outputs.alerts(run_id, version.version, decision))

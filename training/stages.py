@@ -236,8 +236,12 @@ def register_stage(
     scores: Scores,
     artifacts: dict[str, Path],
     workdir: Path,
+    forecasts: pd.DataFrame,
 ) -> VersionInfo:
-    """Save the bundle and log the run, its artifacts and the pyfunc model to MLflow."""
+    """Save the bundle and log the run, its artifacts and the pyfunc model to MLflow.
+
+    ``forecasts`` is the plan stage's forecast, reused for the signature's output example.
+    """
     features = _feature_names(model)
     manifest = Manifest(
         model=options.model,
@@ -253,7 +257,7 @@ def register_stage(
     )
     bundle = save_bundle(model, manifest, workdir / "bundle")
     example = data.series().head(2)
-    output = model.predict(options.horizon, options.quantiles).merge(example, on=["sku", "channel"])
+    output = forecasts.merge(example, on=["sku", "channel"])
     output = output.assign(date=output["date"].dt.strftime("%Y-%m-%d"))
     params = {
         "model": options.model,

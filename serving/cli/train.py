@@ -4,15 +4,20 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.table import Table
 
 from features.settings import Settings
 from serving.cli.common import bad_input_exits, console, fail, setup_logging
+
+if TYPE_CHECKING:
+    from features.dataset import Dataset
+    from training.pipeline import TrainOptions, TrainResult
 
 DataOpt = Annotated[Path | None, typer.Option("--data", help="Directory of canonical tables.")]
 DatabaseOpt = Annotated[str | None, typer.Option("--database", help="SQLAlchemy URL of the tables.")]
@@ -41,7 +46,7 @@ def _options(
     dask_scheduler: str | None,
     dask_workers: int,
     fail_at: str | None,
-):  # type: ignore[no-untyped-def]
+) -> TrainOptions:
     from training.pipeline import TrainOptions
 
     try:
@@ -95,10 +100,10 @@ def train(
         console.print(table)
 
 
-def drift_after_training(settings: Settings):  # type: ignore[no-untyped-def]
+def drift_after_training(settings: Settings) -> Callable[[Dataset, TrainResult], None]:
     """The step run after each training: the drift report, saved in the store and logged to MLflow."""
 
-    def after(data, result) -> None:  # type: ignore[no-untyped-def]
+    def after(data: Dataset, result: TrainResult) -> None:
         from forecasting.store import ResultStore
         from serving.reports.builder import run_drift
         from training.registry import Registry
