@@ -21,6 +21,7 @@ from features.dataset import Dataset
 from features.schema import M5_QUANTILES, SERIES_KEY
 from forecasting.metrics import evaluate, total_coverage
 from models.base import Forecaster, check_horizon, check_quantiles
+from models.combination import shared_member_fits
 
 log = logging.getLogger(__name__)
 KEY = list(SERIES_KEY)
@@ -134,7 +135,7 @@ def backtest(
     cutoffs = fold_cutoffs(data, horizon, folds, step)
     lead_times = [int(lt) for lt in total_lead_times if 1 <= int(lt) <= horizon]
     forecasts, actual_parts, totals, timings = [], [], [], []
-    with Progress(
+    with shared_member_fits(), Progress(
         TextColumn("[bold]backtest[/] {task.description}"),
         BarColumn(),
         TextColumn("{task.completed}/{task.total}"),

@@ -13,11 +13,13 @@ members' total quantiles (the Vincentization of totals) and each path keeps a co
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import itertools
 import logging
 import time
 import warnings
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any, ClassVar
 
 import numpy as np
@@ -35,8 +37,60 @@ log = logging.getLogger(__name__)
 KEY = list(SERIES_KEY)
 SELECTIONS = ("per_series", "per_segment")
 _MIN_CALIBRATION_OBS = 200
+# The totals calibrator learns one factor: a random sample of series is evidence enough, and drawing
+# holdout paths for all of a large catalogue's series would hold several GB.
+_MAX_CALIBRATION_SERIES = 4000
+# Series per block when blending and remapping paths (bounds the temporaries of the sort-based remap).
+_PATH_BLOCK = 2000
 # Segment scores are shrunk toward the all-series score with the weight of this many series.
 _POOL_SERIES = 30
+
+
+# Fitted members by (member, its parameters, the data they saw). Set by :func:`shared_member_fits`: in
+# a rolling-origin backtest with a step equal to ``holdout_days`` the members fitted on all data at one
+# origin are exactly the holdout members of the next origin, so each is fitted once, not twice.
+MEMBER_FITS: contextvars.ContextVar[dict[tuple[Any, ...], Forecaster] | None] = contextvars.ContextVar(
+    "MEMBER_FITS", default=None
+)
+
+
+@contextlib.contextmanager
+def shared_member_fits() -> Iterator[dict[tuple[Any, ...], Forecaster]]:
+    """Share fitted members between the combinations fitted inside this block (nested blocks reuse one).
+
+    Members are looked up by name, parameters and a fingerprint of the data (span, rows, units), so a
+    member is reused only when it would have been fitted on identical data with identical settings.
+    """
+    current = MEMBER_FITS.get()
+    if current is not None:
+        yield current
+        return
+    cache: dict[tuple[Any, ...], Forecaster] = {}
+    token = MEMBER_FITS.set(cache)
+    try:
+        yield cache
+    finally:
+        MEMBER_FITS.reset(token)
+
+
+def _data_fingerprint(data: Dataset) -> tuple[Any, ...]:
+    sales = data.sales
+    return (data.start_date, data.end_date, len(sales), float(sales["units"].sum()),
+            int(sales["censored"].sum()) if "censored" in sales else 0)
+
+
+def _fit_member(name: str, template: Forecaster, data: Dataset) -> Forecaster:
+    """``clone(template).fit(data)``, or the identical fit already made inside :func:`shared_member_fits`."""
+    cache = MEMBER_FITS.get()
+    if cache is None:
+        return clone(template).fit(data)
+    key = (name, type(template).__name__, repr(sorted(template.get_params(deep=False).items())),
+           _data_fingerprint(data))
+    if key not in cache:
+        cache[key] = clone(template).fit(data)
+    else:
+        log.info("combination: reusing %s fitted on the same data up to %s", name, data.end_date.date())
+    return cache[key]
 
 
 def default_members(n_jobs: int = 1, random_state: int = 0) -> dict[str, Forecaster]:
@@ -197,7 +251,7 @@ class Combination(Forecaster):
         for name in [n for n in names if n in used]:
             log.info("combination: refitting member %s on all data", name)
             t0 = time.perf_counter()
-            fitted[name] = clone(templates[name]).fit(data)
+            fitted[name] = _fit_member(name, templates[name], data)
             self.fit_seconds_[name] = self.fit_seconds_.get(name, 0.0) + time.perf_counter() - t0
         self.members_ = fitted
 
@@ -220,6 +274,7 @@ class Combination(Forecaster):
         scale = np.ones(n)
         paths: dict[str, np.ndarray] = {}
         paths_keys = None
+        sample_rng = np.random.default_rng(self.random_state)
         _, full = demand_matrix(data)
         for fold in range(self.holdout_folds):
             cutoff = data.end_date - pd.Timedelta(days=h * (self.holdout_folds - fold))
@@ -232,10 +287,15 @@ class Combination(Forecaster):
             if fold == 0:
                 scale = self._scales(full[:, :cut_col])
             last = fold == self.holdout_folds - 1
+            keep = np.arange(len(rows))
+            if len(rows) > _MAX_CALIBRATION_SERIES:
+                keep = np.sort(sample_rng.choice(len(rows), _MAX_CALIBRATION_SERIES, replace=False))
+            if last:
+                paths_keys = rows[keep]
             for name, template in templates.items():
                 log.info("combination: holdout fold %d, fitting %s", fold + 1, name)
                 t0 = time.perf_counter()
-                model = clone(template).fit(train)
+                model = _fit_member(name, template, train)
                 fc = _in_order(model.predict(h, levels), train_keys, h, name)
                 cols = [quantile_column(q) for q in levels]
                 quant[name][rows, fold * h : (fold + 1) * h] = fc[cols].to_numpy(float).reshape(
@@ -243,8 +303,8 @@ class Combination(Forecaster):
                 )
                 if last and self.calibrate:
                     sp = model.sample_paths(h, self.n_paths_calibration, self.random_state)
-                    paths[name] = sp.values[_path_order(sp.keys, train_keys, name)]
-                    paths_keys = rows
+                    paths[name] = sp.values[_path_order(sp.keys, train_keys, name)[keep]]
+                    del sp
                 self.fit_seconds_[name] = self.fit_seconds_.get(name, 0.0) + time.perf_counter() - t0
         return {"quant": quant, "actual": actual, "scale": scale, "paths": paths, "paths_rows": paths_keys}
 
@@ -337,20 +397,20 @@ class Combination(Forecaster):
         first = next(iter(member_paths.values()))
         out = np.zeros((len(choice), first.shape[1], first.shape[2]), dtype=np.float32)
         for c in np.unique(choice):
-            sel = np.flatnonzero(choice == c)
-            acc = np.zeros((len(sel), first.shape[1], first.shape[2]))
-            for m in self.candidates_[c]:
-                v = member_paths[m][sel]
-                order = np.argsort(v.sum(axis=2), axis=1, kind="stable")
-                acc += np.take_along_axis(v, order[:, :, None], axis=1)
-            out[sel] = acc / len(self.candidates_[c])
+            members = self.candidates_[c]
+            for sel in _blocks(np.flatnonzero(choice == c)):
+                acc = np.zeros((len(sel), first.shape[1], first.shape[2]), dtype=np.float32)
+                for m in members:
+                    v = member_paths[m][sel]
+                    order = np.argsort(v.sum(axis=2), axis=1, kind="stable")
+                    acc += np.take_along_axis(v, order[:, :, None], axis=1)
+                out[sel] = acc / np.float32(len(members))
         return out
 
     def _remap(self, values: np.ndarray, choice: np.ndarray) -> np.ndarray:
         out = values.copy()
         for c, calibrator in self.level_calibrators_.items():
-            sel = np.flatnonzero(choice == c)
-            if sel.size:
+            for sel in _blocks(np.flatnonzero(choice == c)):
                 out[sel] = calibrator.remap_paths(values[sel])
         return out
 
@@ -414,6 +474,11 @@ class Combination(Forecaster):
 
     def _start(self) -> pd.Timestamp:
         return self.origin_ + pd.Timedelta(days=1)
+
+
+def _blocks(index: np.ndarray) -> Iterator[np.ndarray]:
+    for start in range(0, len(index), _PATH_BLOCK):
+        yield index[start : start + _PATH_BLOCK]
 
 
 def _path_order(member_keys: pd.DataFrame, keys: pd.DataFrame, name: str) -> np.ndarray:

@@ -32,6 +32,7 @@ from features.readers import load_dataset, load_dataset_sql
 from features.schema import M5_QUANTILES
 from features.settings import Settings
 from forecasting.store import ResultStore
+from models.combination import shared_member_fits
 from models.registry import make_model
 from training.artifacts import write_artifacts
 from training.registry import CHALLENGER, CHAMPION, PRIMARY_METRIC, Registry
@@ -263,10 +264,12 @@ def _run_locked(
     run_id = store.create_run("weekly", {**options.spec(), "n_jobs": n_jobs}, data_hash)
     snapshot = registry.aliases()
     try:
-        with stages.stage("backtest"):
-            scores = backtest_stage(data, options, registry, n_jobs, settings.seed)
-        with stages.stage("fit"):
-            model = make_model(options.model, **_with_jobs(options, n_jobs, settings.seed)).fit(data)
+        # The last backtest fold's members are the final combination's holdout members: fit once.
+        with shared_member_fits():
+            with stages.stage("backtest"):
+                scores = backtest_stage(data, options, registry, n_jobs, settings.seed)
+            with stages.stage("fit"):
+                model = make_model(options.model, **_with_jobs(options, n_jobs, settings.seed)).fit(data)
         with stages.stage("plan"):
             outputs = plan_stage(data, model, options, store, settings.seed)
         with stages.stage("register"), tempfile.TemporaryDirectory() as tmp:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -111,3 +113,49 @@ def test_calibrated_paths_give_totals(toy_dataset) -> None:
     assert totals.shape == (len(data.series()), 40)
     again = model.sample_paths(14, n_paths=40, random_state=1)
     np.testing.assert_array_equal(paths.values, again.values)
+
+
+class _CountingNaive(SeasonalNaive):
+    """Seasonal naive that counts its fits (class-level, so clones share the tally)."""
+
+    fits: ClassVar[list[pd.Timestamp]] = []
+
+    def _fit(self, data) -> None:
+        type(self).fits.append(data.end_date)
+        super()._fit(data)
+
+
+def test_rolling_backtest_fits_each_member_once_per_origin(toy_dataset) -> None:
+    from forecasting.backtest import backtest
+
+    _CountingNaive.fits = []
+    members = {"counted": _CountingNaive(), "daily": SeasonalNaive(season_length=1, window_seasons=28)}
+    template = Combination(members=members, holdout_days=14)
+    shared = backtest({"combination": template}, toy_dataset, horizon=14, folds=2, total_lead_times=(),
+                      progress=False)
+    # Origins T-42 (holdout of fold 1), T-28 (fold 1 = holdout of fold 2), T-14 (fold 2): 3 fits, not 4.
+    assert len(_CountingNaive.fits) == 3
+    assert len(set(_CountingNaive.fits)) == 3
+
+    _CountingNaive.fits = []
+    apart = [Combination(members=members, holdout_days=14).fit(toy_dataset.truncate(c))
+             for c in sorted({shared.forecasts["cutoff"].min(), shared.forecasts["cutoff"].max()})]
+    assert len(_CountingNaive.fits) == 4
+    # Reuse changes nothing: the same forecasts as combinations fitted apart.
+    last = shared.forecasts[shared.forecasts["fold"] == 1]
+    alone = apart[-1].predict(14, tuple(float(c) for c in last.columns if c[:2] == "0."))
+    np.testing.assert_allclose(last["mean"].to_numpy(), alone["mean"].to_numpy())
+
+
+def test_a_member_is_not_reused_for_other_data_or_settings(toy_dataset) -> None:
+    from models.combination import shared_member_fits
+
+    _CountingNaive.fits = []
+    with shared_member_fits() as cache:
+        Combination(members={"counted": _CountingNaive()}, holdout_days=14).fit(toy_dataset)
+        Combination(members={"counted": _CountingNaive(window_seasons=2)}, holdout_days=14).fit(toy_dataset)
+        Combination(members={"counted": _CountingNaive()}, holdout_days=14).fit(
+            toy_dataset.truncate(toy_dataset.end_date - pd.Timedelta(days=1))
+        )
+    assert len(_CountingNaive.fits) == 6
+    assert len(cache) == 6
