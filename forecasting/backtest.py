@@ -21,7 +21,7 @@ from features.dataset import Dataset
 from features.schema import M5_QUANTILES, SERIES_KEY
 from forecasting.metrics import evaluate, total_coverage
 from models.base import Forecaster, check_horizon, check_quantiles
-from models.combination import shared_member_fits
+from models.member_fits import shared_member_fits
 
 log = logging.getLogger(__name__)
 KEY = list(SERIES_KEY)

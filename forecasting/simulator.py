@@ -58,6 +58,7 @@ from forecasting.rules import Rules
 from forecasting.signals.spikes import detect_spikes
 from forecasting.simulation_kpis import series_kpis, summarise
 from models.base import Forecaster, SamplePaths
+from models.member_fits import prune_member_fits, shared_member_fits
 
 log = logging.getLogger(__name__)
 
@@ -210,7 +211,8 @@ def _forecast_paths(forecaster: Forecaster, hist: Dataset, keys: pd.DataFrame, f
     repeat their last week); series it does not forecast keep their ``fallback`` (bootstrap) paths.
     """
     fitted = clone(forecaster).fit(hist)
-    length = min(horizon, int(getattr(fitted, "max_horizon", horizon)))
+    limit = getattr(fitted, "max_horizon_", None) or getattr(fitted, "max_horizon", None) or horizon
+    length = min(horizon, int(limit))
     drawn = fitted.sample_paths(length, n_paths, random_state=seed)
     order = keys.merge(drawn.keys[list(SERIES_KEY)].reset_index(), on=list(SERIES_KEY), how="left")["index"]
     values = fallback[:, :, :length].copy()
@@ -343,12 +345,17 @@ def simulate(
     review_every = 1 if cfg.review == "continuous" else rules.review_period_days
     s = big_s = np.zeros((k, n))
     start_assignment: pd.DataFrame | None = None
+    # Re-plans ``holdout_days`` apart: a combination's members fitted at one plan are its holdout members
+    # at the next, so each is fitted once.
+    member_fits: dict[tuple[object, ...], Forecaster] = {}
     for t in range(days):
         active = first <= t0 + t
         if t % cfg.replan_days == 0:
             as_of = dates[t0 + t - 1]
-            plans, assigned = _plan(data, rules, cfg, keys, y[:, : t0 + t], first <= t0 + t - 1, as_of, t,
-                                    forecaster)
+            with shared_member_fits(member_fits):
+                plans, assigned = _plan(data, rules, cfg, keys, y[:, : t0 + t], first <= t0 + t - 1, as_of,
+                                        t, forecaster)
+            prune_member_fits(member_fits, as_of)
             s = np.stack([plans[p][0] for p in cfg.policies])
             big_s = np.stack([plans[p][1] for p in cfg.policies])
             if start_assignment is None:

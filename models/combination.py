@@ -13,8 +13,6 @@ members' total quantiles (the Vincentization of totals) and each path keeps a co
 
 from __future__ import annotations
 
-import contextlib
-import contextvars
 import itertools
 import logging
 import time
@@ -32,6 +30,7 @@ from models.base import Forecaster, ParamCheck, SamplePaths
 from models.baselines import SeasonalNaive, demand_matrix
 from models.calibration import CALIBRATION_LEVELS, LevelCalibrator, TotalsCalibrator
 from models.losses import m5_scale, pinball_loss, safe_scale
+from models.member_fits import fit_member
 
 log = logging.getLogger(__name__)
 KEY = list(SERIES_KEY)
@@ -44,53 +43,6 @@ _MAX_CALIBRATION_SERIES = 4000
 _PATH_BLOCK = 2000
 # Segment scores are shrunk toward the all-series score with the weight of this many series.
 _POOL_SERIES = 30
-
-
-# Fitted members by (member, its parameters, the data they saw). Set by :func:`shared_member_fits`: in
-# a rolling-origin backtest with a step equal to ``holdout_days`` the members fitted on all data at one
-# origin are exactly the holdout members of the next origin, so each is fitted once, not twice.
-MEMBER_FITS: contextvars.ContextVar[dict[tuple[Any, ...], Forecaster] | None] = contextvars.ContextVar(
-    "MEMBER_FITS", default=None
-)
-
-
-@contextlib.contextmanager
-def shared_member_fits() -> Iterator[dict[tuple[Any, ...], Forecaster]]:
-    """Share fitted members between the combinations fitted inside this block (nested blocks reuse one).
-
-    Members are looked up by name, parameters and a fingerprint of the data (span, rows, units), so a
-    member is reused only when it would have been fitted on identical data with identical settings.
-    """
-    current = MEMBER_FITS.get()
-    if current is not None:
-        yield current
-        return
-    cache: dict[tuple[Any, ...], Forecaster] = {}
-    token = MEMBER_FITS.set(cache)
-    try:
-        yield cache
-    finally:
-        MEMBER_FITS.reset(token)
-
-
-def _data_fingerprint(data: Dataset) -> tuple[Any, ...]:
-    sales = data.sales
-    return (data.start_date, data.end_date, len(sales), float(sales["units"].sum()),
-            int(sales["censored"].sum()) if "censored" in sales else 0)
-
-
-def _fit_member(name: str, template: Forecaster, data: Dataset) -> Forecaster:
-    """``clone(template).fit(data)``, or the identical fit already made inside :func:`shared_member_fits`."""
-    cache = MEMBER_FITS.get()
-    if cache is None:
-        return clone(template).fit(data)
-    key = (name, type(template).__name__, repr(sorted(template.get_params(deep=False).items())),
-           _data_fingerprint(data))
-    if key not in cache:
-        cache[key] = clone(template).fit(data)
-    else:
-        log.info("combination: reusing %s fitted on the same data up to %s", name, data.end_date.date())
-    return cache[key]
 
 
 def default_members(n_jobs: int = 1, random_state: int = 0) -> dict[str, Forecaster]:
@@ -154,6 +106,10 @@ class Combination(Forecaster):
         holdout_days: Days held out at the end to score the members.
         holdout_folds: 1 or 2 consecutive holdout windows (2 doubles the evidence and the fitting).
         blends: Also consider the equal-weight blends of every subset of members, not only members.
+        prefer_simpler: Per-segment selection only: among the candidates whose holdout SPL is within one
+            standard error of the best (paired over the segment's series), take the one with the fewest
+            members (then the lowest SPL). On m5-tiny the holdout preferred blend(lightgbm+ets) by
+            0.5%, within noise, and it was 2.5% worse than LightGBM alone on the next 28 days.
         shrinkage: Per-series selection only: weight of the segment's pooled score against the
             series' own holdout score (0 trusts each series alone; large values act per segment).
         calibrate: Recalibrate quantiles and sample paths on the holdout errors.
@@ -165,6 +121,7 @@ class Combination(Forecaster):
         choice_: Index into ``candidates_`` of the candidate serving each series (``keys_`` order).
         holdout_scores_: Holdout SPL of every candidate per series, with its segment.
         fit_seconds_: Seconds spent per member (holdout fit and forecast, and refit).
+        max_horizon_: The longest horizon all serving members can forecast (None: unlimited).
     """
 
     _param_checks: ClassVar[dict[str, ParamCheck]] = {
@@ -177,6 +134,7 @@ class Combination(Forecaster):
         "holdout_days": ParamCheck(_is_int(7), "a whole number of days >= 7"),
         "holdout_folds": ParamCheck(lambda v: v in (1, 2), "1 or 2"),
         "blends": ParamCheck(lambda v: isinstance(v, bool), "True or False"),
+        "prefer_simpler": ParamCheck(lambda v: isinstance(v, bool), "True or False"),
         "shrinkage": ParamCheck(
             lambda v: isinstance(v, int | float) and not isinstance(v, bool) and v >= 0, "a number >= 0"
         ),
@@ -193,6 +151,7 @@ class Combination(Forecaster):
         holdout_days: int = 28,
         holdout_folds: int = 1,
         blends: bool = True,
+        prefer_simpler: bool = True,
         shrinkage: float = 3.0,
         calibrate: bool = True,
         n_paths_calibration: int = 200,
@@ -204,6 +163,7 @@ class Combination(Forecaster):
         self.holdout_days = holdout_days
         self.holdout_folds = holdout_folds
         self.blends = blends
+        self.prefer_simpler = prefer_simpler
         self.shrinkage = shrinkage
         self.calibrate = calibrate
         self.n_paths_calibration = n_paths_calibration
@@ -251,9 +211,12 @@ class Combination(Forecaster):
         for name in [n for n in names if n in used]:
             log.info("combination: refitting member %s on all data", name)
             t0 = time.perf_counter()
-            fitted[name] = _fit_member(name, templates[name], data)
+            fitted[name] = fit_member(name, templates[name], data)
             self.fit_seconds_[name] = self.fit_seconds_.get(name, 0.0) + time.perf_counter() - t0
         self.members_ = fitted
+        # The longest horizon every serving member can forecast (None: no member has a limit).
+        limits = [int(m.max_horizon) for m in fitted.values() if hasattr(m, "max_horizon")]
+        self.max_horizon_ = min(limits) if limits else None
 
     def _holdout(
         self, data: Dataset, templates: dict[str, Forecaster], keys: pd.DataFrame
@@ -295,7 +258,7 @@ class Combination(Forecaster):
             for name, template in templates.items():
                 log.info("combination: holdout fold %d, fitting %s", fold + 1, name)
                 t0 = time.perf_counter()
-                model = _fit_member(name, template, train)
+                model = fit_member(name, template, train)
                 fc = _in_order(model.predict(h, levels), train_keys, h, name)
                 cols = [quantile_column(q) for q in levels]
                 quant[name][rows, fold * h : (fold + 1) * h] = fc[cols].to_numpy(float).reshape(
@@ -386,10 +349,33 @@ class Combination(Forecaster):
                     k + _POOL_SERIES
                 )
         if self.selection == "per_segment":
-            return np.argmin(pooled, axis=1)
+            choice = np.argmin(pooled, axis=1)
+            if self.prefer_simpler:
+                for seg in np.unique(self.segments_):
+                    in_seg = self.segments_ == seg
+                    best = int(choice[in_seg][0])
+                    rows = scores[scored & in_seg]
+                    choice[in_seg] = self._simplest_within_se(rows, pooled[in_seg][0], best)
+            return choice
         own = np.where(np.isnan(scores), pooled, scores)
         blended = (own + self.shrinkage * pooled) / (1.0 + self.shrinkage)
         return np.where(scored, np.argmin(blended, axis=1), np.argmin(pooled, axis=1))
+
+    def _simplest_within_se(self, rows: np.ndarray, pooled: np.ndarray, best: int) -> int:
+        """The fewest-member candidate within one paired standard error of ``best`` on ``rows``."""
+        if len(rows) < 2:
+            return best
+        diff = rows - rows[:, [best]]
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # candidates no series could score
+            count = (~np.isnan(diff)).sum(axis=0)
+            mean = np.nanmean(diff, axis=0)
+            se = np.nanstd(diff, axis=0, ddof=1) / np.sqrt(np.maximum(count, 1))
+        close = np.flatnonzero((count >= 2) & (mean <= se))
+        if close.size == 0:
+            return best
+        sizes = np.array([len(self.candidates_[c]) for c in close])
+        return int(min(zip(sizes, pooled[close], close, strict=True))[2])
 
     # ------------------------------------------------------------------------------------ predict
     def _blend_paths(self, member_paths: Mapping[str, np.ndarray], choice: np.ndarray) -> np.ndarray:

@@ -32,7 +32,7 @@ from features.readers import load_dataset, load_dataset_sql
 from features.schema import M5_QUANTILES
 from features.settings import Settings
 from forecasting.store import ResultStore
-from models.combination import shared_member_fits
+from models.member_fits import shared_member_fits
 from models.registry import make_model
 from training.artifacts import write_artifacts
 from training.registry import CHALLENGER, CHAMPION, PRIMARY_METRIC, Registry

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -20,6 +22,7 @@ from forecasting.simulator import (
     weekly_bootstrap_paths,
 )
 from models.baselines import SeasonalNaive
+from models.combination import Combination
 
 
 def _constant(days: int = 200) -> Dataset:
@@ -112,3 +115,26 @@ def test_too_little_history_is_rejected() -> None:
 def test_unknown_policy_is_rejected() -> None:
     with pytest.raises(ValidationError, match="'policies' must be among ALL_JIT"):
         SimulationConfig(policies=("ALL_JIT", "KANBAN"))
+
+
+class _CountingNaive(SeasonalNaive):
+    """Seasonal naive recording the last day of every data set it is fitted on."""
+
+    fits: ClassVar[list[pd.Timestamp]] = []
+
+    def _fit(self, data: Dataset) -> None:
+        type(self).fits.append(data.end_date)
+        super()._fit(data)
+
+
+def test_a_combination_forecaster_fits_each_member_once_per_replan() -> None:
+    catalogue = generate_catalogue(8, 2, 300, 5)
+    data = build_dataset(catalogue.tables)
+    _CountingNaive.fits = []
+    forecaster = Combination(members={"naive": _CountingNaive()}, holdout_days=28)
+    result = simulate(data, load_rules(), SimulationConfig(days=84, n_paths=50),
+                      demand=catalogue.truth.mean, forecaster=forecaster)
+    # Three re-plans 28 days apart: the holdout origin of each later plan is the previous plan's origin.
+    assert len(_CountingNaive.fits) == 4
+    assert len(set(_CountingNaive.fits)) == 4
+    assert result.kpis.loc[result.kpis["policy"] == BLENDED, "fill_rate"].notna().all()

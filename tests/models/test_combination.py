@@ -148,7 +148,7 @@ def test_rolling_backtest_fits_each_member_once_per_origin(toy_dataset) -> None:
 
 
 def test_a_member_is_not_reused_for_other_data_or_settings(toy_dataset) -> None:
-    from models.combination import shared_member_fits
+    from models.member_fits import shared_member_fits
 
     _CountingNaive.fits = []
     with shared_member_fits() as cache:
@@ -159,3 +159,22 @@ def test_a_member_is_not_reused_for_other_data_or_settings(toy_dataset) -> None:
         )
     assert len(_CountingNaive.fits) == 6
     assert len(cache) == 6
+
+
+def test_per_segment_choice_prefers_the_simpler_candidate_within_one_standard_error() -> None:
+    rng = np.random.default_rng(0)
+    model = Combination(members=_members())
+    model.candidates_ = [("a",), ("b",), ("a", "b")]
+    model.segments_ = np.array(["smooth"] * 40)
+    base = rng.uniform(0.5, 1.0, 40)
+    noise = rng.normal(0.0, 0.05, 40)
+    noise -= noise.mean()
+    # The blend is better on average by less than the noise between series: keep the single member.
+    close = np.column_stack([base, base + 0.2, base - 0.002 + noise])
+    assert model._select(close).tolist() == [0] * 40
+    model.prefer_simpler = False
+    assert model._select(close).tolist() == [2] * 40
+    # Better on every series by a clear margin: the blend wins either way.
+    model.prefer_simpler = True
+    clear = np.column_stack([base, base + 0.2, base - 0.05])
+    assert model._select(clear).tolist() == [2] * 40

@@ -1,0 +1,81 @@
+"""Fitted forecasters shared between combinations that would fit them on identical data.
+
+A rolling-origin backtest (or a simulation re-planning every ``holdout_days``) fits a
+:class:`models.combination.Combination` at origins ``holdout_days`` apart: the members it fits on all
+data at one origin are exactly its holdout members at the next. Inside :func:`shared_member_fits` each
+such member is fitted once.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import contextvars
+import logging
+from collections.abc import Iterator
+from typing import Any
+
+import pandas as pd
+from sklearn.base import clone
+
+from features.dataset import Dataset
+from models.base import Forecaster
+
+log = logging.getLogger(__name__)
+
+# Fitted members by (member, its parameters, the data they saw). Set by :func:`shared_member_fits`: in
+# a rolling-origin backtest with a step equal to ``holdout_days`` the members fitted on all data at one
+# origin are exactly the holdout members of the next origin, so each is fitted once, not twice.
+MEMBER_FITS: contextvars.ContextVar[dict[tuple[Any, ...], Forecaster] | None] = contextvars.ContextVar(
+    "MEMBER_FITS", default=None
+)
+
+
+@contextlib.contextmanager
+def shared_member_fits(
+    cache: dict[tuple[Any, ...], Forecaster] | None = None,
+) -> Iterator[dict[tuple[Any, ...], Forecaster]]:
+    """Share fitted members between the combinations fitted inside this block (nested blocks reuse one).
+
+    Members are looked up by name, parameters and a fingerprint of the data (span, rows, units), so a
+    member is reused only when it would have been fitted on identical data with identical settings.
+
+    Args:
+        cache: A dict to keep the fits in across several blocks (e.g. the re-plans of a simulation);
+            None starts an empty one for this block.
+    """
+    current = MEMBER_FITS.get()
+    if current is not None and cache is None:
+        yield current
+        return
+    cache = {} if cache is None else cache
+    token = MEMBER_FITS.set(cache)
+    try:
+        yield cache
+    finally:
+        MEMBER_FITS.reset(token)
+
+
+def prune_member_fits(cache: dict[tuple[Any, ...], Forecaster], before: pd.Timestamp) -> None:
+    """Drop the fits made on data ending before ``before`` (a rolling caller will not ask again)."""
+    for key in [k for k in cache if k[-1][1] < before]:
+        del cache[key]
+
+
+def _data_fingerprint(data: Dataset) -> tuple[Any, ...]:
+    sales = data.sales
+    return (data.start_date, data.end_date, len(sales), float(sales["units"].sum()),
+            int(sales["censored"].sum()) if "censored" in sales else 0)
+
+
+def fit_member(name: str, template: Forecaster, data: Dataset) -> Forecaster:
+    """``clone(template).fit(data)``, or the identical fit already made inside :func:`shared_member_fits`."""
+    cache = MEMBER_FITS.get()
+    if cache is None:
+        return clone(template).fit(data)
+    key = (name, type(template).__name__, repr(sorted(template.get_params(deep=False).items())),
+           _data_fingerprint(data))
+    if key not in cache:
+        cache[key] = clone(template).fit(data)
+    else:
+        log.info("combination: reusing %s fitted on the same data up to %s", name, data.end_date.date())
+    return cache[key]
