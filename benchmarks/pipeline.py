@@ -21,6 +21,9 @@ from pathlib import Path
 from features.settings import Settings
 from training.pipeline import TrainOptions, TrainResult, run_training
 
+sys.path.append(str(Path(__file__).resolve().parent))  # benchmarks' shared helpers (also under -P)
+from _memory import PeakMemory
+
 
 def peak_rss_gb() -> tuple[float, float]:
     """High-water resident memory of this process and of its largest finished child, in GB."""
@@ -51,8 +54,8 @@ def main() -> None:
     parser.add_argument("--series", type=int, default=30_000, help="SKU-channels (3 channels per SKU)")
     parser.add_argument("--days", type=int, default=730)
     parser.add_argument("--model", default="combination")
-    parser.add_argument("--folds", type=int, default=1)
-    parser.add_argument("--paths", type=int, default=200)
+    parser.add_argument("--folds", type=int, default=TrainOptions.folds, help="backtest folds")
+    parser.add_argument("--paths", type=int, default=TrainOptions.n_paths, help="sample paths per series")
     parser.add_argument("--dask", action="store_true", help="also run on a local Dask cluster (2 workers)")
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
@@ -72,9 +75,12 @@ def main() -> None:
 
         engines = ["local", "dask"] if args.dask else ["local"]
         results: dict[str, tuple[TrainResult, float]] = {}
+        peaks: dict[str, float] = {}
         for engine in engines:
             print(f"== {engine} engine ==", flush=True)
-            results[engine] = run(root / "data", root / f"home-{engine}", args, engine)
+            with PeakMemory() as memory:
+                results[engine] = run(root / "data", root / f"home-{engine}", args, engine)
+            peaks[engine] = memory.peak_gb
 
     print()
     print(
@@ -102,8 +108,10 @@ def main() -> None:
         )
     )
     print(f"{'status':<12}" + "".join(f"{results[e][0].status:>14}" for e in engines))
+    print(f"{'peak GB':<12}" + "".join(f"{peaks[e]:>14.2f}" for e in engines)
+          + "   (PSS of the process tree incl. workers, sampled every 0.5 s)")
     own, child = peak_rss_gb()
-    print(f"peak RSS of the job: {own:.2f} GB (largest child, the data generator: {child:.2f} GB)")
+    print(f"RSS high-water mark of this process: {own:.2f} GB (largest finished child: {child:.2f} GB)")
     register = results["local"][0].timings.get("register", float("nan"))
     print(
         f"MLflow overhead per run (register stage: bundle, artifacts, log_model, register): {register:.1f} s "

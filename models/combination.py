@@ -17,7 +17,7 @@ import itertools
 import logging
 import time
 import warnings
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any, ClassVar
 
 import numpy as np
@@ -319,8 +319,8 @@ class Combination(Forecaster):
         if holdout["paths"]:
             prow = holdout["paths_rows"]
             h = self.holdout_days
-            values = self._blend_paths(holdout["paths"], choice[prow])
-            values = self._remap(values, choice[prow])
+            members = ((m, v, None) for m, v in holdout["paths"].items())
+            values = self._remap(self._blend_paths(members, choice[prow]), choice[prow])
             act = actual[prow, -h:]
             act_total = np.where(np.isnan(act).any(axis=1), np.nan, act.sum(axis=1))
             self.totals_calibrator_ = TotalsCalibrator().fit(values.sum(axis=2), act_total)
@@ -378,27 +378,36 @@ class Combination(Forecaster):
         return int(min(zip(sizes, pooled[close], close, strict=True))[2])
 
     # ------------------------------------------------------------------------------------ predict
-    def _blend_paths(self, member_paths: Mapping[str, np.ndarray], choice: np.ndarray) -> np.ndarray:
-        """Per series, average the chosen members' paths paired by the rank of their totals."""
-        first = next(iter(member_paths.values()))
-        out = np.zeros((len(choice), first.shape[1], first.shape[2]), dtype=np.float32)
-        for c in np.unique(choice):
-            members = self.candidates_[c]
-            for sel in _blocks(np.flatnonzero(choice == c)):
-                acc = np.zeros((len(sel), first.shape[1], first.shape[2]), dtype=np.float32)
-                for m in members:
-                    v = member_paths[m][sel]
-                    order = np.argsort(v.sum(axis=2), axis=1, kind="stable")
-                    acc += np.take_along_axis(v, order[:, :, None], axis=1)
-                out[sel] = acc / np.float32(len(members))
+    def _blend_paths(
+        self, member_paths: Iterable[tuple[str, np.ndarray, np.ndarray | None]], choice: np.ndarray
+    ) -> np.ndarray:
+        """Per series, average the chosen members' paths paired by the rank of their totals.
+
+        Args:
+            member_paths: ``(name, values, order)`` per member, where ``values[order]`` (or ``values``
+                when ``order`` is None) are in ``choice`` order. A generator keeps one member's paths
+                in memory at a time.
+            choice: Candidate index per series.
+        """
+        out: np.ndarray | None = None
+        for name, values, order in member_paths:
+            if out is None:
+                out = np.zeros((len(choice), values.shape[1], values.shape[2]), dtype=np.float32)
+            uses = np.flatnonzero([name in self.candidates_[c] for c in choice])
+            for sel in _blocks(uses):
+                v = values[sel if order is None else order[sel]]
+                rank = np.argsort(v.sum(axis=2), axis=1, kind="stable")
+                out[sel] += np.take_along_axis(v, rank[:, :, None], axis=1)
+        assert out is not None
+        out /= np.array([len(self.candidates_[c]) for c in choice], dtype=np.float32)[:, None, None]
         return out
 
     def _remap(self, values: np.ndarray, choice: np.ndarray) -> np.ndarray:
-        out = values.copy()
+        """The calibrators' level maps applied to each chosen candidate's series, in place."""
         for c, calibrator in self.level_calibrators_.items():
             for sel in _blocks(np.flatnonzero(choice == c)):
-                out[sel] = calibrator.remap_paths(values[sel])
-        return out
+                values[sel] = calibrator.remap_paths(values[sel])
+        return values
 
     def _predict(self, horizon: int, quantiles: tuple[float, ...]) -> pd.DataFrame:
         levels = tuple(sorted(set(CALIBRATION_LEVELS) | set(quantiles)))
@@ -442,20 +451,24 @@ class Combination(Forecaster):
 
     def _sample_paths(self, horizon: int, n_paths: int, rng: np.random.Generator) -> SamplePaths:
         seeds = rng.integers(0, 2**31 - 1, size=len(self.members_))
-        member_paths = {}
-        for (name, model), seed in zip(self.members_.items(), seeds, strict=True):
-            sp = model.sample_paths(horizon, n_paths, int(seed))
-            member_paths[name] = sp.values[_path_order(sp.keys, self.keys_, name)]
-        values = self._blend_paths(member_paths, self.choice_)
+
+        def drawn() -> Iterator[tuple[str, np.ndarray, np.ndarray]]:
+            # One member's paths at a time: for 30,000 series x 300 paths each is 1 GB.
+            for (name, model), seed in zip(self.members_.items(), seeds, strict=True):
+                sp = model.sample_paths(horizon, n_paths, int(seed))
+                yield name, sp.values, _path_order(sp.keys, self.keys_, name)
+
+        values = self._blend_paths(drawn(), self.choice_)
         if self.level_calibrators_:
             values = self._remap(values, self.choice_)
         if self.totals_calibrator_ is not None:
             values = self.totals_calibrator_.apply(values)
         values[self.zero_history_] = 0.0
+        np.clip(values, 0, None, out=values)
         labels = np.array([f"combination:{_label(self.candidates_[c])}" for c in self.choice_], dtype=object)
         labels[self.zero_history_] = "combination:zero_history"
         return SamplePaths(
-            keys=self.keys_.copy(), start=self._start(), values=np.clip(values, 0, None), model=labels
+            keys=self.keys_.copy(), start=self._start(), values=values, model=labels
         )
 
     def _start(self) -> pd.Timestamp:
