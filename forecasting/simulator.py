@@ -355,7 +355,8 @@ def simulate(
             with shared_member_fits(member_fits):
                 plans, assigned = _plan(data, rules, cfg, keys, y[:, : t0 + t], first <= t0 + t - 1, as_of,
                                         t, forecaster)
-            prune_member_fits(member_fits, as_of)
+            # A later plan's holdouts reach back at most two re-plans (holdout_folds <= 2).
+            prune_member_fits(member_fits, as_of - pd.Timedelta(days=2 * cfg.replan_days))
             s = np.stack([plans[p][0] for p in cfg.policies])
             big_s = np.stack([plans[p][1] for p in cfg.policies])
             if start_assignment is None:

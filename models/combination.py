@@ -104,7 +104,9 @@ class Combination(Forecaster):
             on m5-tiny it beat per-series choices, a 28-day holdout being a noisy judge of one series)
             or ``"per_series"`` (each series' best, its score shrunk toward its segment's).
         holdout_days: Days held out at the end to score the members.
-        holdout_folds: 1 or 2 consecutive holdout windows (2 doubles the evidence and the fitting).
+        holdout_folds: 1 or 2 consecutive holdout windows (2, the default, doubles the evidence and the
+            fitting: on m5-tiny one 28-day window chose blend(lightgbm+ets) for most series, two chose
+            LightGBM throughout, which was 2.5% better on the next 28 days).
         blends: Also consider the equal-weight blends of every subset of members, not only members.
         prefer_simpler: Per-segment selection only: among the candidates whose holdout SPL is within one
             standard error of the best (paired over the segment's series), take the one with the fewest
@@ -149,7 +151,7 @@ class Combination(Forecaster):
         members: dict[str, Forecaster] | None = None,
         selection: str = "per_segment",
         holdout_days: int = 28,
-        holdout_folds: int = 1,
+        holdout_folds: int = 2,
         blends: bool = True,
         prefer_simpler: bool = True,
         shrinkage: float = 3.0,

@@ -131,7 +131,7 @@ class LightGBMQuantile(Forecaster):
         min_child_samples: int = 100,
         feature_fraction: float = 0.8,
         train_days: int = 1500,
-        max_train_rows: int = 1_000_000,
+        max_train_rows: int = 600_000,
         new_sku_days: int = 56,
         tweedie_variance_power: float = 1.2,
         path_rho: float | None = None,

@@ -131,10 +131,11 @@ def test_a_combination_forecaster_fits_each_member_once_per_replan() -> None:
     catalogue = generate_catalogue(8, 2, 300, 5)
     data = build_dataset(catalogue.tables)
     _CountingNaive.fits = []
-    forecaster = Combination(members={"naive": _CountingNaive()}, holdout_days=28)
+    forecaster = Combination(members={"naive": _CountingNaive()}, holdout_days=28, holdout_folds=2)
     result = simulate(data, load_rules(), SimulationConfig(days=84, n_paths=50),
                       demand=catalogue.truth.mean, forecaster=forecaster)
-    # Three re-plans 28 days apart: the holdout origin of each later plan is the previous plan's origin.
-    assert len(_CountingNaive.fits) == 4
-    assert len(set(_CountingNaive.fits)) == 4
+    # Three re-plans 28 days apart, two holdout windows: the first plan fits at T-56, T-28 and T; each
+    # later plan's holdouts are earlier plans' origins, so it adds one fit.
+    assert len(_CountingNaive.fits) == 5
+    assert len(set(_CountingNaive.fits)) == 5
     assert result.kpis.loc[result.kpis["policy"] == BLENDED, "fill_rate"].notna().all()

@@ -130,7 +130,7 @@ def test_rolling_backtest_fits_each_member_once_per_origin(toy_dataset) -> None:
 
     _CountingNaive.fits = []
     members = {"counted": _CountingNaive(), "daily": SeasonalNaive(season_length=1, window_seasons=28)}
-    template = Combination(members=members, holdout_days=14)
+    template = Combination(members=members, holdout_days=14, holdout_folds=1)
     shared = backtest({"combination": template}, toy_dataset, horizon=14, folds=2, total_lead_times=(),
                       progress=False)
     # Origins T-42 (holdout of fold 1), T-28 (fold 1 = holdout of fold 2), T-14 (fold 2): 3 fits, not 4.
@@ -138,7 +138,7 @@ def test_rolling_backtest_fits_each_member_once_per_origin(toy_dataset) -> None:
     assert len(set(_CountingNaive.fits)) == 3
 
     _CountingNaive.fits = []
-    apart = [Combination(members=members, holdout_days=14).fit(toy_dataset.truncate(c))
+    apart = [Combination(members=members, holdout_days=14, holdout_folds=1).fit(toy_dataset.truncate(c))
              for c in sorted({shared.forecasts["cutoff"].min(), shared.forecasts["cutoff"].max()})]
     assert len(_CountingNaive.fits) == 4
     # Reuse changes nothing: the same forecasts as combinations fitted apart.
@@ -151,10 +151,11 @@ def test_a_member_is_not_reused_for_other_data_or_settings(toy_dataset) -> None:
     from models.member_fits import shared_member_fits
 
     _CountingNaive.fits = []
+    one = {"holdout_days": 14, "holdout_folds": 1}
     with shared_member_fits() as cache:
-        Combination(members={"counted": _CountingNaive()}, holdout_days=14).fit(toy_dataset)
-        Combination(members={"counted": _CountingNaive(window_seasons=2)}, holdout_days=14).fit(toy_dataset)
-        Combination(members={"counted": _CountingNaive()}, holdout_days=14).fit(
+        Combination(members={"counted": _CountingNaive()}, **one).fit(toy_dataset)
+        Combination(members={"counted": _CountingNaive(window_seasons=2)}, **one).fit(toy_dataset)
+        Combination(members={"counted": _CountingNaive()}, **one).fit(
             toy_dataset.truncate(toy_dataset.end_date - pd.Timedelta(days=1))
         )
     assert len(_CountingNaive.fits) == 6
