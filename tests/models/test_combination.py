@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
@@ -151,7 +151,7 @@ def test_a_member_is_not_reused_for_other_data_or_settings(toy_dataset) -> None:
     from models.member_fits import shared_member_fits
 
     _CountingNaive.fits = []
-    one = {"holdout_days": 14, "holdout_folds": 1}
+    one: dict[str, Any] = {"holdout_days": 14, "holdout_folds": 1}
     with shared_member_fits() as cache:
         Combination(members={"counted": _CountingNaive()}, **one).fit(toy_dataset)
         Combination(members={"counted": _CountingNaive(window_seasons=2)}, **one).fit(toy_dataset)
