@@ -32,7 +32,8 @@ def peak_rss_gb() -> tuple[float, float]:
     return own / 1024**2, children / 1024**2
 
 
-def run(data: Path, home: Path, args: argparse.Namespace, engine: str) -> tuple[TrainResult, float]:
+def run(data: Path, home: Path, args: argparse.Namespace, engine: str,
+        marks: list[tuple[float, str]]) -> tuple[TrainResult, float]:
     settings = Settings(home=home, n_jobs=0, seed=0)
     options = TrainOptions(
         data_dir=data,
@@ -43,7 +44,12 @@ def run(data: Path, home: Path, args: argparse.Namespace, engine: str) -> tuple[
         dask_workers=2,
     )
     started = time.perf_counter()
-    result = run_training(settings, options, report=lambda line: print("   ", line, flush=True))
+
+    def report(line: str) -> None:
+        marks.append((time.perf_counter(), line))
+        print("   ", line, flush=True)
+
+    result = run_training(settings, options, report=report)
     return result, time.perf_counter() - started
 
 
@@ -76,11 +82,15 @@ def main() -> None:
         engines = ["local", "dask"] if args.dask else ["local"]
         results: dict[str, tuple[TrainResult, float]] = {}
         peaks: dict[str, float] = {}
+        peak_stage: dict[str, str] = {}
         for engine in engines:
             print(f"== {engine} engine ==", flush=True)
+            marks: list[tuple[float, str]] = []
             with PeakMemory() as memory:
-                results[engine] = run(root / "data", root / f"home-{engine}", args, engine)
+                results[engine] = run(root / "data", root / f"home-{engine}", args, engine, marks)
             peaks[engine] = memory.peak_gb
+            started = [line for at, line in marks if at <= memory.peak_at and line.endswith("...")]
+            peak_stage[engine] = started[-1] if started else "before the first stage"
 
     print()
     print(
@@ -110,6 +120,8 @@ def main() -> None:
     print(f"{'status':<12}" + "".join(f"{results[e][0].status:>14}" for e in engines))
     print(f"{'peak GB':<12}" + "".join(f"{peaks[e]:>14.2f}" for e in engines)
           + "   (PSS of the process tree incl. workers, sampled every 0.5 s)")
+    for engine in engines:
+        print(f"  {engine}: peak during {peak_stage[engine]!r}")
     own, child = peak_rss_gb()
     print(f"RSS high-water mark of this process: {own:.2f} GB (largest finished child: {child:.2f} GB)")
     register = results["local"][0].timings.get("register", float("nan"))

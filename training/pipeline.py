@@ -32,7 +32,7 @@ from features.readers import load_dataset, load_dataset_sql
 from features.schema import M5_QUANTILES
 from features.settings import Settings
 from forecasting.store import ResultStore
-from models.member_fits import shared_member_fits
+from models.member_fits import prune_member_fits, shared_member_fits
 from models.registry import make_model
 from training.artifacts import write_artifacts
 from training.registry import CHALLENGER, CHAMPION, PRIMARY_METRIC, Registry
@@ -265,9 +265,13 @@ def _run_locked(
     snapshot = registry.aliases()
     try:
         # The last backtest fold's members are the final combination's holdout members: fit once.
-        with shared_member_fits():
+        with shared_member_fits() as member_fits:
             with stages.stage("backtest"):
                 scores = backtest_stage(data, options, registry, n_jobs, settings.seed)
+            # Only the final fit's holdout origins are asked for again: free the older folds' members.
+            template = make_model(options.model, **options.model_params)
+            reach = int(getattr(template, "holdout_days", 0)) * int(getattr(template, "holdout_folds", 0))
+            prune_member_fits(member_fits, data.end_date - pd.Timedelta(days=reach))
             with stages.stage("fit"):
                 model = make_model(options.model, **_with_jobs(options, n_jobs, settings.seed)).fit(data)
         with stages.stage("plan"):
