@@ -63,6 +63,9 @@ def main() -> None:
     parser.add_argument("--folds", type=int, default=TrainOptions.folds, help="backtest folds")
     parser.add_argument("--paths", type=int, default=TrainOptions.n_paths, help="sample paths per series")
     parser.add_argument("--dask", action="store_true", help="also run on a local Dask cluster (2 workers)")
+    parser.add_argument("--dask-only", action="store_true",
+                        help="run only on the local Dask cluster (compare with a separate local run: the "
+                             "catalogue is the same for the same --series and --days)")
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
 
@@ -79,7 +82,7 @@ def main() -> None:
         n_series = 3 * max(1, args.series // 3)
         print(f"catalogue: {n_series} SKU-channels x {args.days} days in {time.perf_counter() - t0:.0f} s")
 
-        engines = ["local", "dask"] if args.dask else ["local"]
+        engines = ["dask"] if args.dask_only else ["local", "dask"] if args.dask else ["local"]
         results: dict[str, tuple[TrainResult, float]] = {}
         peaks: dict[str, float] = {}
         peak_stage: dict[str, str] = {}
@@ -100,7 +103,7 @@ def main() -> None:
     header = f"{'stage':<12}" + "".join(f"{e + ' s':>14}" for e in engines)
     print(header)
     print("-" * len(header))
-    stages = list(results["local"][0].timings)
+    stages = list(results[engines[0]][0].timings)
     for stage in stages:
         print(
             f"{stage:<12}"
@@ -124,12 +127,12 @@ def main() -> None:
         print(f"  {engine}: peak during {peak_stage[engine]!r}")
     own, child = peak_rss_gb()
     print(f"RSS high-water mark of this process: {own:.2f} GB (largest finished child: {child:.2f} GB)")
-    register = results["local"][0].timings.get("register", float("nan"))
+    register = results[engines[0]][0].timings.get("register", float("nan"))
     print(
         f"MLflow overhead per run (register stage: bundle, artifacts, log_model, register): {register:.1f} s "
-        f"= {100 * register / results['local'][1]:.1f}% of the job"
+        f"= {100 * register / results[engines[0]][1]:.1f}% of the job"
     )
-    if args.dask:
+    if len(engines) == 2:
         a = results["local"][0].metrics["backtest_wspl"]
         b = results["dask"][0].metrics["backtest_wspl"]
         print(f"Dask vs local WSPL: {b:.4f} vs {a:.4f} ({100 * (b - a) / a:+.1f}%; tolerance +-10%)")

@@ -165,6 +165,7 @@ def compute_policies(
         buffered, rules.policies.jit.buffer_days, lead_mean, lead_std,
         fill_target=(assigned["service_measure"] == "fill_rate").to_numpy(),
         jit_floor=(assigned["policy"] == SEASONAL_HYBRID).to_numpy(),
+        lot_reviews=rules.lot_review_periods,
     )
     inv = _inventory(data, assigned)
     moq = _sku_column(data, assigned["sku"], "moq", 0.0)

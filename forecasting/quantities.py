@@ -10,7 +10,9 @@ order is R days later, so the reorder point must cover demand over the protectio
   total over L + R days; summing within a path keeps the correlation between days.
 - SAFETY_STOCK: s = the service-target quantile of that distribution; safety stock = s - its mean.
 - JIT: s = expected demand over the *actual* mean lead time plus R, plus ``buffer_days`` of demand.
-- order-up-to S = s + expected demand over the review period (so orders are about one review's demand).
+- order-up-to S = s + ``lot_reviews`` x expected demand over the review period: 0 is base stock (every
+  review orders back what sold; the position after ordering is the target quantile of D(L + R), so
+  the cycle service achieved is the target), 1 makes orders about one review's demand on top of it.
 - classic formula beside it: SS = z * sqrt((L + R) * sd² + d² * sL²), daily mean d and sd from the
   paths, L and sL the lead time's mean and standard deviation.
 - expected fill rate: 1 - (E[(D(L+R) - s)+] - E[(D(L) - s)+]) / E[D(R)], the expected shortage per
@@ -210,6 +212,7 @@ def compute_quantities(
     lead_std: np.ndarray,
     fill_target: np.ndarray | None = None,
     jit_floor: np.ndarray | None = None,
+    lot_reviews: float = 1.0,
 ) -> pd.DataFrame:
     """Reorder point, safety stock, order-up-to level, classic SS and fill rate per series.
 
@@ -227,6 +230,7 @@ def compute_quantities(
             fill-rate target (lumpy demand: a cycle target would keep a whole bulk order on the shelf).
         jit_floor: ``(n,)`` True where a buffered reorder point may never fall below the JIT one
             (SEASONAL_HYBRID: the buffer adds to the JIT stock near a peak, it never replaces it).
+        lot_reviews: Review periods of expected demand between ``s`` and ``S`` (0: base stock).
 
     Returns:
         One row per series: ``daily_mean, daily_std, expected_demand (over L+R), review_demand,
@@ -257,7 +261,7 @@ def compute_quantities(
                                        service_level[sl])
         parts.append(pd.DataFrame({
             "daily_mean": d_mean, "daily_std": d_std, "expected_demand": expected, "review_demand": review,
-            "reorder_point": rop, "safety_stock": rop - expected, "order_up_to": rop + review,
+            "reorder_point": rop, "safety_stock": rop - expected, "order_up_to": rop + lot_reviews * review,
             "classic_safety_stock": classic,
             "classic_reorder_point": d_mean * (lead_mean[sl] + review_days) + classic,
             "fill_rate": np.clip(fill, 0.0, 1.0),

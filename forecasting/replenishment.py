@@ -170,7 +170,9 @@ def _plan(policy: Mapping[str, Any], position: StockPosition) -> _Plan:
     if expected is None:
         expected = rop - ss
     up_to = _num(policy, "order_up_to", rop) or rop
-    review = _num(policy, "review_demand", max(up_to - rop, 0.0)) or 0.0
+    # The published lot (S - s: 0 under base stock) is kept when an override moves s.
+    lot = max(up_to - rop, 0.0)
+    review = _num(policy, "review_demand", lot) or 0.0
     grid = _grid(policy)
     quantiles: dict[str, float] = {}
     source: Source = "published"
@@ -211,7 +213,7 @@ def _plan(policy: Mapping[str, Any], position: StockPosition) -> _Plan:
         if source != "published":
             expected = mean
             ss = rop - expected
-            up_to = rop + review
+            up_to = rop + lot
     rec = {
         "service_level": service_level,
         "lead_time_days": lead,

@@ -102,6 +102,11 @@ class Rules(BaseModel):
         default_policy: Policy of a series whose signals do not lean clearly to JIT.
         jit_min_score: JIT when (JIT leans - SAFETY_STOCK leans) reaches this.
         review_period_days: Days between reviews (R).
+        lot_review_periods: Order-up-to level S = s + this many review periods of expected demand.
+            0 (the default) is base stock: every review orders back what sold, S = s, so the position
+            after ordering is the service-level quantile of demand over lead time + review period and
+            the achieved cycle service is the target; 1 adds a review's demand on top (fewer, larger
+            orders, more stock, service above target).
         fill_rate_patterns: Demand patterns whose service target is read as a fill rate (share of
             units served) instead of a cycle-service probability.
         service_levels: Cycle-service target per revenue class, each in (0.5, 1).
@@ -116,6 +121,7 @@ class Rules(BaseModel):
     default_policy: str = SAFETY_STOCK
     jit_min_score: int = Field(default=2, ge=1)
     review_period_days: int = Field(default=7, ge=1, le=91)
+    lot_review_periods: float = Field(default=0.0, ge=0.0, le=13.0)
     fill_rate_patterns: tuple[str, ...] = ()
     service_levels: dict[str, float] = Field(default_factory=lambda: {"A": 0.97, "B": 0.90, "C": 0.80})
     segmentation: SegmentationConfig = Field(default_factory=SegmentationConfig)

@@ -7,6 +7,7 @@ differences, so that it can be scored on quantile losses and used for lead-time 
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable
 from typing import ClassVar
 
@@ -74,7 +75,9 @@ class SeasonalNaive(Forecaster):
         for back in range(2, k + 1):  # loop over seasons, vectorised over series
             older = y[:, -back * s : y.shape[1] - (back - 1) * s]
             point = np.where(np.isnan(point), older, point)
-        with np.errstate(all="ignore"):
+        # Series with no observed day in the window (or at all) are expected: they get level 0 below.
+        with np.errstate(all="ignore"), warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
             level = np.nanmean(recent, axis=1)
             level = np.where(np.isnan(level), np.nanmean(y, axis=1), level)
         level = np.nan_to_num(level, nan=0.0)

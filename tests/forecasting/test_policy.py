@@ -64,10 +64,18 @@ def test_safety_stock_rows_read_the_poisson_quantile_over_lead_time_plus_review(
     assert row["lead_time_mean"] == pytest.approx(7.0)
     assert row["reorder_point"] == pytest.approx(stats.poisson.ppf(0.97, 20.0 * protection), abs=3)
     assert row["expected_demand"] == pytest.approx(20.0 * protection, rel=0.01)
-    review_demand = 20.0 * rules.review_period_days
-    assert row["order_up_to"] == pytest.approx(row["reorder_point"] + review_demand, rel=0.01)
+    assert rules.lot_review_periods == 0  # base stock by default: S = s
+    assert row["order_up_to"] == pytest.approx(row["reorder_point"])
     assert row["classic_safety_stock"] == pytest.approx(row["safety_stock"], rel=0.15)
     assert any("leans SAFETY_STOCK" in r for r in row["reasons"])
+
+
+def test_lot_review_periods_put_that_many_reviews_of_demand_between_s_and_s_big() -> None:
+    data = _data()
+    rules = load_rules().model_copy(update={"lot_review_periods": 1.5})
+    row = _rows(compute_policies(data, _paths(data), rules))[("fast", "web")]
+    review_demand = 20.0 * rules.review_period_days
+    assert row["order_up_to"] == pytest.approx(row["reorder_point"] + 1.5 * review_demand, rel=0.01)
 
 
 def test_orders_are_rounded_to_moq_and_pack_and_follow_the_inventory_position() -> None:

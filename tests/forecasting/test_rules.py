@@ -94,6 +94,7 @@ def test_spike_windows_missing_columns_are_rejected() -> None:
         ({"segmentation": {"abc_cutoffs": [0.95, 0.8]}}, "'abc_cutoffs' must be two increasing cut-offs"),
         ({"segmentation": {"xyz_cutoffs": [1.0, 1.0]}}, "'xyz_cutoffs' must be two increasing cut-offs"),
         ({"review_days": 7}, "field 'review_days' is not a known setting"),
+        ({"lot_review_periods": -1}, "'lot_review_periods': Input should be greater than or equal to 0"),
     ],
 )
 def test_rules_validation_errors_name_the_field(raw: dict, message: str) -> None:
