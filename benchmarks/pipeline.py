@@ -4,6 +4,11 @@ and (with ``--dask``) the same job on a local Dask cluster of 2 workers with its
     .venv/bin/python benchmarks/pipeline.py --series 30000 --days 730
     .venv/bin/python benchmarks/pipeline.py --series 3000 --dask
 
+At full scale the two engines can run as separate processes and be compared afterwards:
+
+    .venv/bin/python benchmarks/pipeline.py --series 30000 --save-forecasts /tmp/bench/fc
+    .venv/bin/python benchmarks/pipeline.py --series 30000 --dask-only --save-forecasts /tmp/bench/fc
+
 Targets (issue 6): 30,000 SKU-channels x 730 days in <= 45 minutes wall and <= 10 GB peak on 2 cores.
 """
 
@@ -18,7 +23,11 @@ import tempfile
 import time
 from pathlib import Path
 
+import numpy as np
+import pandas as pd
+
 from features.settings import Settings
+from forecasting.store import ResultStore
 from training.pipeline import TrainOptions, TrainResult, run_training
 
 sys.path.append(str(Path(__file__).resolve().parent))  # benchmarks' shared helpers (also under -P)
@@ -30,6 +39,30 @@ def peak_rss_gb() -> tuple[float, float]:
     own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     return own / 1024**2, children / 1024**2
+
+
+def series_totals(home: Path) -> pd.DataFrame:
+    """The served forecast summed over the horizon per series: mean and median (q 0.5) totals."""
+    forecasts = ResultStore.from_settings(Settings(home=home)).get_forecasts()
+    return (
+        forecasts.groupby(["sku", "channel"], observed=True)[["mean", "0.5"]].sum().reset_index()
+    )
+
+
+def compare(local: pd.DataFrame, dask: pd.DataFrame, wspl: dict[str, float]) -> None:
+    """Print how far the Dask engine's published forecasts are from the local engine's."""
+    both = local.merge(dask, on=["sku", "channel"], suffixes=("_local", "_dask"), how="outer")
+    missing = int(both[["mean_local", "mean_dask"]].isna().any(axis=1).sum())
+    total_local, total_dask = both["mean_local"].sum(), both["mean_dask"].sum()
+    rel = (both["mean_dask"] - both["mean_local"]).abs() / both["mean_local"].clip(lower=1.0)
+    print(f"Dask vs local: {len(both)} series, {missing} missing on one side")
+    print(f"  total forecast demand: {total_dask:,.0f} vs {total_local:,.0f} "
+          f"({100 * (total_dask - total_local) / total_local:+.2f}%; tolerance +-10%)")
+    print(f"  per-series horizon total, |dask - local| / max(local, 1): median {np.nanmedian(rel):.3f}, "
+          f"p90 {np.nanquantile(rel, 0.9):.3f}")
+    if "local" in wspl and "dask" in wspl:
+        a, b = wspl["local"], wspl["dask"]
+        print(f"  backtest WSPL: {b:.4f} vs {a:.4f} ({100 * (b - a) / a:+.1f}%; tolerance +-10%)")
 
 
 def run(data: Path, home: Path, args: argparse.Namespace, engine: str,
@@ -66,6 +99,9 @@ def main() -> None:
     parser.add_argument("--dask-only", action="store_true",
                         help="run only on the local Dask cluster (compare with a separate local run: the "
                              "catalogue is the same for the same --series and --days)")
+    parser.add_argument("--save-forecasts", type=Path, default=None,
+                        help="keep each engine's per-series forecast totals and WSPL here and compare "
+                             "local with dask when both are present (also across separate runs)")
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
 
@@ -94,6 +130,17 @@ def main() -> None:
             peaks[engine] = memory.peak_gb
             started = [line for at, line in marks if at <= memory.peak_at and line.endswith("...")]
             peak_stage[engine] = started[-1] if started else "before the first stage"
+            result, wall = results[engine]
+            print(f"{engine}: {result.status} in {wall:.1f} s, peak {peaks[engine]:.2f} GB, "
+                  f"WSPL {result.metrics.get('backtest_wspl', float('nan')):.4f}", flush=True)
+            if args.save_forecasts is not None and result.status == "published":
+                args.save_forecasts.mkdir(parents=True, exist_ok=True)
+                totals = series_totals(root / f"home-{engine}")
+                totals.attrs = {}
+                totals.to_parquet(args.save_forecasts / f"{engine}.parquet")
+                (args.save_forecasts / f"{engine}.wspl").write_text(
+                    str(result.metrics.get("backtest_wspl", float("nan")))
+                )
 
     print()
     print(
@@ -132,7 +179,11 @@ def main() -> None:
         f"MLflow overhead per run (register stage: bundle, artifacts, log_model, register): {register:.1f} s "
         f"= {100 * register / results[engines[0]][1]:.1f}% of the job"
     )
-    if len(engines) == 2:
+    saved = args.save_forecasts
+    if saved is not None and (saved / "local.parquet").exists() and (saved / "dask.parquet").exists():
+        wspl = {e: float((saved / f"{e}.wspl").read_text()) for e in ("local", "dask")}
+        compare(pd.read_parquet(saved / "local.parquet"), pd.read_parquet(saved / "dask.parquet"), wspl)
+    elif len(engines) == 2:
         a = results["local"][0].metrics["backtest_wspl"]
         b = results["dask"][0].metrics["backtest_wspl"]
         print(f"Dask vs local WSPL: {b:.4f} vs {a:.4f} ({100 * (b - a) / a:+.1f}%; tolerance +-10%)")
