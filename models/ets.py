@@ -41,6 +41,7 @@ from threadpoolctl import threadpool_limits
 from features.dataset import Dataset
 from models._parallel import SeriesMatrix, chunk_bounds, map_chunks, pack_recent, series_matrix
 from models.base import Forecaster, ParamCheck, SamplePaths, forecast_frame
+from models.paths import nan_row_quantiles
 
 log = logging.getLogger(__name__)
 
@@ -353,8 +354,7 @@ class ETSForecaster(Forecaster):
             has = ~np.isnan(sample).all(axis=1)
             rows = self.fallback_index_[has]
             means[rows] = np.nanmean(sample[has], axis=1)[:, None]
-            for k, q in enumerate(quantiles):
-                qvals[k][rows] = np.nanquantile(sample[has], q, axis=1)[:, None]
+            qvals[:, rows] = nan_row_quantiles(sample[has], quantiles).T[:, :, None]
         return forecast_frame(self.keys_, self.start_, means, qvals, quantiles,
                               self.series_["model"].to_numpy())
 

@@ -19,9 +19,9 @@ import numpy as np
 import pandas as pd
 from scipy.special import ndtr, ndtri
 
-# Work on this many series at a time so the float64 intermediates of 30,000 series x 500 paths x 28 days
-# never sit in memory at once.
-_CHUNK_ELEMENTS = 20_000_000
+# Work on this many values at a time: the quantile function holds about ten float64 temporaries of a
+# chunk's size (at 20 M values they were 1.8 GB, the peak of the 30,000-series weekly job).
+_CHUNK_ELEMENTS = 4_000_000
 
 
 def _check_levels(levels: Sequence[float], n_values: int) -> np.ndarray:
@@ -237,3 +237,28 @@ def ar1_matching_sums(pit: np.ndarray, series: np.ndarray, window: int) -> float
         mid = (lo + hi) / 2
         lo, hi = (mid, hi) if spread(mid) < ratio else (lo, mid)
     return (lo + hi) / 2
+
+
+def nan_row_quantiles(x: np.ndarray, levels: Sequence[float]) -> np.ndarray:
+    """Quantiles of each row ignoring NaN (numpy's 'linear' method), all levels from one sort.
+
+    ``np.nanquantile(x, q, axis=1)`` loops over rows in Python; on 30,000 rows it costs about a second
+    per level, which the forecasts' 26 calibration levels turned into minutes.
+
+    Args:
+        x: ``(n, m)`` values, NaN where missing.
+        levels: Levels in [0, 1].
+
+    Returns:
+        ``(n, len(levels))``; NaN for a row without any value.
+    """
+    ordered = np.sort(np.asarray(x, dtype=float), axis=1)  # NaN sorts last
+    known = (~np.isnan(ordered)).sum(axis=1)
+    pos = np.asarray(levels, dtype=float)[None, :] * np.maximum(known - 1, 0)[:, None]
+    lo = np.floor(pos).astype(np.int64)
+    hi = np.minimum(lo + 1, np.maximum(known - 1, 0)[:, None])
+    rows = np.arange(len(ordered))[:, None]
+    a, b = ordered[rows, lo], ordered[rows, hi]
+    out = a + (pos - lo) * (b - a)
+    out[known == 0] = np.nan
+    return out

@@ -97,3 +97,20 @@ def test_ar1_matching_sums_recovers_rho_from_window_sums():
     independent = stats.norm.cdf(rng.standard_normal(n_series * n_days))
     assert ar1_matching_sums(independent, series, 28) < 0.15
     assert ar1_matching_sums(pit[:100], series[:100], 28) == 0.0  # too few windows
+
+
+def test_nan_row_quantiles_match_numpy() -> None:
+    from models.paths import nan_row_quantiles
+
+    rng = np.random.default_rng(1)
+    x = rng.poisson(3.0, (200, 30)).astype(float)
+    x[rng.random(x.shape) < 0.3] = np.nan
+    x[7] = np.nan
+    x[8, 1:] = np.nan
+    x[8, 0] = 2.0
+    levels = [0.0, 0.005, 0.25, 0.5, 0.9, 0.995, 1.0]
+    got = nan_row_quantiles(x, levels)
+    ok = np.arange(len(x)) != 7
+    np.testing.assert_allclose(got[ok], np.nanquantile(x[ok], levels, axis=1).T)
+    assert np.isnan(got[7]).all()
+    assert (got[8] == 2.0).all()
