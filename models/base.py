@@ -102,6 +102,8 @@ class Forecaster(BaseEstimator):
     """
 
     _param_checks: ClassVar[dict[str, ParamCheck]] = {}
+    # Set by ``fit``: the ``sku, channel`` of each fitted series, in the order of the sample paths.
+    keys_: pd.DataFrame
 
     def _check_params(self) -> None:
         for name, check in self._param_checks.items():
@@ -151,13 +153,45 @@ class Forecaster(BaseEstimator):
         frame = self._predict(horizon, qs)
         return finalize_forecast(frame, qs)
 
-    def sample_paths(self, horizon: int, n_paths: int = 500, random_state: int = 0) -> SamplePaths:
-        """Draw ``n_paths`` joint scenarios of the next ``horizon`` days for every series."""
+    def sample_paths(
+        self, horizon: int, n_paths: int = 500, random_state: int = 0, rows: np.ndarray | None = None
+    ) -> SamplePaths:
+        """Draw ``n_paths`` joint scenarios of the next ``horizon`` days for every series.
+
+        Args:
+            horizon: Days ahead, >= 1.
+            n_paths: Scenarios per series, >= 1.
+            random_state: Seed of the draws.
+            rows: Positions in ``keys_`` of the only series to draw (e.g. a sample of a large catalogue
+                for a coverage statistic); None draws every series. Models that can draw a subset
+                directly do (same distribution, another random stream); the others draw all and keep
+                these rows.
+        """
         horizon = check_horizon(horizon)
         if n_paths < 1:
             raise ValueError(f"The 'n_paths' must be >= 1. Got {n_paths}.")
         self._check_fitted()
-        return self._sample_paths(horizon, n_paths, np.random.default_rng(random_state))
+        rng = np.random.default_rng(random_state)
+        if rows is None:
+            return self._sample_paths(horizon, n_paths, rng)
+        rows = np.asarray(rows, dtype=np.int64)
+        n_series = len(getattr(self, "keys_", ()))
+        if rows.ndim != 1 or (rows.size and (rows.min() < 0 or rows.max() >= n_series)):
+            raise ValueError(
+                f"The 'rows' must be positions of fitted series, in [0, {n_series}). "
+                f"Got {rows.size} positions from {rows.min(initial=0)} to {rows.max(initial=0)}."
+            )
+        return self._sample_rows(horizon, n_paths, rng, rows)
+
+    def _sample_rows(
+        self, horizon: int, n_paths: int, rng: np.random.Generator, rows: np.ndarray
+    ) -> SamplePaths:
+        """Paths of the series at ``rows`` only; override where drawing a subset is cheaper."""
+        full = self._sample_paths(horizon, n_paths, rng)
+        return SamplePaths(
+            keys=full.keys.iloc[rows].reset_index(drop=True), start=full.start, values=full.values[rows],
+            model=None if full.model is None else full.model[rows],
+        )
 
     @abstractmethod
     def _fit(self, data: Dataset) -> None: ...

@@ -274,9 +274,9 @@ class Combination(Forecaster):
                     len(rows), h, len(levels)
                 )
                 if last and self.calibrate:
-                    sp = model.sample_paths(h, self.n_paths_calibration, self.random_state)
-                    paths[name] = sp.values[_path_order(sp.keys, train_keys, name)[keep]]
-                    del sp
+                    member_rows = _path_order(model.keys_, train_keys, name)[keep]
+                    paths[name] = model.sample_paths(h, self.n_paths_calibration, self.random_state,
+                                                     rows=member_rows).values
                 self.fit_seconds_[name] = self.fit_seconds_.get(name, 0.0) + time.perf_counter() - t0
         return {"quant": quant, "actual": actual, "scale": scale, "paths": paths, "paths_rows": paths_keys}
 
@@ -459,25 +459,42 @@ class Combination(Forecaster):
         return result
 
     def _sample_paths(self, horizon: int, n_paths: int, rng: np.random.Generator) -> SamplePaths:
-        seeds = rng.integers(0, 2**31 - 1, size=len(self.members_))
+        return self._sample_rows(horizon, n_paths, rng, np.arange(len(self.keys_)))
 
-        def drawn() -> Iterator[tuple[str, np.ndarray, np.ndarray]]:
+    def _sample_rows(
+        self, horizon: int, n_paths: int, rng: np.random.Generator, rows: np.ndarray
+    ) -> SamplePaths:
+        seeds = rng.integers(0, 2**31 - 1, size=len(self.members_))
+        choice = self.choice_[rows]
+        needed = {m for c in np.unique(choice) for m in self.candidates_[c]}
+        every = len(rows) == len(self.keys_)
+
+        def drawn() -> Iterator[tuple[str, np.ndarray, np.ndarray | None]]:
             # One member's paths at a time: for 30,000 series x 300 paths each is 1 GB.
             for (name, model), seed in zip(self.members_.items(), seeds, strict=True):
-                sp = model.sample_paths(horizon, n_paths, int(seed))
-                yield name, sp.values, _path_order(sp.keys, self.keys_, name)
+                if name not in needed:
+                    continue
+                if every:
+                    sp = model.sample_paths(horizon, n_paths, int(seed))
+                    yield name, sp.values, _path_order(sp.keys, self.keys_, name)
+                else:
+                    # Only the members' rows of the wanted series are drawn, already in ``rows`` order.
+                    member_rows = _path_order(model.keys_, self.keys_, name)[rows]
+                    yield name, model.sample_paths(horizon, n_paths, int(seed), rows=member_rows).values, None
 
-        values = self._blend_paths(drawn(), self.choice_)
+        values = self._blend_paths(drawn(), choice)
         if self.level_calibrators_:
-            values = self._remap(values, self.choice_)
+            values = self._remap(values, choice)
         if self.totals_calibrator_ is not None:
             values = self.totals_calibrator_.apply(values)
-        values[self.zero_history_] = 0.0
+        zero = self.zero_history_[rows]
+        values[zero] = 0.0
         np.clip(values, 0, None, out=values)
-        labels = np.array([f"combination:{_label(self.candidates_[c])}" for c in self.choice_], dtype=object)
-        labels[self.zero_history_] = "combination:zero_history"
+        labels = np.array([f"combination:{_label(self.candidates_[c])}" for c in choice], dtype=object)
+        labels[zero] = "combination:zero_history"
         return SamplePaths(
-            keys=self.keys_.copy(), start=self._start(), values=values, model=labels
+            keys=self.keys_.iloc[rows].reset_index(drop=True), start=self._start(), values=values,
+            model=labels,
         )
 
     def _start(self) -> pd.Timestamp:

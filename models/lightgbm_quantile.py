@@ -304,8 +304,14 @@ class LightGBMQuantile(Forecaster):
         return frame
 
     def _sample_paths(self, horizon: int, n_paths: int, rng: np.random.Generator) -> SamplePaths:
+        return self._sample_rows(horizon, n_paths, rng, np.arange(len(self.keys_)))
+
+    def _sample_rows(
+        self, horizon: int, n_paths: int, rng: np.random.Generator, rows: np.ndarray
+    ) -> SamplePaths:
         self._check_horizon(horizon)
-        values = paths_from_quantiles(self.quantile_values_[:, :horizon], self.levels_, n_paths, rng,
+        values = paths_from_quantiles(self.quantile_values_[rows, :horizon], self.levels_, n_paths, rng,
                                       rho=self.rho_)
-        return SamplePaths(keys=self.keys_.copy(), start=self.origin_ + pd.Timedelta(days=1), values=values,
-                           model=self.series_model_.copy())
+        return SamplePaths(keys=self.keys_.iloc[rows].reset_index(drop=True),
+                           start=self.origin_ + pd.Timedelta(days=1), values=values,
+                           model=self.series_model_[rows].copy())

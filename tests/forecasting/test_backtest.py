@@ -62,3 +62,16 @@ def test_backtest_factory_and_n_jobs_are_accepted(data) -> None:
     result = backtest(SeasonalNaive, data, horizon=7, folds=1, total_lead_times=(), progress=False)
     assert list(result.metrics["name"]) == ["SeasonalNaive"]
     assert result.totals.empty
+
+
+def test_backtest_measures_totals_on_a_seeded_sample_of_series(data) -> None:
+    models = {"naive7": SeasonalNaive(), "naive1": SeasonalNaive(season_length=1)}
+    result = backtest(models, data, horizon=14, folds=2, n_paths=50, total_series=2, progress=False)
+    t = result.totals[result.totals["lead_time"] == 14]
+    per = t.groupby(["name", "fold"])[["sku", "channel"]].apply(lambda g: sorted(map(tuple, g.to_numpy())))
+    assert (per.map(len) == 2).all()
+    # Every model of a fold is scored on the same series.
+    for fold in (0, 1):
+        assert per.loc[("naive7", fold)] == per.loc[("naive1", fold)]
+    everything = backtest(models, data, horizon=14, folds=2, n_paths=50, progress=False).totals
+    assert everything.groupby(["name", "fold", "lead_time"]).size().min() > 2

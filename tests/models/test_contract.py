@@ -75,3 +75,23 @@ def test_model_contract(name: str, toy_dataset) -> None:
     np.testing.assert_allclose(paths.totals(7), paths.values[:, :, :7].sum(axis=2), rtol=1e-5)
     same = model.sample_paths(HORIZON, n_paths=25, random_state=3)
     np.testing.assert_array_equal(paths.values, same.values)
+
+
+@pytest.mark.parametrize("name", sorted(MODELS))
+def test_sample_paths_of_a_subset_of_series(name: str, toy_dataset) -> None:
+    model = make_model(name, **FAST.get(name, {})).fit(toy_dataset)
+    full = model.sample_paths(HORIZON, n_paths=400, random_state=5)
+    rows = np.array([len(full.keys) - 1, 0])
+    part = model.sample_paths(HORIZON, n_paths=400, random_state=5, rows=rows)
+    # The subset comes in the order asked for, with the keys and labels of those rows.
+    pd.testing.assert_frame_equal(part.keys, full.keys.iloc[rows].reset_index(drop=True))
+    assert part.values.shape == (2, 400, HORIZON)
+    assert part.start == full.start
+    if full.model is not None:
+        assert list(part.model) == list(full.model[rows])
+    # Drawn directly or sliced from a full draw: the same distribution per series.
+    for i, row in enumerate(rows):
+        a, b = part.totals(HORIZON)[i], full.totals(HORIZON)[row]
+        assert abs(a.mean() - b.mean()) <= 0.2 * max(b.mean(), 1.0) + 3 * b.std() / np.sqrt(400)
+    with pytest.raises(ValueError, match=r"The 'rows' must be positions of fitted series"):
+        model.sample_paths(HORIZON, n_paths=5, rows=np.array([len(full.keys)]))
