@@ -15,20 +15,24 @@
      TSB and seasonal naive, chosen per demand segment on a 28-day holdout and calibrated on it,
      re-fitted on the data up to the day before every re-plan, its sample paths feeding the
      distribution-based reorder points. ``--blended-forecaster lightgbm`` uses the LightGBM model
-     alone (uncalibrated); ``bootstrap`` gives BLENDED the classic estimates, to separate what the
-     forecasts and what the rules contribute.
+     alone (uncalibrated); ``bootstrap`` gives BLENDED the classic estimates, and ``oracle`` the
+     generator's true mean and noise law (``benchmarks/_oracle.py``: the best any forecaster could
+     do), to separate what the forecasts and what the rules contribute.
 2. Checks the targets: BLENDED meets each class's cycle-service target within 2 points; holds >= 15%
    less average inventory value than ALL_SAFETY_STOCK at equal or better overall fill rate; has at
    most half of ALL_JIT's stockout days.
 3. Times ``compute_policies`` for ``--timing-series`` SKU-channels given their sample paths.
 
-Run: ``.venv/bin/python benchmarks/policy.py [--skus 700] [--channels 3] [--days 365] [--out DIR]``.
+Run: ``.venv/bin/python benchmarks/policy.py [--skus 700] [--channels 3] [--days 365] [--out DIR]``;
+``--replan-days 7`` re-plans every policy at every weekly review, as the weekly job does (28 by default
+keeps the 13 re-fits of the forecaster affordable).
 """
 
 from __future__ import annotations
 
 import argparse
 import logging
+import sys
 import time
 from pathlib import Path
 
@@ -37,7 +41,7 @@ import pandas as pd
 from rich.console import Console
 from rich.table import Table
 
-from features.synthetic import generate_catalogue
+from features.synthetic import GroundTruth, generate_catalogue
 from features.validation import build_dataset
 from forecasting.policy import compute_policies
 from forecasting.rules import load_rules
@@ -56,6 +60,9 @@ from models.baselines import SeasonalNaive, demand_matrix
 from models.combination import Combination
 from models.intermittent import TSBForecaster
 from models.lightgbm_quantile import LightGBMQuantile
+
+sys.path.append(str(Path(__file__).resolve().parent))  # benchmarks' shared helpers (also under -P)
+from _oracle import OracleForecaster
 
 console = Console(width=160)
 log = logging.getLogger("benchmarks.policy")
@@ -85,7 +92,8 @@ def _targets(kpis: pd.DataFrame, service_levels: dict[str, float]) -> Table:
     return table
 
 
-def blended_forecaster(name: str, n_jobs: int, seed: int, path_rho: float | None) -> Forecaster | None:
+def blended_forecaster(name: str, n_jobs: int, seed: int, path_rho: float | None,
+                       truth: GroundTruth) -> Forecaster | None:
     """The forecaster BLENDED re-fits at every re-plan (None: the classic bootstrap).
 
     Moderate settings keep 13 re-fits on ~2,000 series within minutes on two cores: 8 quantile levels
@@ -96,6 +104,9 @@ def blended_forecaster(name: str, n_jobs: int, seed: int, path_rho: float | None
     """
     if name == "bootstrap":
         return None
+    if name == "oracle":
+        assert truth.mean is not None
+        return OracleForecaster(truth.mean[["sku", "channel", "date", "mean"]], truth.series)
     lightgbm = LightGBMQuantile(quantiles=(0.05, 0.25, 0.5, 0.75, 0.9, 0.95, 0.98, 0.995), max_horizon=56,
                             n_estimators=60, learning_rate=0.1, num_leaves=31, min_child_samples=50,
                             train_days=365, max_train_rows=60_000, path_rho=path_rho, n_jobs=n_jobs,
@@ -130,15 +141,18 @@ def main() -> None:
     parser.add_argument("--history-days", type=int, default=730)
     parser.add_argument("--days", type=int, default=365)
     parser.add_argument("--n-paths", type=int, default=200)
+    parser.add_argument("--replan-days", type=int, default=28, help="Days between re-plans of every policy.")
     parser.add_argument("--seed", type=int, default=11)
     parser.add_argument("--timing-series", type=int, default=10_000)
-    parser.add_argument("--blended-forecaster", choices=("combination", "lightgbm", "bootstrap"),
+    parser.add_argument("--blended-forecaster", choices=("combination", "lightgbm", "bootstrap", "oracle"),
                         default="combination",
                         help="What BLENDED plans from (the baselines always use the classic bootstrap).")
     parser.add_argument("--path-rho", type=float, default=None,
                         help="Copula correlation of the LightGBM paths (default: estimated by the model).")
     parser.add_argument("--n-jobs", type=int, default=2, help="LightGBM threads.")
     parser.add_argument("--out", type=Path, default=None, help="Directory for kpis.json and the chart.")
+    parser.add_argument("--rules", type=Path, default=None,
+                        help="Rules file of BLENDED (default: the shipped default_rules.toml).")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
     logging.getLogger("forecasting.policy").setLevel(logging.WARNING)
@@ -149,13 +163,15 @@ def main() -> None:
     data = build_dataset(catalogue.tables)
     log.info("catalogue: %d SKU-channels x %d days in %.1fs", len(data.series()), args.history_days,
              time.perf_counter() - start)
-    rules = load_rules()
+    rules = load_rules(args.rules)
     # CLASSIC_BY_CLASS (the textbook formula at the same class targets) shows how much of BLENDED's
     # result comes from the targets and how much from the distribution-based quantities.
     config = SimulationConfig(days=args.days, n_paths=args.n_paths, seed=args.seed,
+                              replan_days=args.replan_days,
                               policies=(ALL_JIT, ALL_SAFETY_STOCK, CLASSIC_BY_CLASS, BLENDED))
     start = time.perf_counter()
-    forecaster = blended_forecaster(args.blended_forecaster, args.n_jobs, args.seed, args.path_rho)
+    forecaster = blended_forecaster(args.blended_forecaster, args.n_jobs, args.seed, args.path_rho,
+                                    catalogue.truth)
     console.print(f"BLENDED plans from: {args.blended_forecaster} re-fitted every {config.replan_days} days; "
                   "ALL_JIT / ALL_SAFETY_STOCK / CLASSIC_BY_CLASS from the recent-demand bootstrap")
     result = simulate(data, rules, config, demand=catalogue.truth.mean, forecaster=forecaster)
