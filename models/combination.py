@@ -467,7 +467,8 @@ class Combination(Forecaster):
         seeds = rng.integers(0, 2**31 - 1, size=len(self.members_))
         choice = self.choice_[rows]
         needed = {m for c in np.unique(choice) for m in self.candidates_[c]}
-        every = len(rows) == len(self.keys_)
+        # All series in their own order: draw every member whole (no subset bookkeeping).
+        every = len(rows) == len(self.keys_) and bool((rows == np.arange(len(rows))).all())
 
         def drawn() -> Iterator[tuple[str, np.ndarray, np.ndarray | None]]:
             # One member's paths at a time: for 30,000 series x 300 paths each is 1 GB.

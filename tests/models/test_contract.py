@@ -93,5 +93,9 @@ def test_sample_paths_of_a_subset_of_series(name: str, toy_dataset) -> None:
     for i, row in enumerate(rows):
         a, b = part.totals(HORIZON)[i], full.totals(HORIZON)[row]
         assert abs(a.mean() - b.mean()) <= 0.2 * max(b.mean(), 1.0) + 3 * b.std() / np.sqrt(400)
+    # Every series in another order comes back in that order too.
+    backwards = np.arange(len(full.keys))[::-1]
+    flipped = model.sample_paths(HORIZON, n_paths=5, random_state=5, rows=backwards)
+    pd.testing.assert_frame_equal(flipped.keys, full.keys.iloc[backwards].reset_index(drop=True))
     with pytest.raises(ValueError, match=r"The 'rows' must be positions of fitted series"):
         model.sample_paths(HORIZON, n_paths=5, rows=np.array([len(full.keys)]))
