@@ -40,7 +40,7 @@ _MIN_CALIBRATION_OBS = 200
 # holdout paths for all of a large catalogue's series would hold several GB.
 _MAX_CALIBRATION_SERIES = 4000
 # Series per block when blending and remapping paths (bounds the temporaries of the sort-based remap).
-_PATH_BLOCK = 2000
+_PATH_BLOCK = 500
 # Segment scores are shrunk toward the all-series score with the weight of this many series.
 _POOL_SERIES = 30
 

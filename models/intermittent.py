@@ -281,14 +281,16 @@ class TSBForecaster(Forecaster):
         factor[mean <= 0] = 1.0
         return factor / factor.mean(axis=1, keepdims=True)
 
-    def _day_factor(self, index: slice, horizon: int) -> np.ndarray:
+    def _day_factor(self, index: slice | np.ndarray, horizon: int) -> np.ndarray:
         """Profile factors ``(n_block, horizon)`` of the forecast days."""
         profile = self.profile_[index]
         days = (pd.date_range(self.start_, periods=horizon, freq="D") - pd.Timestamp(0)).days.to_numpy()
         return profile[:, days % profile.shape[1]]
 
     # ------------------------------------------------------------- simulate
-    def _simulate(self, index: slice, n_paths: int, horizon: int, rng: np.random.Generator) -> np.ndarray:
+    def _simulate(
+        self, index: slice | np.ndarray, n_paths: int, horizon: int, rng: np.random.Generator
+    ) -> np.ndarray:
         """Paths ``(n_block, n_paths, horizon)`` of the series in ``index`` (float32)."""
         prob = self.prob_[index][:, None]
         level = self.size_level_[index][:, None]
@@ -324,8 +326,8 @@ class TSBForecaster(Forecaster):
         drawn[~occurs] = 0.0
         return drawn
 
-    def _blocks(self, n_paths: int, horizon: int) -> list[tuple[int, int]]:
-        n = len(self.keys_)
+    @staticmethod
+    def _blocks(n: int, n_paths: int, horizon: int) -> list[tuple[int, int]]:
         per_block = max(1, _SIM_VALUES_PER_BLOCK // (n_paths * horizon))
         return chunk_bounds(n, int(np.ceil(n / per_block)))
 
@@ -365,7 +367,7 @@ class TSBForecaster(Forecaster):
         low = np.floor(pos).astype(int)
         high = np.minimum(low + 1, self.n_sim - 1)
         frac = (pos - low)[:, None, None]
-        for a, b in self._blocks(self.n_sim, period):
+        for a, b in self._blocks(n, self.n_sim, period):
             paths = np.sort(self._simulate(slice(a, b), self.n_sim, period, rng).transpose(0, 2, 1), axis=2)
             lo_v = np.moveaxis(paths[:, :, low], 2, 0)
             hi_v = np.moveaxis(paths[:, :, high], 2, 0)
@@ -378,7 +380,16 @@ class TSBForecaster(Forecaster):
     def _sample_paths(self, horizon: int, n_paths: int, rng: np.random.Generator) -> SamplePaths:
         n = len(self.keys_)
         values = np.empty((n, n_paths, horizon), dtype=np.float32)
-        for a, b in self._blocks(n_paths, horizon):
+        for a, b in self._blocks(n, n_paths, horizon):
             values[a:b] = self._simulate(slice(a, b), n_paths, horizon, rng)
         return SamplePaths(keys=self.keys_.copy(), start=self.start_, values=values,
                            model=self.series_["model"].to_numpy())
+
+    def _sample_rows(
+        self, horizon: int, n_paths: int, rng: np.random.Generator, rows: np.ndarray
+    ) -> SamplePaths:
+        values = np.empty((len(rows), n_paths, horizon), dtype=np.float32)
+        for a, b in self._blocks(len(rows), n_paths, horizon):
+            values[a:b] = self._simulate(rows[a:b], n_paths, horizon, rng)
+        return SamplePaths(keys=self.keys_.iloc[rows].reset_index(drop=True), start=self.start_,
+                           values=values, model=self.series_["model"].to_numpy()[rows])

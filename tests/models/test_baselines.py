@@ -75,6 +75,25 @@ def test_sample_paths_shape_nonnegative_and_weekly_blocks():
     np.testing.assert_array_equal(paths.values, again.values)
 
 
+def test_sample_paths_in_blocks_of_series_draw_the_same_values(monkeypatch):
+    rng = np.random.default_rng(4)
+    data = _dataset({(f"s{i}", "web"): rng.poisson(1 + i, 120) for i in range(5)})
+    model = SeasonalNaive().fit(data)
+    whole = model.sample_paths(28, n_paths=50, random_state=3)
+    # Two series per block: the blocks must not change the draws, only bound the temporaries.
+    monkeypatch.setattr("models.baselines._PATH_VALUES_PER_BLOCK", 2 * 50 * 28)
+    blocked = model.sample_paths(28, n_paths=50, random_state=3)
+    np.testing.assert_array_equal(whole.values, blocked.values)
+    every = model.sample_paths(28, n_paths=50, random_state=3, rows=np.arange(5))
+    np.testing.assert_array_equal(whole.values, every.values)
+    # A subset draws only its rows (another random stream, the same distribution per row).
+    two = model.sample_paths(28, n_paths=50, random_state=3, rows=np.array([4, 1]))
+    assert two.values.shape == (2, 50, 28)
+    assert list(two.keys["sku"]) == ["s4", "s1"]
+    np.testing.assert_allclose(two.values.mean(axis=(1, 2)), whole.values[[4, 1]].mean(axis=(1, 2)),
+                               rtol=0.3)
+
+
 def test_predict_before_fit_raises():
     with pytest.raises(NotFittedError, match="not fitted yet"):
         SeasonalNaive().predict(7)

@@ -224,3 +224,19 @@ def test_a_series_with_one_day_of_history_is_not_certain_to_sell_daily() -> None
     values = model.sample_paths(7, 2000, 0).values[0]
     assert 0.1 < (values == 0).mean() < 0.5  # p = 0.75 after one selling day, drawn around that
     assert model.predict(7)["mean"].iloc[0] == pytest.approx(0.75 * 2.0)
+
+
+def test_sample_paths_of_rows_draw_only_those_rows_in_blocks(toy_dataset, monkeypatch) -> None:
+    model = TSBForecaster().fit(toy_dataset)
+    n = len(model.keys_)
+    whole = model.sample_paths(14, n_paths=30, random_state=2)
+    every = model.sample_paths(14, n_paths=30, random_state=2, rows=np.arange(n))
+    np.testing.assert_array_equal(whole.values, every.values)
+    # One series per block still draws every row.
+    monkeypatch.setattr("models.intermittent._SIM_VALUES_PER_BLOCK", 30 * 14)
+    blocked = model.sample_paths(14, n_paths=30, random_state=2, rows=np.arange(n))
+    assert blocked.values.shape == whole.values.shape
+    assert (blocked.values >= 0).all()
+    part = model.sample_paths(14, n_paths=30, random_state=2, rows=np.array([n - 1]))
+    assert list(part.model) == [whole.model[n - 1]]
+    assert part.keys.iloc[0].tolist() == whole.keys.iloc[n - 1].tolist()
