@@ -378,12 +378,7 @@ class TSBForecaster(Forecaster):
                               self.series_["model"].to_numpy())
 
     def _sample_paths(self, horizon: int, n_paths: int, rng: np.random.Generator) -> SamplePaths:
-        n = len(self.keys_)
-        values = np.empty((n, n_paths, horizon), dtype=np.float32)
-        for a, b in self._blocks(n, n_paths, horizon):
-            values[a:b] = self._simulate(slice(a, b), n_paths, horizon, rng)
-        return SamplePaths(keys=self.keys_.copy(), start=self.start_, values=values,
-                           model=self.series_["model"].to_numpy())
+        return self._sample_rows(horizon, n_paths, rng, np.arange(len(self.keys_)))
 
     def _sample_rows(
         self, horizon: int, n_paths: int, rng: np.random.Generator, rows: np.ndarray

@@ -11,6 +11,7 @@ from models.paths import (
     ar1_from_pit,
     ar1_matching_sums,
     ar1_normals,
+    nan_row_quantiles,
     paths_from_quantiles,
     pit_values,
     quantile_function,
@@ -100,8 +101,6 @@ def test_ar1_matching_sums_recovers_rho_from_window_sums():
 
 
 def test_nan_row_quantiles_match_numpy() -> None:
-    from models.paths import nan_row_quantiles
-
     rng = np.random.default_rng(1)
     x = rng.poisson(3.0, (200, 30)).astype(float)
     x[rng.random(x.shape) < 0.3] = np.nan
