@@ -24,7 +24,7 @@ from features.importers.m5 import import_m5
 from features.schema import M5_QUANTILES, quantile_column
 from features.synthetic import generate_catalogue
 from features.validation import build_dataset
-from forecasting.metrics import evaluate, total_coverage
+from forecasting.evaluation.metrics import evaluate, total_coverage
 from models.losses import CENTRAL_INTERVALS
 from models.registry import make_model
 

@@ -35,11 +35,11 @@ from rich.table import Table
 
 from features.dataset import Dataset
 from features.schema import M5_QUANTILES
-from features.settings import Settings
 from features.synthetic import generate_catalogue
 from features.validation import build_dataset
-from forecasting.segmentation import segment
-from forecasting.store import ResultStore
+from forecasting.infrastructure.settings import Settings
+from forecasting.inventory.segmentation import segment
+from forecasting.persistence import ResultStore
 from models.registry import make_model
 from serving.api.app import create_app
 from serving.reports import run_drift

@@ -26,8 +26,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from features.settings import Settings
-from forecasting.store import ResultStore
+from forecasting.infrastructure.settings import Settings
+from forecasting.persistence import ResultStore
 from training.pipeline import TrainOptions, TrainResult, run_training
 
 sys.path.append(str(Path(__file__).resolve().parent))  # benchmarks' shared helpers (also under -P)
@@ -106,7 +106,7 @@ def main() -> None:
     logging.basicConfig(level=logging.WARNING)
     # Each of the ~12,000 alerts of a 30,000-series synthetic catalogue is logged at WARNING: the job's
     # own log, not this table's.
-    logging.getLogger("forecasting.alerts").setLevel(logging.ERROR)
+    logging.getLogger("forecasting.signals.alerts").setLevel(logging.ERROR)
 
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)

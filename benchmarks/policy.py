@@ -43,10 +43,10 @@ from rich.table import Table
 
 from features.synthetic import GroundTruth, generate_catalogue
 from features.validation import build_dataset
-from forecasting.policy import compute_policies
-from forecasting.rules import load_rules
-from forecasting.simulation_kpis import kpi_table, write_chart, write_json
-from forecasting.simulator import (
+from forecasting.inventory.policy import compute_policies
+from forecasting.inventory.rules import load_rules
+from forecasting.inventory.simulation_kpis import kpi_table, write_chart, write_json
+from forecasting.inventory.simulator import (
     ALL_JIT,
     ALL_SAFETY_STOCK,
     BLENDED,
@@ -155,7 +155,7 @@ def main() -> None:
                         help="Rules file of BLENDED (default: the shipped default_rules.toml).")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
-    logging.getLogger("forecasting.policy").setLevel(logging.WARNING)
+    logging.getLogger("forecasting.inventory.policy").setLevel(logging.WARNING)
     logging.getLogger("features").setLevel(logging.WARNING)
 
     start = time.perf_counter()

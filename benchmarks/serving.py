@@ -41,8 +41,8 @@ from rich.console import Console
 from rich.table import Table
 
 from features.schema import M5_QUANTILES, quantile_column
-from features.settings import Settings
-from forecasting.store import ResultStore
+from forecasting.infrastructure.settings import Settings
+from forecasting.persistence import ResultStore
 
 HORIZON = 28
 CHANNELS = ("web", "marketplace", "retail")

@@ -36,8 +36,8 @@ from features.dataset import Dataset
 from features.synthetic import generate_catalogue
 from features.synthetic.types import Catalogue
 from features.validation import build_dataset
-from forecasting.leadtime import audit_lead_times
-from forecasting.segmentation import segment
+from forecasting.inventory.leadtime import audit_lead_times
+from forecasting.inventory.segmentation import segment
 from forecasting.signals.segment_changes import apply_hysteresis, segment_changes
 from forecasting.signals.slippage import detect_slippage, slippage_table
 from forecasting.signals.spikes import detect_spikes

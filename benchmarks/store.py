@@ -29,7 +29,7 @@ from rich.console import Console
 from rich.table import Table
 
 from features.schema import M5_QUANTILES, quantile_column
-from forecasting.store import ResultStore
+from forecasting.persistence import ResultStore
 from models.base import finalize_forecast
 
 log = logging.getLogger("benchmarks.store")

@@ -1,7 +1,7 @@
 """Quantile-loss primitives shared by the models (member selection, calibration) and the metrics.
 
 Everything here is plain numpy on aligned arrays, so the same arithmetic scores a backtest in
-``forecasting.metrics`` and picks a member inside ``models.combination``.
+``forecasting.evaluation.metrics`` and picks a member inside ``models.combination``.
 """
 
 from __future__ import annotations

@@ -30,8 +30,8 @@ from features.dataset import Dataset
 from features.health import health_report
 from features.readers import load_dataset, load_dataset_sql
 from features.schema import M5_QUANTILES
-from features.settings import Settings
-from forecasting.store import ResultStore
+from forecasting.infrastructure.settings import Settings
+from forecasting.persistence import ResultStore
 from models.member_fits import prune_member_fits, shared_member_fits
 from models.registry import make_model
 from training.artifacts import write_artifacts
@@ -362,6 +362,6 @@ def _publish(
 
 
 def _emit(store: ResultStore, settings: Settings, alerts: list[dict[str, Any]]) -> int:
-    from forecasting.alerts import emit_alerts
+    from forecasting.signals.alerts import emit_alerts
 
     return len(emit_alerts(store, alerts, settings))

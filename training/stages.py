@@ -11,17 +11,17 @@ import numpy as np
 import pandas as pd
 
 from features.dataset import Dataset
-from forecasting.backtest import BacktestResult, backtest
-from forecasting.leadtime import audit_lead_times
-from forecasting.metrics import evaluate
-from forecasting.policy import PolicyContext, compute_policies, lead_uniforms, prepare_context
-from forecasting.quantities import draw_lead_times, protection_totals
-from forecasting.rules import Rules, load_rules
-from forecasting.segmentation import segment
+from forecasting.evaluation.backtest import BacktestResult, backtest
+from forecasting.evaluation.metrics import evaluate
+from forecasting.inventory.leadtime import audit_lead_times
+from forecasting.inventory.policy import PolicyContext, compute_policies, lead_uniforms, prepare_context
+from forecasting.inventory.rules import Rules, load_rules
+from forecasting.inventory.safety_stock import draw_lead_times, protection_totals
+from forecasting.inventory.segmentation import segment
+from forecasting.persistence import ResultStore
 from forecasting.signals.segment_changes import apply_hysteresis, segment_changes
 from forecasting.signals.spikes import detect_spikes
 from forecasting.signals.volatility import detect_volatility_shifts
-from forecasting.store import ResultStore
 from models.base import Forecaster, SamplePaths
 from models.registry import make_model
 from training.bundle import Manifest, package_versions, pip_requirements, save_bundle
@@ -63,7 +63,7 @@ class Outputs:
 
     def alerts(self, run_id: int, version: int, decision: Decision) -> list[dict[str, Any]]:
         """Every alert of this run."""
-        from forecasting.alerts import make_alert, spike_alerts, volatility_alerts
+        from forecasting.signals.alerts import make_alert, spike_alerts, volatility_alerts
 
         out = [*spike_alerts(self.spikes), *volatility_alerts(self.shifts), *self.segment_alerts,
                *self.slippage_alerts]

@@ -16,8 +16,8 @@ import numpy as np
 import pandas as pd
 
 from features.schema import SERIES_KEY
-from forecasting.alerts import make_alert
-from forecasting.signals import is_number
+from forecasting.signals.alerts import make_alert
+from forecasting.signals.matrix import is_number
 
 SEGMENT_FIELDS: Final = ("abc", "xyz", "pattern", "policy")
 # The figures shown with an alert, when the segmentation has them.
@@ -71,7 +71,7 @@ DEFAULT_THRESHOLDS: Final[Mapping[str, Threshold | PatternThreshold]] = {
 
 
 def thresholds_from_config(config: Any) -> dict[str, Threshold | PatternThreshold]:
-    """Thresholds matching a ``forecasting.segmentation.SegmentationConfig`` (or any object with
+    """Thresholds matching a ``forecasting.inventory.segmentation.SegmentationConfig`` (or any object with
     ``abc_cutoffs, xyz_cutoffs, adi_cutoff, cv2_cutoff``)."""
     return {
         "abc": Threshold("abc_position", tuple(config.abc_cutoffs), ("A", "B", "C")),
@@ -141,7 +141,7 @@ def segment_changes(
 
     Args:
         previous: The last stored segmentation (e.g. ``ResultStore.get_segments()``), or None.
-        current: The new segmentation (``forecasting.segmentation.segment`` plus ``policy``).
+        current: The new segmentation (``forecasting.inventory.segmentation.segment`` plus ``policy``).
         margin: Relative dead band around each cut-off.
         thresholds: Cut-offs per class column.
         as_of: Date of the new segmentation; defaults to its ``as_of`` column, else today.
@@ -188,7 +188,7 @@ def _check_keys(frame: pd.DataFrame, name: str) -> None:
     if missing:
         raise ValueError(
             f"The '{name}' segmentation lacks the column(s) {missing}. Pass the output of "
-            "forecasting.segmentation.segment (one row per sku, channel)."
+            "forecasting.inventory.segmentation.segment (one row per sku, channel)."
         )
 
 

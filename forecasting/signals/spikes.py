@@ -30,7 +30,7 @@ from scipy.stats import norm, poisson
 
 from features.dataset import Dataset
 from features.schema import SERIES_KEY
-from forecasting.signals import (
+from forecasting.signals.matrix import (
     DemandMatrix,
     argmax_in_runs,
     bridge_unknown,

@@ -28,7 +28,7 @@ from scipy.stats import kstwobign
 from statsmodels.stats.multitest import multipletests
 
 from features.dataset import Dataset
-from forecasting.signals import check_params, demand_matrix, is_number, is_whole, mask_events
+from forecasting.signals.matrix import check_params, demand_matrix, is_number, is_whole, mask_events
 from models.base import ParamCheck
 
 logger = logging.getLogger(__name__)

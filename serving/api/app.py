@@ -20,8 +20,8 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.openapi.utils import get_openapi
 
-from features.settings import Settings
-from forecasting.store import ResultStore
+from forecasting.infrastructure.settings import Settings
+from forecasting.persistence import ResultStore
 from serving.api.auth import SECURITY_SCHEMES, KeyVerifier
 from serving.api.errors import ApiError, api_error_handler, store_error_handler
 from serving.api.limits import BodySizeLimit

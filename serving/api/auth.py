@@ -16,7 +16,7 @@ import hashlib
 import threading
 import time
 
-from forecasting.store import ResultStore
+from forecasting.persistence import ResultStore
 from serving.api.errors import ApiError
 
 SCOPES = ("read", "admin")

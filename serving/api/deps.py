@@ -11,8 +11,8 @@ from typing import Annotated
 from fastapi import Depends, Request
 from starlette.concurrency import run_in_threadpool
 
-from features.settings import Settings
-from forecasting.store import ResultStore
+from forecasting.infrastructure.settings import Settings
+from forecasting.persistence import ResultStore
 from serving.api.auth import KeyVerifier, check_scope, presented_key
 from serving.api.state import ServedRun, ServedState
 

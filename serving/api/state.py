@@ -27,7 +27,7 @@ import numpy as np
 import pandas as pd
 
 from features.schema import quantile_column
-from forecasting.store import ResultStore, RunInfo
+from forecasting.persistence import ResultStore, RunInfo
 from serving.api.errors import ApiError, closest, no_run
 
 log = logging.getLogger(__name__)

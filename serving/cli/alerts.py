@@ -18,15 +18,21 @@ import typer
 from rich.table import Table
 
 from features.dataset import Dataset
-from features.settings import Settings
-from forecasting.alerts import ALERT_TYPES, emit_alerts, process_outbox, spike_alerts, volatility_alerts
-from forecasting.leadtime import audit_lead_times
-from forecasting.segmentation import segment
+from forecasting.infrastructure.settings import Settings
+from forecasting.inventory.leadtime import audit_lead_times
+from forecasting.inventory.segmentation import segment
+from forecasting.persistence import NotFoundError, ResultStore
+from forecasting.signals.alerts import (
+    ALERT_TYPES,
+    emit_alerts,
+    process_outbox,
+    spike_alerts,
+    volatility_alerts,
+)
 from forecasting.signals.segment_changes import segment_changes
 from forecasting.signals.slippage import detect_slippage
 from forecasting.signals.spikes import detect_spikes
 from forecasting.signals.volatility import detect_volatility_shifts
-from forecasting.store import NotFoundError, ResultStore
 from serving.cli.common import bad_input_exits, console, err_console, load_data_as_of, setup_logging
 
 logger = logging.getLogger(__name__)

@@ -17,8 +17,8 @@ import typer
 from features.health import format_health_report, health_report, plot_health
 from features.importers import import_carparts, import_dominicks, import_m5, import_transactions
 from features.readers import load_dataset, load_dataset_sql, write_tables
-from features.settings import Settings
 from features.validation import build_dataset
+from forecasting.infrastructure.settings import Settings
 from serving.cli.common import bad_input_exits, console, fail, setup_logging
 
 logger = logging.getLogger(__name__)

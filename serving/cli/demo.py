@@ -8,8 +8,8 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from features.settings import Settings
 from features.synthetic import check_output_dir, generate_catalogue, write_catalogue
+from forecasting.infrastructure.settings import Settings
 from serving.cli.common import bad_input_exits, console, setup_logging
 
 

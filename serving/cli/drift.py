@@ -15,8 +15,8 @@ from pathlib import Path
 import typer
 
 from features.readers import load_dataset
-from features.settings import Settings
-from forecasting.store import NotFoundError, ResultStore
+from forecasting.infrastructure.settings import Settings
+from forecasting.persistence import NotFoundError, ResultStore
 from serving.cli.common import bad_input_exits, console, fail, setup_logging
 from serving.reports import run_drift
 

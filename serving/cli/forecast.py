@@ -22,7 +22,7 @@ from rich.table import Table
 from features.dataset import Dataset
 from features.readers import load_dataset
 from features.schema import M5_QUANTILES, parse_quantiles
-from forecasting.backtest import backtest
+from forecasting.evaluation.backtest import backtest
 from models.base import check_horizon
 from models.registry import MODELS, make_model
 from serving.cli.common import bad_input_exits, console, err_console, setup_logging

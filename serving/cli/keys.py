@@ -17,8 +17,8 @@ import sqlalchemy as sa
 import typer
 from rich.table import Table
 
-from features.settings import Settings
-from forecasting.store import NotFoundError, ResultStore
+from forecasting.infrastructure.settings import Settings
+from forecasting.persistence import NotFoundError, ResultStore
 from serving.cli.common import bad_input_exits, console, err_console, fail
 
 EXIT_STORE_UNAVAILABLE = 1

@@ -20,12 +20,12 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from features.dataset import Dataset
-from features.settings import Settings
-from forecasting.leadtime import audit_lead_times
-from forecasting.policy import compute_policies, pool_by_sku, prepare_context
-from forecasting.rules import Rules, load_rules
-from forecasting.simulation_kpis import kpi_table, write_chart, write_json
-from forecasting.simulator import KNOWN_POLICIES, SIM_POLICIES, SimulationConfig, simulate
+from forecasting.infrastructure.settings import Settings
+from forecasting.inventory.leadtime import audit_lead_times
+from forecasting.inventory.policy import compute_policies, pool_by_sku, prepare_context
+from forecasting.inventory.rules import Rules, load_rules
+from forecasting.inventory.simulation_kpis import kpi_table, write_chart, write_json
+from forecasting.inventory.simulator import KNOWN_POLICIES, SIM_POLICIES, SimulationConfig, simulate
 from models.base import Forecaster, SamplePaths
 from models.registry import MODELS, make_model
 from serving.cli.common import bad_input_exits, console, err_console, load_data_as_of, setup_logging
@@ -69,7 +69,7 @@ def _horizon(data: Dataset, rules: Rules, as_of: pd.Timestamp) -> tuple[int, int
 
     Models forecast at most the project's horizon (``BLENDCAST_HORIZON``, 28 days by default; the
     direct multi-horizon models are trained for it); beyond it the engine repeats each path's last
-    week, as documented in :mod:`forecasting.quantities`.
+    week, as documented in :mod:`forecasting.inventory.safety_stock`.
     """
     audit = audit_lead_times(data, as_of, rules.lead_time)
     longest = max([int(d.days.max()) for d in audit.distributions.values()]

@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from features.settings import Settings
+from forecasting.infrastructure.settings import Settings
 from serving.cli.common import bad_input_exits, console, setup_logging
 
 APP_FACTORY = "serving.api.app:create_app"

@@ -10,7 +10,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from features.settings import Settings
+from forecasting.infrastructure.settings import Settings
 from serving.cli.common import console, fail
 
 SEVERITY_ORDER = {"critical": 0, "warning": 1, "info": 2}
@@ -26,7 +26,7 @@ def summary(
     alerts: Annotated[int, typer.Option(help="How many alerts to show.")] = 8,
 ) -> None:
     """Summarise the served run: model, policy mix, sample policies, top alerts, next steps."""
-    from forecasting.store import ResultStore
+    from forecasting.persistence import ResultStore
 
     settings = Settings()
     store = ResultStore.from_settings(settings)

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.table import Table
 
-from features.settings import Settings
+from forecasting.infrastructure.settings import Settings
 from serving.cli.common import bad_input_exits, console, fail, setup_logging
 
 if TYPE_CHECKING:
@@ -104,7 +104,7 @@ def drift_after_training(settings: Settings) -> Callable[[Dataset, TrainResult],
     """The step run after each training: the drift report, saved in the store and logged to MLflow."""
 
     def after(data: Dataset, result: TrainResult) -> None:
-        from forecasting.store import ResultStore
+        from forecasting.persistence import ResultStore
         from serving.reports.builder import run_drift
         from training.registry import Registry
 
@@ -140,7 +140,7 @@ def models() -> None:
 
 def _republish(version: int) -> None:
     """Serve the forecasts of the last published run made with ``version``, if the store has one."""
-    from forecasting.store import ResultStore
+    from forecasting.persistence import ResultStore
 
     store = ResultStore.from_settings(Settings())
     for run in store.list_runs(limit=200):

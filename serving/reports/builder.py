@@ -20,9 +20,9 @@ import pandas as pd
 import sqlalchemy as sa
 
 from features.dataset import Dataset
-from forecasting.drift import DriftResult, compute_drift
-from forecasting.store import DriftReport, ResultStore, RunInfo
-from forecasting.store import tables as store_tables
+from forecasting.evaluation.drift import DriftResult, compute_drift
+from forecasting.persistence import DriftReport, ResultStore, RunInfo
+from forecasting.persistence import tables as store_tables
 from serving.reports import charts
 
 log = logging.getLogger(__name__)
@@ -62,7 +62,7 @@ def build_drift_report(result: DriftResult, run_info: RunInfo | None) -> str:
     """Render a drift result as one self-contained HTML page.
 
     Args:
-        result: What :func:`forecasting.drift.compute_drift` found.
+        result: What :func:`forecasting.evaluation.drift.compute_drift` found.
         run_info: The run the report is for (its id, model and dates in the header), or None.
 
     Returns:
@@ -108,7 +108,7 @@ def run_drift(data: Dataset, store: ResultStore, run_id: int | None = None,
         data: Validated tables up to today.
         store: The result store.
         run_id: The run the report is for; None takes the served run (or none before the first).
-        **options: Passed to :func:`forecasting.drift.compute_drift` (``reference_days`` ...).
+        **options: Passed to :func:`forecasting.evaluation.drift.compute_drift` (``reference_days`` ...).
 
     Returns:
         ``(report id, html)``.

@@ -13,10 +13,10 @@ import pandas as pd
 import sqlalchemy as sa
 from fastapi import FastAPI, Request
 
-from features.settings import Settings
-from forecasting.store import ResultStore, RunInfo
-from forecasting.store import tables as store_tables
-from forecasting.store.frames import POLICY_COLUMNS
+from forecasting.infrastructure.settings import Settings
+from forecasting.persistence import ResultStore, RunInfo
+from forecasting.persistence import tables as store_tables
+from forecasting.persistence.frames import POLICY_COLUMNS
 
 MAX_MATCHES = 50
 _LOCK = threading.Lock()

@@ -13,7 +13,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import FileResponse, HTMLResponse, Response
 from fastapi.templating import Jinja2Templates
 
-from forecasting.store import NotFoundError, ResultStore, RunInfo
+from forecasting.persistence import NotFoundError, ResultStore, RunInfo
 from serving.reports.builder import find_drift_report
 from serving.reports.builder import format_number as _num
 from serving.ui import data

@@ -13,7 +13,7 @@ import pytest
 from features.importers.m5 import import_m5
 from features.schema import M5_QUANTILES
 from features.validation import build_dataset
-from forecasting.metrics import evaluate
+from forecasting.evaluation.metrics import evaluate
 from models.baselines import SeasonalNaive
 from models.combination import Combination
 from models.ets import ETSForecaster

@@ -126,7 +126,7 @@ class _CountingNaive(SeasonalNaive):
 
 
 def test_rolling_backtest_fits_each_member_once_per_origin(toy_dataset) -> None:
-    from forecasting.backtest import backtest
+    from forecasting.evaluation.backtest import backtest
 
     _CountingNaive.fits = []
     members = {"counted": _CountingNaive(), "daily": SeasonalNaive(season_length=1, window_seasons=28)}

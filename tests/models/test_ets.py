@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 from statsmodels.tsa.exponential_smoothing.ets import ETSModel
 
-from forecasting.metrics import evaluate
+from forecasting.evaluation.metrics import evaluate
 from models.base import NotFittedError
 from models.baselines import SeasonalNaive
 from models.ets import ETSForecaster

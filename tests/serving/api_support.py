@@ -16,13 +16,13 @@ import pandas as pd
 from fastapi.testclient import TestClient
 
 from features.schema import M5_QUANTILES
-from features.settings import Settings
 from features.synthetic import generate_catalogue
 from features.validation import build_dataset
-from forecasting.leadtime import audit_lead_times
-from forecasting.policy import compute_policies
-from forecasting.rules import load_rules
-from forecasting.store import ResultStore
+from forecasting.infrastructure.settings import Settings
+from forecasting.inventory.leadtime import audit_lead_times
+from forecasting.inventory.policy import compute_policies
+from forecasting.inventory.rules import load_rules
+from forecasting.persistence import ResultStore
 from models.registry import make_model
 
 HORIZON = 28

@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 import uvicorn
 
-from features.settings import Settings
+from forecasting.infrastructure.settings import Settings
 from serving.api.app import create_app
 from serving.ui import attach_sales
 from tests.serving.test_ui import EVIL_SKU, Published, make_published_store

@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 
 from features.readers import write_tables
 from features.synthetic.generator import generate_catalogue
-from forecasting.store import ResultStore
+from forecasting.persistence import ResultStore
 from serving.cli import build_app
 from serving.cli.alerts import parse_since
 
@@ -99,8 +99,8 @@ def test_parse_since_spans_and_dates():
 
 
 def test_alerts_deliver_retries_due_webhooks_to_a_real_receiver(env):
-    from forecasting.alerts import make_alert
-    from tests.forecasting.test_alerts import SECRET, Receiver, _free_port
+    from forecasting.signals.alerts import make_alert
+    from tests.forecasting.signals.test_alerts import SECRET, Receiver, _free_port
 
     env = {**env, "BLENDCAST_WEBHOOK_SECRET": SECRET}
     Path(env["BLENDCAST_HOME"]).mkdir(parents=True)
@@ -121,7 +121,7 @@ def test_signals_reads_the_served_run_for_forecast_peaks_and_segment_changes(dat
 
     from features.readers import load_dataset
     from features.schema import quantile_column
-    from forecasting.segmentation import segment
+    from forecasting.inventory.segmentation import segment
 
     data = load_dataset(data_dir)
     sales = data.sales[~data.sales["censored"]]

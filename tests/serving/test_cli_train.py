@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from features.settings import Settings
 from features.synthetic import generate_catalogue, write_catalogue
-from forecasting.store import ResultStore
+from forecasting.infrastructure.settings import Settings
+from forecasting.persistence import ResultStore
 from serving.cli import build_app
 
 TRAIN = ["train", "--model", "seasonal_naive", "--folds", "1"]

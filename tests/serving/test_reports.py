@@ -10,9 +10,14 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from forecasting.drift import compute_drift
-from forecasting.drift_accuracy import compare_forecasts, compare_totals, labels_from_segments, overlap_totals
-from forecasting.store import ResultStore
+from forecasting.evaluation.drift import compute_drift
+from forecasting.evaluation.realized_accuracy import (
+    compare_forecasts,
+    compare_totals,
+    labels_from_segments,
+    overlap_totals,
+)
+from forecasting.persistence import ResultStore
 from serving.cli import build_app
 from serving.reports import build_drift_report, find_drift_report, run_drift
 from tests.serving.test_ui import Published, make_published_store

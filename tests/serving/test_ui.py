@@ -17,8 +17,8 @@ from features.dataset import Dataset
 from features.schema import M5_QUANTILES
 from features.synthetic import generate_catalogue
 from features.validation import build_dataset
-from forecasting.segmentation import segment
-from forecasting.store import ResultStore
+from forecasting.inventory.segmentation import segment
+from forecasting.persistence import ResultStore
 from models.registry import make_model
 from serving.reports import run_drift
 from serving.ui import reports_router, ui_router

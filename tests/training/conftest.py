@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from features.settings import Settings
 from features.synthetic import generate_catalogue, write_catalogue
+from forecasting.infrastructure.settings import Settings
 from tests.forecasting.conftest import postgres_server_url, postgres_url  # noqa: F401 (fixtures)
 
 

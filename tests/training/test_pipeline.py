@@ -12,8 +12,8 @@ import pandas as pd
 import pytest
 
 from features.errors import DataValidationError
-from features.settings import Settings
-from forecasting.store import ResultStore
+from forecasting.infrastructure.settings import Settings
+from forecasting.persistence import ResultStore
 from training.pipeline import (
     LOCK_NAME,
     STAGES,

@@ -7,7 +7,7 @@ from typing import Any
 from fastapi import APIRouter
 from fastapi.responses import Response
 
-from forecasting.replenishment import Recommendation, StockPosition, recommend_many
+from forecasting.inventory.replenishment import Recommendation, StockPosition, recommend_many
 from serving.api.deps import ReadKey, ServedDep
 from serving.api.errors import ApiError
 from serving.api.responses import ERRORS, json_response

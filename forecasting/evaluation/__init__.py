@@ -1,0 +1,1 @@
+"""Evaluation: rolling-origin backtests, forecast metrics, drift and realized accuracy."""

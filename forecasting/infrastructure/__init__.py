@@ -1,0 +1,1 @@
+"""Infrastructure the domain does not need to know: settings read once, webhook delivery, progress."""

@@ -1,6 +1,0 @@
-"""The result store (SQLAlchemy; SQLite by default, PostgreSQL in production; Alembic migrations)."""
-
-from forecasting.store.records import Delivery, DriftReport, NotFoundError, RunInfo
-from forecasting.store.store import ResultStore
-
-__all__ = ["Delivery", "DriftReport", "NotFoundError", "ResultStore", "RunInfo"]
