@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from forecasting.persistence.access import AccessMixin
 from forecasting.persistence.alerts import AlertsMixin
+from forecasting.persistence.keys import KeysMixin
+from forecasting.persistence.locks import LocksMixin
 from forecasting.persistence.runs import RunsMixin
 
 
-class ResultStore(RunsMixin, AlertsMixin, AccessMixin):
+class ResultStore(RunsMixin, AlertsMixin, KeysMixin, LocksMixin):
     """Runs and their forecasts, policies and segments; alerts and their outbox; drift reports; API
     keys; the training lock. SQLite by default, PostgreSQL in production.
 

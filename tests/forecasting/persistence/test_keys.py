@@ -1,8 +1,7 @@
-"""API keys and the training lock in the result store (SQLite and PostgreSQL)."""
+"""API keys in the result store (SQLite and PostgreSQL)."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pandas as pd
@@ -38,29 +37,6 @@ def test_api_keys_are_stored_hashed_and_can_be_revoked(store: ResultStore) -> No
         store.create_api_key("root")  # type: ignore[arg-type]
     with pytest.raises(ValueError, match=r"'name' must be at most 128 characters\. Got 200"):
         store.create_api_key("read", name="x" * 200)
-
-
-def test_training_lock(store: ResultStore) -> None:
-    assert store.acquire_lock("training", "host-a:1")
-    assert not store.acquire_lock("training", "host-b:2")
-    assert store.acquire_lock("training", "host-a:1")  # re-entrant for the holder
-    store.release_lock("training", "host-b:2")  # not the holder: no effect
-    assert not store.acquire_lock("training", "host-b:2")
-    assert store.acquire_lock("other", "host-b:2")
-    # host-a "crashes": its heartbeat gets older than stale_after_s and host-b takes over.
-    with store.engine.begin() as conn:
-        conn.execute(
-            sa.update(t.training_lock)
-            .where(t.training_lock.c.name == "training")
-            .values(heartbeat=datetime.now(UTC) - timedelta(hours=7))
-        )
-    assert store.acquire_lock("training", "host-b:2", stale_after_s=6 * 3600)
-    assert not store.heartbeat_lock("training", "host-a:1")
-    assert store.heartbeat_lock("training", "host-b:2")
-    store.release_lock("training", "host-b:2")
-    assert store.acquire_lock("training", "host-a:1")
-    with pytest.raises(ValueError, match="stale_after_s"):
-        store.acquire_lock("training", "x", stale_after_s=0)
 
 
 def test_a_key_verifies_while_another_writer_holds_sqlite(tmp_path: Path) -> None:

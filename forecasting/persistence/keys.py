@@ -1,4 +1,4 @@
-"""API keys (stored hashed) and the named lock that keeps one training pipeline running at a time."""
+"""API keys: created once in plaintext, stored as a salted hash, verified in constant time, revoked."""
 
 from __future__ import annotations
 
@@ -39,8 +39,8 @@ def _split_key(plaintext: str) -> tuple[str, str] | None:
     return parts[1], parts[2]
 
 
-class AccessMixin(StoreBase):
-    """API keys and the training lock."""
+class KeysMixin(StoreBase):
+    """API keys of the HTTP API (``read`` or ``admin`` scope)."""
 
     def create_api_key(self, scope: Literal["read", "admin"], name: str = "") -> tuple[int, str]:
         """Create an API key; only its salted hash is stored.
@@ -145,57 +145,3 @@ class AccessMixin(StoreBase):
                 .where(k.id == key_id, k.revoked_at.is_(None))
                 .values(revoked_at=t.utcnow())
             )
-
-    def acquire_lock(self, name: str, holder: str, stale_after_s: float = 6 * 3600) -> bool:
-        """Take the named lock, or take it over if its heartbeat is older than ``stale_after_s``.
-
-        Args:
-            name: Lock name, e.g. ``"training"``.
-            holder: Who takes it (host, pid, run); the same holder acquiring again refreshes it.
-            stale_after_s: Seconds without heartbeat after which a crashed holder's lock is taken over.
-
-        Returns:
-            True if ``holder`` now holds the lock, False if someone else holds a live one.
-        """
-        if stale_after_s <= 0:
-            raise ValueError(f"The 'stale_after_s' must be > 0 seconds. Got {stale_after_s}.")
-        now = t.utcnow()
-        lock = t.training_lock.c
-        with self._ready().begin() as conn:
-            inserted = conn.execute(
-                self._insert_ignore(t.training_lock),
-                {"name": name, "holder": holder, "acquired_at": now, "heartbeat": now},
-            ).rowcount
-            if inserted == 1:
-                return True
-            # One conditional UPDATE decides atomically between two processes taking over at once.
-            taken = conn.execute(
-                sa.update(t.training_lock)
-                .where(
-                    lock.name == name,
-                    sa.or_(lock.holder == holder, lock.heartbeat < now - timedelta(seconds=stale_after_s)),
-                )
-                .values(
-                    acquired_at=sa.case((lock.holder == holder, lock.acquired_at), else_=now),
-                    holder=holder,
-                    heartbeat=now,
-                )
-            ).rowcount
-        return bool(taken == 1)
-
-    def heartbeat_lock(self, name: str, holder: str) -> bool:
-        """Refresh the heartbeat of a held lock; False means ``holder`` no longer holds it."""
-        lock = t.training_lock.c
-        with self._ready().begin() as conn:
-            n = conn.execute(
-                sa.update(t.training_lock)
-                .where(lock.name == name, lock.holder == holder)
-                .values(heartbeat=t.utcnow())
-            ).rowcount
-        return bool(n == 1)
-
-    def release_lock(self, name: str, holder: str) -> None:
-        """Release the lock if ``holder`` holds it; someone else's lock is left alone."""
-        lock = t.training_lock.c
-        with self._ready().begin() as conn:
-            conn.execute(sa.delete(t.training_lock).where(lock.name == name, lock.holder == holder))
