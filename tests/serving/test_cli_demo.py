@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
+from features.synthetic import generate_catalogue
 from serving.cli import build_app
 
 
@@ -63,3 +64,21 @@ def test_a_foreign_folder_is_not_overwritten(tmp_path: Path) -> None:
     result = _run("--skus", "3", "--days", "30", "--out", str(tmp_path))
     assert result.exit_code == 2 and "not empty" in result.output
     assert [p.name for p in tmp_path.iterdir()] == ["keep.txt"]
+
+
+def test_demo_suppliers_adds_tables_and_refuses_to_overwrite(tmp_path: Path) -> None:
+    sales = generate_catalogue(10, 2, 120, 2).tables["sales"][["date", "sku", "channel", "units"]]
+    sales.to_csv(tmp_path / "sales.csv", index=False)
+    result = CliRunner().invoke(build_app(), ["demo-suppliers", "--data", str(tmp_path), "--seed", "3"])
+    assert result.exit_code == 0, result.output
+    skus = pd.read_csv(tmp_path / "skus.csv")
+    assert set(skus["sku"]) == set(sales["sku"])
+    assert {"unit_cost", "unit_price", "moq", "pack_size"} <= set(skus)
+    assert len(pd.read_csv(tmp_path / "receipts.csv")) > 0 and "domestic_late" in result.output
+    before = (tmp_path / "receipts.csv").read_bytes()
+    again = CliRunner().invoke(build_app(), ["demo-suppliers", "--data", str(tmp_path), "--seed", "4"])
+    assert again.exit_code == 2 and "--force" in again.output
+    assert (tmp_path / "receipts.csv").read_bytes() == before
+    forced = CliRunner().invoke(build_app(), ["demo-suppliers", "--data", str(tmp_path), "--seed", "4",
+                                              "--force"])
+    assert forced.exit_code == 0 and (tmp_path / "receipts.csv").read_bytes() != before
