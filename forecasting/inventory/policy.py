@@ -31,7 +31,8 @@ POLICY_COLUMNS = [
     "lead_time_p90", "lead_time_source", "lead_time_reliability", "policy", "service_level",
     "service_measure", "buffer_active", "reasons", "expected_demand", "safety_stock", "reorder_point",
     "order_up_to", "classic_safety_stock",
-    "fill_rate", "on_hand", "on_order", "backorders", "inventory_position", "order_now", "order_qty",
+    "fill_rate", "on_hand", "on_order", "backorders", "inventory_position", "order_now", "order_qty", "moq",
+    "pack_size",
 ]
 
 
@@ -185,6 +186,9 @@ def compute_policies(
         out[col] = inv[col].to_numpy()
     out["order_now"] = order_now
     out["order_qty"] = qty
+    # Kept with the row so order advice for another stock position rounds the same way (the API).
+    out["moq"] = moq
+    out["pack_size"] = pack
     result = out[POLICY_COLUMNS].copy()
     result.attrs["as_of"] = as_of
     return result

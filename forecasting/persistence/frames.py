@@ -34,6 +34,8 @@ POLICY_COLUMNS: tuple[str, ...] = (
     "order_qty",
     "lead_time_mean",
     "lead_time_p90",
+    "moq",
+    "pack_size",
 )
 POLICY_FLOATS: tuple[str, ...] = POLICY_COLUMNS[4:]
 SEGMENT_COLUMNS: tuple[str, ...] = ("as_of", "abc", "xyz", "pattern", "policy")

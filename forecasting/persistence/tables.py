@@ -100,6 +100,9 @@ policies = sa.Table(
     sa.Column("lead_time_p90", sa.Double),
     sa.Column("reasons", sa.JSON),
     sa.Column("extra", sa.JSON),
+    # Added by revision 0002: the order rounding of the SKU, so advice for any stock rounds alike.
+    sa.Column("moq", sa.Double),
+    sa.Column("pack_size", sa.Double),
 )
 
 segments = sa.Table(

@@ -58,10 +58,6 @@ def build_run(n_skus: int = 8, n_channels: int = 2, seed: int = 3) -> RunFrames:
     policies["ltd_quantiles"] = [list(row) for row in np.maximum.accumulate(grid, axis=1)]
     policies["daily_mean"] = paths.values.mean(axis=(1, 2))
     policies["review_demand"] = policies["daily_mean"] * review
-    assert data.skus is not None
-    skus = data.skus.set_index(data.skus["sku"].astype(str))
-    policies["moq"] = policies["sku"].map(skus["moq"]).fillna(0.0).astype(float)
-    policies["pack_size"] = policies["sku"].map(skus["pack_size"]).fillna(1.0).astype(float)
     segments = policies[["sku", "channel", "abc", "xyz", "pattern", "policy"]].copy()
     segments["cv"] = np.linspace(0.1, 1.0, len(segments))
     audit = audit_lead_times(data, data.end_date, rules.lead_time)

@@ -98,6 +98,8 @@ def test_publish_and_read_back_reproduces_every_frame(store: ResultStore) -> Non
             "order_qty": [2.0, 20.0],
             "lead_time_mean": [2.0, 9.25],
             "lead_time_p90": [3.0, 14.0],
+            "moq": [36.0, 0.0],
+            "pack_size": [12.0, 1.0],
             "reasons": [["class C", "smooth"], ["class A"]],
             "ltd_quantiles": [[1.0, 2.5], [3.0, 4.25]],
             "coverage_days": [1.5, np.nan],
