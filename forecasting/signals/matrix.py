@@ -219,7 +219,9 @@ def run_sums(
 
 
 def argmax_in_runs(values: np.ndarray, rows: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
-    """Column of the largest value inside each run."""
+    """Column of the largest value inside each run (an empty array for no runs)."""
+    if rows.size == 0:
+        return np.zeros(0, dtype=np.intp)
     length = int((ends - starts).max())
     offsets = np.arange(length)
     cols = np.minimum(starts[:, None] + offsets, ends[:, None] - 1)

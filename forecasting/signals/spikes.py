@@ -358,6 +358,8 @@ def _forecast_candidates(
     run_units = csum[run_rows, ends] - csum[run_rows, starts]
     keep = run_units >= min_units
     run_rows, starts, ends = run_rows[keep], starts[keep], ends[keep]
+    if run_rows.size == 0:  # every high stretch was too small to count
+        return _empty()
     peaks = argmax_in_runs(ratio, run_rows, starts, ends)
     # A peak must hold over a week: a strong weekday (every Saturday at 3x) is weekly seasonality,
     # not a spike to buffer for, so the centred 7-day mean at the peak must clear the uplift too.

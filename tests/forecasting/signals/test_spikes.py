@@ -243,3 +243,25 @@ def test_a_strong_weekday_in_the_forecast_is_weekly_seasonality_not_a_spike():
     spikes = detect_spikes(data, forecast, horizon_days=28)
 
     assert spikes[spikes["source"] == "forecast"].empty
+
+
+def test_forecast_peaks_all_below_min_units_raise_no_spike_and_no_error():
+    # A slow mover whose forecast doubles for two days: a run of high ratio, but far too few units to
+    # count, so every candidate is dropped (argmax over no runs used to raise a numpy reduction error).
+    rng = np.random.default_rng(4)
+    units = rng.poisson(0.3, 120)
+    units[-56:] = np.tile([0, 0, 1, 0, 0, 0, 1], 8)
+    data = Dataset(sales=_sales({("S1", "web"): units}))
+    dates = data.end_date + pd.to_timedelta(np.arange(1, 29), unit="D")
+    mean = np.full(28, 0.3)
+    mean[5:7] = 1.2
+    forecast = pd.DataFrame({"sku": "S1", "channel": "web", "date": dates, "mean": mean})
+    assert detect_spikes(data, forecast, horizon_days=28).empty
+
+
+def test_argmax_in_runs_of_no_runs_is_empty():
+    from forecasting.signals.matrix import argmax_in_runs
+
+    empty = np.array([], dtype=int)
+    out = argmax_in_runs(np.ones((2, 5)), empty, empty, empty)
+    assert out.shape == (0,) and out.dtype.kind == "i"
