@@ -15,6 +15,7 @@ from forecasting.evaluation.backtest import BacktestResult, backtest
 from forecasting.evaluation.metrics import evaluate
 from forecasting.inventory.leadtime import audit_lead_times
 from forecasting.inventory.policy import PolicyContext, compute_policies, lead_uniforms, prepare_context
+from forecasting.inventory.purchase_orders import with_order_inputs
 from forecasting.inventory.rules import Rules, load_rules
 from forecasting.inventory.safety_stock import draw_lead_times, protection_totals
 from forecasting.inventory.segmentation import segment
@@ -166,7 +167,7 @@ def plan_stage(data: Dataset, model: Forecaster, options: TrainOptions, store: R
     ctx = prepare_context(data, paths, rules, data.end_date, spikes, audit, stable)
     policies = compute_policies(data, paths, rules, data.end_date, spike_windows=spikes,
                                 random_state=seed, context=ctx)
-    policies = _with_ltd_grid(policies, paths, rules, ctx, seed)
+    policies = with_order_inputs(_with_ltd_grid(policies, paths, rules, ctx, seed), data)
     seg_out = stable.merge(policies[["sku", "channel", "policy"]], on=["sku", "channel"], how="left")
     seg_out["as_of"] = data.end_date
     changes = segment_changes(previous, seg_out, as_of=data.end_date)

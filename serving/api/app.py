@@ -26,7 +26,16 @@ from serving.api.auth import SECURITY_SCHEMES, KeyVerifier
 from serving.api.errors import ApiError, api_error_handler, store_error_handler
 from serving.api.limits import BodySizeLimit
 from serving.api.metrics import ApiMetrics, MetricsMiddleware
-from serving.api.routes import alerts, forecasts, health, models, replenishment, segments, suppliers
+from serving.api.routes import (
+    alerts,
+    forecasts,
+    health,
+    models,
+    purchase_orders,
+    replenishment,
+    segments,
+    suppliers,
+)
 from serving.api.state import ServedRun, ServedState
 from serving.ui import reports_router, ui_router
 
@@ -126,7 +135,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     app.add_exception_handler(ApiError, api_error_handler)
     app.add_exception_handler(sa.exc.SQLAlchemyError, store_error_handler)
-    for module in (forecasts, replenishment, segments, alerts, suppliers, models, health):
+    for module in (forecasts, replenishment, purchase_orders, segments, alerts, suppliers, models, health):
         app.include_router(module.router)
     # Analyst pages and drift reports (server-rendered HTML, no API key: read-only views for analysts).
     app.include_router(ui_router)

@@ -17,6 +17,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "serving.cli.demo",
     "serving.cli.forecast",
     "serving.cli.policy",
+    "serving.cli.orders",
     "serving.cli.train",
     "serving.cli.summary",
     "serving.cli.keys",

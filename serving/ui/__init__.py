@@ -1,5 +1,6 @@
 """Analyst pages (``/ui``) and drift reports (``/reports/drift/...``), server-rendered with Jinja2."""
 
+from serving.ui import workbench_pages  # noqa: F401  (registers the planner's pages on ui_router)
 from serving.ui.data import attach_sales
 from serving.ui.routes import reports_router, ui_router
 

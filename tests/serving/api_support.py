@@ -21,6 +21,7 @@ from features.validation import build_dataset
 from forecasting.infrastructure.settings import Settings
 from forecasting.inventory.leadtime import audit_lead_times
 from forecasting.inventory.policy import compute_policies
+from forecasting.inventory.purchase_orders import with_order_inputs
 from forecasting.inventory.rules import load_rules
 from forecasting.persistence import ResultStore
 from models.registry import make_model
@@ -58,6 +59,7 @@ def build_run(n_skus: int = 8, n_channels: int = 2, seed: int = 3) -> RunFrames:
     policies["ltd_quantiles"] = [list(row) for row in np.maximum.accumulate(grid, axis=1)]
     policies["daily_mean"] = paths.values.mean(axis=(1, 2))
     policies["review_demand"] = policies["daily_mean"] * review
+    policies = with_order_inputs(policies, data)
     segments = policies[["sku", "channel", "abc", "xyz", "pattern", "policy"]].copy()
     segments["cv"] = np.linspace(0.1, 1.0, len(segments))
     audit = audit_lead_times(data, data.end_date, rules.lead_time)
