@@ -179,6 +179,29 @@ def classic_safety_stock(
     return z * np.sqrt((lead_mean + review_days) * daily_std**2 + daily_mean**2 * lead_std**2)
 
 
+def classic_levels(
+    daily_mean: np.ndarray, daily_std: np.ndarray, lead_mean: np.ndarray, lead_std: np.ndarray,
+    review_days: int, service_level: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Reorder point and order-up-to level of the classic formula: s = d (L + R) + SS, S = s + d R.
+
+    The one place the textbook (R, s, S) levels are computed (:func:`compute_quantities` reports the
+    same reorder point as ``classic_reorder_point``; the simulator's classic baselines call this).
+
+    Returns:
+        ``(s, S)``, each ``(n,)``.
+    """
+    s = daily_mean * (lead_mean + review_days) + classic_safety_stock(
+        daily_mean, daily_std, lead_mean, lead_std, review_days, service_level)
+    return s, s + daily_mean * review_days
+
+
+def jit_reorder_point(daily_mean: np.ndarray, lead_mean: np.ndarray, review_days: int,
+                      buffer_days: float) -> np.ndarray:
+    """JIT reorder point: expected demand over the actual mean lead time + R + ``buffer_days``."""
+    return daily_mean * (lead_mean + review_days + buffer_days)
+
+
 def round_order(quantity: np.ndarray, moq: np.ndarray | float = 0.0, pack_size: np.ndarray | float = 1.0
                 ) -> np.ndarray:
     """Round positive order quantities UP to the minimum order quantity, then to whole packs.
@@ -251,19 +274,19 @@ def compute_quantities(
             rows = np.flatnonzero(fill_target[sl])
             quantile[rows] = fill_rate_point(d_lr[rows], d_lr[rows] - d_r[rows], review[rows],
                                              service_level[sl][rows])
-        jit = d_mean * (lead_mean[sl] + review_days + buffer_days)
+        jit = jit_reorder_point(d_mean, lead_mean[sl], review_days, buffer_days)
         if jit_floor is not None:
             quantile = np.where(jit_floor[sl], np.maximum(quantile, jit), quantile)
         rop = np.where(buffered[sl], quantile, jit)
         shortage = cycle_shortage(d_lr, d_lr - d_r, rop[:, None])[:, 0]
         fill = np.where(review > 0, 1.0 - shortage / np.where(review > 0, review, 1.0), 1.0)
-        classic = classic_safety_stock(d_mean, d_std, lead_mean[sl], lead_std[sl], review_days,
-                                       service_level[sl])
+        classic_rop, _ = classic_levels(d_mean, d_std, lead_mean[sl], lead_std[sl], review_days,
+                                        service_level[sl])
         parts.append(pd.DataFrame({
             "daily_mean": d_mean, "daily_std": d_std, "expected_demand": expected, "review_demand": review,
             "reorder_point": rop, "safety_stock": rop - expected, "order_up_to": rop + lot_reviews * review,
-            "classic_safety_stock": classic,
-            "classic_reorder_point": d_mean * (lead_mean[sl] + review_days) + classic,
+            "classic_safety_stock": classic_rop - d_mean * (lead_mean[sl] + review_days),
+            "classic_reorder_point": classic_rop,
             "fill_rate": np.clip(fill, 0.0, 1.0),
         }))
     return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()

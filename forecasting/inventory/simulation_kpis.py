@@ -11,6 +11,9 @@ Definitions (sums over the series of a group, counting only days after each seri
 - turnover: yearly cost of goods sold / average inventory value.
 - carrying_cost_pct_revenue: holding rate x average inventory value x years / revenue, in %.
 - days_of_inventory: average inventory value / cost of goods sold per day.
+- holding_cost: holding rate / 365 x inventory value, summed over the days replayed.
+- lost_margin: (unit price - unit cost) x units demanded and not served (lost sales).
+- total_cost: holding_cost + lost_margin (the money a policy's stock and its stockouts cost).
 """
 
 from __future__ import annotations
@@ -29,7 +32,7 @@ DAYS_PER_QUARTER = 91.3125
 KPI_COLUMNS = [
     "stockout_rate", "stockout_events_per_sku_quarter", "cycle_service_level", "fill_rate",
     "avg_inventory_units", "avg_inventory_value", "turnover", "carrying_cost_pct_revenue",
-    "days_of_inventory",
+    "days_of_inventory", "holding_cost", "lost_margin", "total_cost",
 ]
 
 
@@ -47,6 +50,8 @@ def series_kpis(
         frame["inventory_value"] = frame["inventory"] * unit_cost  # sum over days of end-of-day value
         frame["revenue"] = frame["sales"] * unit_price
         frame["cogs"] = frame["sales"] * unit_cost
+        frame["lost_margin"] = (frame["demand"] - frame["sales"]).clip(lower=0.0) * np.maximum(
+            unit_price - unit_cost, 0.0)
         frames.append(frame)
     return pd.concat(frames, ignore_index=True)
 
@@ -71,6 +76,9 @@ def _group_kpis(g: pd.DataFrame, holding_rate: float, days: int) -> dict[str, fl
         "carrying_cost_pct_revenue": 100.0 * _ratio(holding_rate * avg_value * days / 365.0,
                                                     g["revenue"].sum()),
         "days_of_inventory": _ratio(avg_value, cogs_per_day),
+        "holding_cost": holding_rate / 365.0 * g["inventory_value"].sum(),
+        "lost_margin": float(g["lost_margin"].sum()),
+        "total_cost": holding_rate / 365.0 * g["inventory_value"].sum() + float(g["lost_margin"].sum()),
     }
 
 

@@ -55,7 +55,7 @@ from forecasting.inventory.leadtime import LeadTimeConfig, audit_lead_times
 from forecasting.inventory.policy import compute_policies, lead_uniforms, prepare_context
 from forecasting.inventory.rules import Rules
 from forecasting.inventory.safety_stock import (
-    classic_safety_stock,
+    classic_levels,
     compute_quantities,
     draw_lead_times,
     round_order,
@@ -93,6 +93,8 @@ class SimulationConfig(BaseModel):
         sparse_bootstrap_weeks: Weeks resampled for a series that sold on fewer than half of the
             recent days: a few bulk orders in eight weeks say little about their rate and size.
         classic_service_level: Service level of ``ALL_SAFETY_STOCK``.
+        classic_levels: Service levels of a sweep of the classic formula (the inventory-service
+            frontier), each run as ``ALL_SAFETY_STOCK@<level>``; empty: no sweep.
         holding_rate: Yearly carrying cost as a share of inventory value.
         review: 'periodic' (order on review days) or 'continuous' (check every day).
         spike_signals: Let BLENDED read the spike windows of
@@ -109,6 +111,7 @@ class SimulationConfig(BaseModel):
     bootstrap_weeks: int = Field(default=8, ge=2, le=52)
     sparse_bootstrap_weeks: int = Field(default=26, ge=2, le=104)
     classic_service_level: float = Field(default=0.95, gt=0.5, lt=1.0)
+    classic_levels: tuple[float, ...] = ()
     holding_rate: float = Field(default=0.25, gt=0.0, le=2.0)
     review: Literal["periodic", "continuous"] = "periodic"
     spike_signals: bool = True
@@ -121,6 +124,25 @@ class SimulationConfig(BaseModel):
         if bad or not value:
             raise ValueError(f"The 'policies' must be among {', '.join(KNOWN_POLICIES)}. Got {list(value)}.")
         return tuple(dict.fromkeys(value))
+
+    @field_validator("classic_levels")
+    @classmethod
+    def _levels(cls, value: tuple[float, ...]) -> tuple[float, ...]:
+        bad = [v for v in value if not 0.5 < v < 1.0]
+        if bad:
+            raise ValueError(f"each classic service level must lie in (0.5, 1), e.g. 0.8,0.9,0.95,0.99; "
+                             f"{bad} do not")
+        return tuple(sorted(set(value)))
+
+    @property
+    def policy_names(self) -> tuple[str, ...]:
+        """The policies run: ``policies`` then ``ALL_SAFETY_STOCK@<level>`` for each classic level."""
+        return (*self.policies, *(classic_name(level) for level in self.classic_levels))
+
+
+def classic_name(level: float) -> str:
+    """Row name of the classic formula at one level of the sweep, e.g. ``ALL_SAFETY_STOCK@0.95``."""
+    return f"{ALL_SAFETY_STOCK}@{level:g}"
 
 
 @dataclass
@@ -282,11 +304,12 @@ def _plan(
         plans[ALL_JIT] = full(q["reorder_point"].to_numpy(), q["order_up_to"].to_numpy())
     daily = paths.values.reshape(len(idx), -1)
     d, sd = daily.mean(axis=1), daily.std(axis=1)
-    for name, level in ((ALL_SAFETY_STOCK, np.full(len(idx), cfg.classic_service_level)),
-                        (CLASSIC_BY_CLASS, ctx.assigned["service_level"].to_numpy(dtype=float))):
-        if name in cfg.policies:
-            s = d * (lead_mean + R) + classic_safety_stock(d, sd, lead_mean, lead_std, R, level)
-            plans[name] = full(s, s + d * R)
+    classic = [(ALL_SAFETY_STOCK, np.full(len(idx), cfg.classic_service_level)),
+               (CLASSIC_BY_CLASS, ctx.assigned["service_level"].to_numpy(dtype=float))]
+    classic = [(name, level) for name, level in classic if name in cfg.policies]
+    classic += [(classic_name(v), np.full(len(idx), v)) for v in cfg.classic_levels]
+    for name, level in classic:
+        plans[name] = full(*classic_levels(d, sd, lead_mean, lead_std, R, level))
     assigned = ctx.assigned[[*SERIES_KEY, "abc", "policy"]]
     return plans, assigned
 
@@ -299,6 +322,7 @@ def simulate(
     demand: pd.DataFrame | None = None,
     forecaster: Forecaster | None = None,
     progress: Callable[[int, int], None] | None = None,
+    on_replan: Callable[[int, int, pd.Timestamp], None] | None = None,
 ) -> SimulationResult:
     """Replay the last ``config.days`` days under each policy and measure the KPIs.
 
@@ -311,6 +335,8 @@ def simulate(
         forecaster: Optional forecaster re-fitted at every re-plan; BLENDED plans from its sample
             paths instead of the weekly bootstrap (the classic baselines keep the bootstrap).
         progress: Optional callback ``(day, days)`` called after each simulated day.
+        on_replan: Optional callback ``(replans_done, replans, as_of)`` called after each re-plan (the
+            forecaster's re-fit is most of a re-plan's time).
 
     Returns:
         The KPIs per policy and segment, per series, and the daily inventory trace.
@@ -326,7 +352,9 @@ def simulate(
             f"The 'days' to simulate ({cfg.days}) leave {len(dates) - cfg.days} days of history; need at "
             f"least {MIN_HISTORY_DAYS}. Simulate at most {len(dates) - MIN_HISTORY_DAYS} days or add history."
         )
-    days, n, k = cfg.days, len(keys), len(cfg.policies)
+    names = cfg.policy_names
+    days, n, k = cfg.days, len(keys), len(names)
+    n_replans = -(-days // cfg.replan_days)
     t0 = len(dates) - days
     true = _true_demand(data, keys, y, first, dates, days, demand)
     unit_cost = _sku_values(data, keys["sku"], "unit_cost", 1.0)
@@ -362,13 +390,15 @@ def simulate(
                                         t, forecaster)
             # A later plan's holdouts reach back at most two re-plans (holdout_folds <= 2).
             prune_member_fits(member_fits, as_of - pd.Timedelta(days=2 * cfg.replan_days))
-            s = np.stack([plans[p][0] for p in cfg.policies])
-            big_s = np.stack([plans[p][1] for p in cfg.policies])
+            s = np.stack([plans[p][0] for p in names])
+            big_s = np.stack([plans[p][1] for p in names])
             if start_assignment is None:
                 start_assignment = assigned
                 on_hand = big_s.copy()
             log.info("simulation day %d/%d: re-planned %d series as of %s", t, days, int(active.sum()),
                      as_of.date())
+            if on_replan is not None:
+                on_replan(t // cfg.replan_days + 1, n_replans, as_of)
         # A series launched since the last plan has s = S = 0 until the next plan: nothing to plan from.
         arrived = pipeline[:, :, t]
         # A replenishment cycle runs from one receipt to the next: close it when stock arrives.
@@ -405,17 +435,27 @@ def simulate(
             progress(t + 1, days)
 
     assert start_assignment is not None
-    series = series_kpis(keys, cfg.policies, acc, unit_cost, unit_price, cfg.holding_rate)
+    series = series_kpis(keys, names, acc, unit_cost, unit_price, cfg.holding_rate)
     seg = keys.merge(start_assignment.rename(columns={"policy": "assigned_policy"}), on=list(SERIES_KEY),
                      how="left").fillna({"abc": "C", "assigned_policy": "not launched"})
     series = series.merge(seg, on=list(SERIES_KEY), how="left")
     daily = pd.DataFrame({
-        "policy": np.repeat(cfg.policies, days), "day": np.tile(np.arange(days), k),
+        "policy": np.repeat(names, days), "day": np.tile(np.arange(days), k),
         "date": np.tile(dates[t0:].to_numpy(), k), "inventory_value": daily_value.ravel(),
     })
     return SimulationResult(summarise(series, cfg.holding_rate, days), series, daily, cfg)
 
 
-__all__: Sequence[str] = ("ALL_JIT", "ALL_SAFETY_STOCK", "BLENDED", "CLASSIC_BY_CLASS", "KNOWN_POLICIES",
-                          "SIM_POLICIES", "SimulationConfig",
-                          "SimulationResult", "simulate", "weekly_bootstrap_paths")
+__all__: Sequence[str] = (
+    "ALL_JIT",
+    "ALL_SAFETY_STOCK",
+    "BLENDED",
+    "CLASSIC_BY_CLASS",
+    "KNOWN_POLICIES",
+    "SIM_POLICIES",
+    "SimulationConfig",
+    "SimulationResult",
+    "classic_name",
+    "simulate",
+    "weekly_bootstrap_paths",
+)

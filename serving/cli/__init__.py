@@ -18,6 +18,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "serving.cli.forecast",
     "serving.cli.policy",
     "serving.cli.orders",
+    "serving.cli.simulate",
     "serving.cli.train",
     "serving.cli.summary",
     "serving.cli.keys",

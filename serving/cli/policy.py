@@ -1,4 +1,4 @@
-"""Inventory policy commands: ``policy``, ``suppliers`` and ``simulate``.
+"""Inventory policy commands: ``policy`` and ``suppliers`` (``simulate``: :mod:`serving.cli.simulate`).
 
 Everything is validated (rules file, data, dates, options) before anything is written; outputs are
 written to a temporary file or directory and moved into place, so bad input (exit code 2) leaves
@@ -8,15 +8,12 @@ nothing behind.
 from __future__ import annotations
 
 import logging
-import shutil
 import tempfile
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import typer
-from pydantic import ValidationError
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from features.dataset import Dataset
@@ -24,8 +21,6 @@ from forecasting.infrastructure.settings import Settings
 from forecasting.inventory.leadtime import audit_lead_times
 from forecasting.inventory.policy import compute_policies, pool_by_sku, prepare_context
 from forecasting.inventory.rules import Rules, load_rules
-from forecasting.inventory.simulation_kpis import kpi_table, write_chart, write_json
-from forecasting.inventory.simulator import KNOWN_POLICIES, SIM_POLICIES, SimulationConfig, simulate
 from models.base import Forecaster, SamplePaths
 from models.registry import MODELS, make_model
 from serving.cli.common import bad_input_exits, console, err_console, load_data_as_of, setup_logging
@@ -194,58 +189,7 @@ def suppliers_command(
                   highlight=False)
 
 
-def simulate_command(
-    data: Path = typer.Option(..., "--data", help="Data directory (sales.csv required)."),
-    days: int = typer.Option(365, "--days", help="Days replayed (the last DAYS of the data)."),
-    policies: str = typer.Option(",".join(SIM_POLICIES), "--policies",
-                                 help=f"Comma-separated, among {', '.join(KNOWN_POLICIES)}."),
-    out: Path = typer.Option(None, "--out", help="Directory for kpis.json, kpis.csv and the chart PNG."),
-    rules_file: Path = typer.Option(None, "--rules", help="TOML rules file of the BLENDED policy."),
-    replan_days: int = typer.Option(28, "--replan-days", help="Days between re-plans."),
-    n_paths: int = typer.Option(200, "--n-paths", help="Sample paths per plan."),
-    review: str = typer.Option("periodic", "--review", help="periodic or continuous."),
-    seed: int = typer.Option(0, "--seed", help="Random seed."),
-) -> None:
-    """Replay demand under ALL_JIT, ALL_SAFETY_STOCK and BLENDED and compare the KPIs."""
-    setup_logging("WARNING")
-    with bad_input_exits():
-        rules = load_rules(rules_file)
-        names = tuple(p.strip() for p in policies.split(",") if p.strip())
-        try:
-            config = SimulationConfig(days=days, policies=names, replan_days=replan_days, n_paths=n_paths,
-                                      review=review, seed=seed)  # type: ignore[arg-type]
-        except ValidationError as exc:
-            first = exc.errors()[0]
-            option = "--" + ".".join(str(p) for p in first["loc"]).replace("_", "-")
-            message = str(first["msg"]).removeprefix("Value error, ")
-            raise ValueError(f"{option}: {message}. Got {first.get('input')!r}.") from None
-        if out is not None and out.exists() and any(out.iterdir()):
-            raise ValueError(f"--out '{out}' exists and is not empty. Give a new or empty directory.")
-        dataset, _ = load_data_as_of(data, None)
-        with Progress(TextColumn("simulating"), BarColumn(), TextColumn("day {task.completed}/{task.total}"),
-                      TimeElapsedColumn(), console=err_console, transient=True) as bar:
-            task = bar.add_task("days", total=config.days)
-            result = simulate(dataset, rules, config,
-                              progress=lambda done, total: bar.update(task, completed=done))
-    console.print(kpi_table(result.kpis, f"Policy simulation over {config.days} days"))
-    if out is not None:
-        tmp = Path(tempfile.mkdtemp(prefix=".simulate-", dir=out.parent if out.parent.exists() else None))
-        try:
-            write_json(result.kpis, tmp / "kpis.json", config.model_dump())
-            result.kpis.to_csv(tmp / "kpis.csv", index=False)
-            result.series.to_csv(tmp / "series_kpis.csv", index=False)
-            write_chart(result.kpis, tmp / "inventory_vs_fill_rate.png")
-            out.mkdir(parents=True, exist_ok=True)
-            for file in tmp.iterdir():
-                shutil.move(str(file), out / file.name)
-        finally:
-            shutil.rmtree(tmp, ignore_errors=True)
-        console.print(f"wrote kpis.json, kpis.csv, series_kpis.csv and inventory_vs_fill_rate.png to {out}",
-                      highlight=False)
-
-
 def register(app: typer.Typer) -> None:
     """Add the policy commands to ``app``."""
     app.command("policy")(policy_command)
     app.command("suppliers")(suppliers_command)
-    app.command("simulate")(simulate_command)

@@ -1,4 +1,4 @@
-"""The policy, suppliers and simulate commands: outputs written, bad input exits 2 and writes nothing."""
+"""The policy and suppliers commands: outputs written, bad input exits 2 and writes nothing."""
 
 from __future__ import annotations
 
@@ -62,23 +62,3 @@ def test_suppliers_prints_the_audit(data_dir: Path, tmp_path: Path) -> None:
     suppliers = pd.read_csv(data_dir / "suppliers.csv")
     assert set(audit["supplier"]) >= set(suppliers["supplier"])
     assert audit["mean_days"].gt(0).all()
-
-
-def test_simulate_writes_kpis_and_chart(data_dir: Path, tmp_path: Path) -> None:
-    out = tmp_path / "sim"
-    result = runner.invoke(build_app(), ["simulate", "--data", str(data_dir), "--days", "60",
-                                         "--n-paths", "50", "--out", str(out)])
-    assert result.exit_code == 0, result.output
-    assert {p.name for p in out.iterdir()} == {"kpis.json", "kpis.csv", "series_kpis.csv",
-                                               "inventory_vs_fill_rate.png"}
-    kpis = pd.read_csv(out / "kpis.csv")
-    assert set(kpis["policy"]) == {"ALL_JIT", "ALL_SAFETY_STOCK", "BLENDED"}
-
-
-def test_simulate_bad_policy_exits_2_and_creates_nothing(data_dir: Path, tmp_path: Path) -> None:
-    out = tmp_path / "sim"
-    result = runner.invoke(build_app(), ["simulate", "--data", str(data_dir), "--policies", "ALL_JIT,LEAN",
-                                         "--out", str(out)])
-    assert result.exit_code == 2
-    assert "--policies" in result.output and "LEAN" in result.output
-    assert not out.exists()
