@@ -17,13 +17,22 @@ from typing import Any
 
 import sqlalchemy as sa
 from fastapi import FastAPI
+from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.openapi.utils import get_openapi
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from forecasting.infrastructure.settings import Settings
 from forecasting.persistence import ResultStore
 from serving.api.auth import SECURITY_SCHEMES, KeyVerifier
-from serving.api.errors import ApiError, api_error_handler, store_error_handler
+from serving.api.errors import (
+    ApiError,
+    api_error_handler,
+    http_error_handler,
+    internal_error_handler,
+    store_error_handler,
+    validation_error_handler,
+)
 from serving.api.limits import BodySizeLimit
 from serving.api.metrics import ApiMetrics, MetricsMiddleware
 from serving.api.routes import (
@@ -36,6 +45,7 @@ from serving.api.routes import (
     segments,
     suppliers,
 )
+from serving.api.schemas import HORIZON_CAP
 from serving.api.state import ServedRun, ServedState
 from serving.ui import reports_router, ui_router
 
@@ -48,6 +58,11 @@ Every `/v1` endpoint needs an API key (`blendcast api-key create --scope read|ad
 `Authorization: Bearer <key>` or `X-API-Key: <key>`: `read` for queries, `admin` for
 `/v1/admin/*`. `/health`, `/ready` and `/metrics` are open. Answers come from the latest published
 run, held in memory; each response names its `run_id`.
+
+Errors have one shape: `{"detail": "<what was wrong, expected, sent. Fix: ...>", "errors": [...]}`;
+`errors` (422 only) lists each invalid field with `field`, `in`, `message`, `got` and `fix`. Request
+bodies are strict JSON (RFC 8259: no NaN, Infinity or 1e400) and strictly typed (`false` is not 0).
+A SKU or channel containing `/` is reached as is or percent-encoded (`/v1/forecasts/AB%2F12/web`).
 """
 
 
@@ -60,9 +75,27 @@ async def _poll(state: ServedState, every_s: float) -> None:
             log.exception("run poller iteration failed")
 
 
+def _cap_horizon(node: Any, top: int) -> None:
+    """Replace the validation layer's horizon cap by the served run's horizon, everywhere in ``node``."""
+    if isinstance(node, dict):
+        if node.get("maximum") == HORIZON_CAP:
+            node["maximum"] = top
+        for value in node.values():
+            _cap_horizon(value, top)
+    elif isinstance(node, list):
+        for value in node:
+            _cap_horizon(value, top)
+
+
 def _openapi(app: FastAPI) -> dict[str, Any]:
-    """The generated schema plus the API-key schemes, required on every ``/v1`` operation."""
-    if app.openapi_schema is None:
+    """The generated schema plus the API-key schemes, required on every ``/v1`` operation.
+
+    ``horizon`` maxima are the served run's horizon (``BLENDCAST_HORIZON`` before a run is loaded); the
+    schema is rebuilt when a run with another horizon is swapped in.
+    """
+    served = app.state.served.current
+    top = served.max_horizon if served is not None else app.state.settings.horizon
+    if app.openapi_schema is None or app.state.openapi_horizon != top:
         schema = get_openapi(title=app.title, version=app.version, description=app.description,
                              routes=app.routes)
         schema.setdefault("components", {})["securitySchemes"] = SECURITY_SCHEMES
@@ -70,7 +103,9 @@ def _openapi(app: FastAPI) -> dict[str, Any]:
             if path.startswith("/v1/"):
                 for operation in operations.values():
                     operation["security"] = [{"bearer": []}, {"apiKey": []}]
+        _cap_horizon(schema, top)
         app.openapi_schema = schema
+        app.state.openapi_horizon = top
     return app.openapi_schema
 
 
@@ -132,9 +167,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.keys = KeyVerifier(store)
     app.state.metrics = api_metrics
     app.state.registry_cache = {}
+    app.state.openapi_horizon = None
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
+    # One error shape for every answer that is not a success (see serving/api/errors.py).
     app.add_exception_handler(ApiError, api_error_handler)
+    app.add_exception_handler(RequestValidationError, validation_error_handler)
+    app.add_exception_handler(StarletteHTTPException, http_error_handler)
     app.add_exception_handler(sa.exc.SQLAlchemyError, store_error_handler)
+    app.add_exception_handler(Exception, internal_error_handler)
     for module in (forecasts, replenishment, purchase_orders, segments, alerts, suppliers, models, health):
         app.include_router(module.router)
     # Analyst pages and drift reports (server-rendered HTML, no API key: read-only views for analysts).

@@ -79,6 +79,6 @@ class MetricsMiddleware:
         finally:
             route: Any = scope.get("route")
             # The template (/v1/forecasts/{sku}/{channel}), never the raw path: bounded label values.
-            template = getattr(route, "path", None) or "unmatched"
+            template = getattr(route, "path_format", None) or getattr(route, "path", None) or "unmatched"
             self.metrics.requests.labels(template, scope.get("method", ""), str(status[0])).inc()
             self.metrics.latency.labels(template).observe(time.perf_counter() - started)

@@ -14,7 +14,9 @@ ERRORS: dict[int | str, dict[str, Any]] = {
     401: {"model": ErrorBody, "description": "Missing, unknown or revoked API key."},
     403: {"model": ErrorBody, "description": "The key's scope does not allow this."},
     404: {"model": ErrorBody, "description": "Unknown SKU or channel; names the closest matches."},
-    503: {"model": ErrorBody, "description": "No run published yet."},
+    413: {"model": ErrorBody, "description": "Body over BLENDCAST_MAX_REQUEST_BYTES; split the batch."},
+    422: {"model": ErrorBody, "description": "Invalid request: each field, expected, sent, fix."},
+    503: {"model": ErrorBody, "description": "No run published yet, or the result store is unavailable."},
 }
 
 

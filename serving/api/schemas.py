@@ -2,19 +2,59 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Discriminator, Field, Tag
 
 MAX_BATCH = 10_000
+# The hard cap of a ``horizon`` in the validation layer; the OpenAPI schema shows the served run's own
+# horizon instead (``app.py`` replaces this number), and a horizon past it is a 400 naming it.
+HORIZON_CAP = 3660
 Q_EXAMPLE = {"0.025": [0.0, 0.0], "0.5": [3.0, 3.0], "0.975": [7.0, 6.0]}
 
 
+# Request models are strict: ``false`` is not 0, ``"12"`` is not 12 (a number is still a float).
+_STRICT = ConfigDict(extra="forbid", strict=True)
+Level = Annotated[float, Field(gt=0, lt=1, description="A quantile level in (0, 1).")]
+# Query enums (tests check they equal the domain's ABC_CLASSES, POLICIES and ALERT_TYPES).
+AbcClass = Literal["A", "B", "C"]
+PolicyName = Literal["JIT", "SAFETY_STOCK", "SEASONAL_HYBRID"]
+AlertType = Literal["spike", "volatility_shift", "segment_change", "supplier_slippage", "model_not_promoted",
+                    "drift", "training_failed"]
+_ISO = re.compile(r"^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?)?(Z|[+-]\d{2}:?\d{2})?$")
+
+
+def _iso_text(value: Any) -> Any:
+    """Only ISO 8601 text becomes a date-time (pydantic would read ``0.5`` as a Unix time)."""
+    if isinstance(value, str) and not _ISO.match(value.strip()):
+        raise ValueError("Input should be an ISO 8601 date-time such as 2026-11-01T00:00:00Z")
+    return value
+
+
+IsoDateTime = Annotated[datetime, BeforeValidator(_iso_text)]
+
+
+class FieldError(BaseModel):
+    """One problem of a request that failed validation."""
+
+    field: str = Field(examples=["items[0].on_hand"])
+    in_: str = Field(alias="in", examples=["body"], description="body | query | path | header")
+    type: str = Field(examples=["greater_than_equal"])
+    message: str = Field(examples=["Input should be greater than or equal to 0"])
+    got: Any = Field(default=None, examples=[-1])
+    fix: str = Field(examples=["send a number >= 0"])
+
+
 class ErrorBody(BaseModel):
-    """An error: what was wrong and the fix; 404s add the closest matches."""
+    """The one error shape: what was wrong, what was expected and sent, and the fix. Validation errors
+    list each problem in ``errors``; 404s add the closest matches; some errors add their limits."""
+
+    model_config = ConfigDict(extra="allow")
 
     detail: str = Field(examples=["Unknown SKU 'FOODS_1_01' in run 7. Closest matches: ['FOODS_1_001']."])
+    errors: list[FieldError] | None = Field(default=None, description="One entry per invalid field (422).")
     closest: list[str] | None = Field(default=None, examples=[["FOODS_1_001/CA_1"]])
 
 
@@ -49,7 +89,7 @@ class ForecastResponse(RunHeader, SeriesForecast):
 class SeriesKey(BaseModel):
     """One SKU-channel."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = _STRICT
 
     sku: str = Field(min_length=1, max_length=200, examples=["FOODS_1_001"])
     channel: str = Field(min_length=1, max_length=200, examples=["CA_1"])
@@ -64,15 +104,16 @@ class NotFoundItem(SeriesKey):
 class ForecastBatchRequest(BaseModel):
     """``POST /v1/forecasts:batch``: up to 10,000 SKU-channels."""
 
-    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{
+    model_config = ConfigDict(extra="forbid", strict=True, json_schema_extra={"examples": [{
         "items": [{"sku": "FOODS_1_001", "channel": "CA_1"}, {"sku": "FOODS_1_002", "channel": "CA_1"}],
         "horizon": 14, "quantiles": [0.5, 0.975],
     }]})
 
     items: list[SeriesKey] = Field(min_length=1, max_length=MAX_BATCH)
-    horizon: int | None = Field(default=None, ge=1, le=3660, description="Days; default: all published.")
-    quantiles: list[float] | None = Field(default=None, min_length=1, max_length=50,
-                                          description="Levels; default: all published.")
+    horizon: int | None = Field(default=None, ge=1, le=HORIZON_CAP,
+                                description="Days, at most the served run's horizon; default: all published.")
+    quantiles: list[Level] | None = Field(default=None, min_length=1, max_length=50,
+                                          description="Levels in (0, 1) among those published; default all.")
 
 
 class ForecastBatchResponse(RunHeader):
@@ -87,7 +128,7 @@ class ForecastBatchResponse(RunHeader):
 class ReplenishmentItem(SeriesKey):
     """The stock position of one SKU-channel, with optional what-if overrides."""
 
-    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{
+    model_config = ConfigDict(extra="forbid", strict=True, json_schema_extra={"examples": [{
         "sku": "FOODS_1_001", "channel": "CA_1", "on_hand": 12, "on_order": 0, "backorders": 0,
         "service_level": 0.97,
     }]})
@@ -103,12 +144,25 @@ class ReplenishmentItem(SeriesKey):
 class ReplenishmentBatch(BaseModel):
     """Up to 10,000 stock positions."""
 
-    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{
+    model_config = ConfigDict(extra="forbid", strict=True, json_schema_extra={"examples": [{
         "items": [{"sku": "FOODS_1_001", "channel": "CA_1", "on_hand": 12},
                   {"sku": "FOODS_1_002", "channel": "CA_1", "on_hand": 0, "on_order": 6}],
     }]})
 
     items: list[ReplenishmentItem] = Field(min_length=1, max_length=MAX_BATCH)
+
+
+def _replenishment_kind(value: Any) -> str:
+    """A body with ``items`` is a batch; anything else is validated as one item (and only as one)."""
+    return "ReplenishmentBatch" if isinstance(value, dict) and "items" in value else "ReplenishmentItem"
+
+
+# One item or a batch, told apart by ``items``: a bad single item reports its own fields only.
+ReplenishmentBody = Annotated[
+    Annotated[ReplenishmentItem, Tag("ReplenishmentItem")]
+    | Annotated[ReplenishmentBatch, Tag("ReplenishmentBatch")],
+    Discriminator(_replenishment_kind),
+]
 
 
 class LeadTimeDemand(BaseModel):

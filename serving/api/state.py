@@ -196,7 +196,7 @@ class ServedRun:
             if name not in names:
                 raise ApiError(
                     400,
-                    f"The quantile {q:g} was not published in run {self.run.id}. Published levels: "
+                    f"The 'quantiles' level {q:g} was not published in run {self.run.id}. Published levels: "
                     f"{list(names)}. Fix: ask for some of those.",
                     {"published_quantiles": list(self.levels)},
                 )

@@ -6,10 +6,10 @@ never stall the event loop. Every value is escaped by Jinja2's autoescape; chart
 
 from __future__ import annotations
 
-from pathlib import Path
+from pathlib import Path as FilePath
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import FileResponse, HTMLResponse, Response
 from fastapi.templating import Jinja2Templates
 
@@ -19,7 +19,7 @@ from serving.reports.builder import format_number as _num
 from serving.ui import data
 from serving.ui.fan import fan_chart
 
-_HERE = Path(__file__).parent
+_HERE = FilePath(__file__).parent
 templates = Jinja2Templates(directory=_HERE / "templates")
 templates.env.autoescape = True
 templates.env.filters["num"] = _num
@@ -42,7 +42,7 @@ def _no_run(request: Request) -> HTMLResponse:
 @ui_router.get("/static/{name}")
 def static(name: str) -> Response:
     """The pages' stylesheet (vendored, no CDN)."""
-    path = _HERE / "static" / Path(name).name
+    path = _HERE / "static" / FilePath(name).name
     if not path.is_file():
         return Response("Not found", status_code=404, media_type="text/plain")
     return FileResponse(path)
@@ -133,7 +133,8 @@ def drift_latest(request: Request, store: StoreDep) -> HTMLResponse:
 
 
 @reports_router.get("/drift/{run_id}", response_class=HTMLResponse)
-def drift_for_run(request: Request, store: StoreDep, run_id: int) -> HTMLResponse:
+def drift_for_run(request: Request, store: StoreDep,
+                  run_id: Annotated[int, Path(ge=1, le=2**63 - 1, description="Run id.")]) -> HTMLResponse:
     """The newest drift report of run ``run_id``."""
     try:
         store.get_run(run_id)

@@ -108,7 +108,10 @@ def test_batch_limits_are_422_with_field_paths(api: Api) -> None:
     assert r.status_code == 422
     r = api.client.post("/v1/forecasts:batch", json={"items": [{"sku": "a"}]}, headers=api.read)
     assert r.status_code == 422
-    assert r.json()["detail"][0]["loc"] == ["body", "items", 0, "channel"]
+    body = r.json()
+    entries = [(e["in"], e["field"], e["type"]) for e in body["errors"]]
+    assert entries == [("body", "items[0].channel", "missing")]
+    assert "items[0].channel" in body["detail"] and "Fix: add 'channel'" in body["detail"]
 
 
 def test_data_endpoints_are_503_before_any_run_and_ready_is_false(tmp_path: Path) -> None:

@@ -44,8 +44,9 @@ def _from_schema(schema: dict[str, Any], spec: dict[str, Any], known: list[str],
     """A strategy for values of ``schema``: mostly valid-shaped, sometimes anything at all."""
     if "$ref" in schema:
         schema = spec["components"]["schemas"][schema["$ref"].rsplit("/", 1)[-1]]
-    if "anyOf" in schema:
-        return st.one_of([_from_schema(s, spec, known, depth) for s in schema["anyOf"]])
+    for union in ("anyOf", "oneOf"):
+        if union in schema:
+            return st.one_of([_from_schema(s, spec, known, depth) for s in schema[union]])
     kind = schema.get("type")
     if kind == "object" and depth < 4:
         props = schema.get("properties", {})

@@ -93,7 +93,9 @@ def test_malformed_bodies_are_422_with_the_field(api: Api, policies: list[dict],
     body = {"sku": policies[0]["sku"], "channel": policies[0]["channel"], "on_hand": 0, **change}
     r = api.client.post("/v1/replenishment", json=body, headers=api.read)
     assert r.status_code == 422
-    assert any(field in err["loc"] for err in r.json()["detail"])
+    # Only the single item's own field: nothing about the batch form it was not sent as.
+    assert [err["field"] for err in r.json()["errors"]] == [field]
+    assert "items" not in r.json()["detail"]
 
 
 def test_service_level_outside_the_grid_is_400(api: Api, policies: list[dict]) -> None:

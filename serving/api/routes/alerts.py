@@ -2,30 +2,31 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC
 from typing import Annotated
 
 import pandas as pd
-from fastapi import APIRouter, Query
+from fastapi import Query
 from fastapi.responses import Response
 
 from serving.api.deps import ReadKey, StoreDep
 from serving.api.responses import ERRORS, json_response
-from serving.api.schemas import AlertsResponse
+from serving.api.routing import api_router
+from serving.api.schemas import AlertsResponse, AlertType, IsoDateTime
 from serving.api.state import records
 
-router = APIRouter(prefix="/v1", tags=["alerts"])
+router = api_router(prefix="/v1", tags=["alerts"])
 
 
 @router.get("/alerts", response_model=AlertsResponse, responses=ERRORS, summary="Alerts, newest first")
 def list_alerts(
     _key: ReadKey,
     store: StoreDep,
-    since: Annotated[datetime | None, Query(
+    since: Annotated[IsoDateTime | None, Query(
         description="Only alerts at or after this time (ISO 8601; naive = UTC).",
         examples=["2026-11-01T00:00:00Z"],
     )] = None,
-    type: Annotated[str | None, Query(max_length=100, description="Alert type, e.g. segment_change.")] = None,
+    type: Annotated[AlertType | None, Query(description="Alert type, e.g. segment_change.")] = None,
     limit: Annotated[int, Query(ge=1, le=5000)] = 500,
 ) -> Response:
     """Alerts stored by the pipeline; they do not depend on the served run."""

@@ -4,17 +4,18 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Query
+from fastapi import Path, Query
 from fastapi.responses import Response
 
 from features.schema import parse_quantiles
 from serving.api.deps import ReadKey, ReadServedDep, ServedDep
 from serving.api.errors import ApiError
 from serving.api.responses import ERRORS, json_response
-from serving.api.schemas import ForecastBatchRequest, ForecastBatchResponse, ForecastResponse
+from serving.api.routing import api_router
+from serving.api.schemas import HORIZON_CAP, ForecastBatchRequest, ForecastBatchResponse, ForecastResponse
 from serving.api.state import ServedRun
 
-router = APIRouter(prefix="/v1", tags=["forecasts"])
+router = api_router(prefix="/v1", tags=["forecasts"])
 
 def _levels(
     served: ServedRun, quantiles: list[float] | str | None
@@ -30,22 +31,52 @@ def _levels(
     return cols, names, list(wanted)
 
 
+def locate(served: ServedRun, sku: str, channel: str) -> tuple[int, str, str]:
+    """Row of ``sku``/``channel``, also when the SKU or the channel contains ``/``.
+
+    The route's last segment takes the rest of the path (``{channel:path}``), so ``/A/B/X`` arrives as
+    sku ``A``, channel ``B/X``; when that pair is unknown, every other split of ``A/B/X`` is tried.
+
+    Raises:
+        ApiError: 404 with the closest matches; 400 when two splits are both known.
+    """
+    pos = served.index.get((sku, channel))
+    if pos is not None:
+        return pos, sku, channel
+    joined = f"{sku}/{channel}"
+    splits = [(joined[:i], joined[i + 1:]) for i, char in enumerate(joined) if char == "/"]
+    hits = [pair for pair in splits if pair in served.index]
+    if len(hits) == 1:
+        return served.index[hits[0]], *hits[0]
+    if len(hits) > 1:
+        raise ApiError(400, f"'{joined}' names more than one SKU-channel: {[f'{s} | {c}' for s, c in hits]}. "
+                            "Fix: ask POST /v1/forecasts:batch with sku and channel as separate fields.",
+                       {"closest": [f"{s}/{c}" for s, c in hits]})
+    raise served.unknown(sku, channel)
+
+
 @router.get(
-    "/forecasts/{sku}/{channel}",
+    "/forecasts/{sku}/{channel:path}",
     response_model=ForecastResponse,
     responses=ERRORS,
     summary="Daily forecast of one SKU-channel",
 )
 async def get_forecast(
     served: ReadServedDep,
-    sku: Annotated[str, Path(description="SKU code.", examples=["FOODS_1_001"])],
-    channel: Annotated[str, Path(description="Sales channel.", examples=["CA_1"])],
-    horizon: Annotated[int | None, Query(ge=1, le=3660, description="Days; default all published.")] = None,
-    quantiles: Annotated[str | None, Query(description="Comma-separated levels, e.g. 0.5,0.975; "
-                                                       "default all published.")] = None,
+    sku: Annotated[str, Path(description="SKU code ('/' allowed, or %2F).", examples=["FOODS_1_001"])],
+    channel: Annotated[str, Path(description="Sales channel ('/' allowed).", examples=["CA_1"])],
+    horizon: Annotated[int | None, Query(ge=1, le=HORIZON_CAP, description="Days, at most the served run's "
+                                         "horizon (400 beyond it); default all published.")] = None,
+    quantiles: Annotated[str | None, Query(
+        max_length=500, description="Comma-separated levels in (0, 1) among those published, e.g. 0.5,0.975; "
+                                    "default all published.", examples=["0.5,0.975"])] = None,
 ) -> Response:
-    """Mean and quantiles per day from the served (champion's latest published) run."""
-    pos = served.locate(sku, channel)
+    """Mean and quantiles per day from the served (champion's latest published) run.
+
+    A SKU or channel containing ``/`` is reached as is or percent-encoded (``/v1/forecasts/A%2FB/X``); when
+    two SKU-channels would match the same path, use ``POST /v1/forecasts:batch``.
+    """
+    pos, sku, channel = locate(served, sku, channel)
     days = served.check_horizon(horizon)
     cols, names, levels = _levels(served, quantiles)
     return json_response({

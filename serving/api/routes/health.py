@@ -6,16 +6,17 @@ they reveal only liveness, the served run id and counters. ``/v1/admin/reload`` 
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+from fastapi import Request
 from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
 from serving.api.deps import AdminKey, StateDep, StoreDep
 from serving.api.metrics import CONTENT_TYPE, ApiMetrics
 from serving.api.responses import ERRORS, json_response
+from serving.api.routing import api_router
 from serving.api.schemas import ReadyResponse, ReloadResponse
 
-router = APIRouter(tags=["operations"])
+router = api_router(tags=["operations"])
 
 
 @router.get("/health", summary="Liveness (no key)")

@@ -10,16 +10,17 @@ from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
-from fastapi import APIRouter, Request
+from fastapi import Request
 from fastapi.responses import Response
 
 from serving.api.deps import ReadKey, ServedDep, SettingsDep
 from serving.api.responses import ERRORS, json_response
+from serving.api.routing import api_router
 from serving.api.schemas import ModelsResponse
 from serving.api.state import plain
 
 log = logging.getLogger(__name__)
-router = APIRouter(prefix="/v1", tags=["models"])
+router = api_router(prefix="/v1", tags=["models"])
 
 # Registry answers are cached this long: listing versions costs an MLflow query (and mlflow's import).
 _CACHE_S = 60.0

@@ -4,16 +4,17 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import Query
 from fastapi.responses import Response
 
 from forecasting.inventory.purchase_orders import NoInventoryError
 from serving.api.deps import ReadKey, ServedDep
 from serving.api.errors import ApiError
 from serving.api.responses import ERRORS, json_response
+from serving.api.routing import api_router
 from serving.workbench.orders import check_order_date, proposal
 
-router = APIRouter(prefix="/v1", tags=["purchase orders"])
+router = api_router(prefix="/v1", tags=["purchase orders"])
 
 _ERRORS = {**ERRORS, 409: {"model": ERRORS[400]["model"],
                            "description": "The run was planned without an inventory table."}}

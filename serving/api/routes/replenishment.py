@@ -4,22 +4,22 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter
 from fastapi.responses import Response
 
 from forecasting.inventory.replenishment import Recommendation, StockPosition, recommend_many
 from serving.api.deps import ReadKey, ServedDep
 from serving.api.errors import ApiError
 from serving.api.responses import ERRORS, json_response
+from serving.api.routing import api_router
 from serving.api.schemas import (
-    ReplenishmentBatch,
     ReplenishmentBatchResponse,
+    ReplenishmentBody,
     ReplenishmentItem,
     ReplenishmentResponse,
 )
 from serving.api.state import ServedRun
 
-router = APIRouter(prefix="/v1", tags=["replenishment"])
+router = api_router(prefix="/v1", tags=["replenishment"])
 
 
 def _result(item: ReplenishmentItem, row: dict[str, Any], rec: Recommendation) -> dict[str, Any]:
@@ -76,12 +76,13 @@ def _unknown(served: ServedRun, item: ReplenishmentItem) -> ApiError:
     summary="Order advice for one SKU-channel or a batch of up to 10,000",
 )
 def replenishment(
-    _key: ReadKey, served: ServedDep, body: ReplenishmentItem | ReplenishmentBatch
+    _key: ReadKey, served: ServedDep, body: ReplenishmentBody
 ) -> Response:
     """Given the stock position (and optional service-level or lead-time override), what to order now.
 
     One item answers with one result (404 for an unknown SKU-channel); ``{"items": [...]}`` answers with
-    ``results`` and lists unknown SKU-channels in ``not_found``.
+    ``results`` and lists unknown SKU-channels in ``not_found``. A body with ``items`` is read as a
+    batch, any other as one item, so errors name only the fields of what was sent.
     """
     if isinstance(body, ReplenishmentItem):
         if (body.sku, body.channel) not in served.policies:

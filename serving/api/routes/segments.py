@@ -5,16 +5,17 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 import pandas as pd
-from fastapi import APIRouter, Path, Query
+from fastapi import Path, Query
 from fastapi.responses import Response
 
 from serving.api.deps import ReadKey, ServedDep, StoreDep
 from serving.api.errors import ApiError, closest
 from serving.api.responses import ERRORS, json_response
-from serving.api.schemas import SegmentsResponse, SkuSegmentsResponse
+from serving.api.routing import api_router
+from serving.api.schemas import AbcClass, PolicyName, SegmentsResponse, SkuSegmentsResponse
 from serving.api.state import records
 
-router = APIRouter(prefix="/v1", tags=["segments"])
+router = api_router(prefix="/v1", tags=["segments"])
 
 _FIXED = ("sku", "channel", "as_of", "abc", "xyz", "pattern", "policy")
 
@@ -40,8 +41,8 @@ def _iso(value: Any) -> str | None:
 def list_segments(
     _key: ReadKey,
     served: ServedDep,
-    abc: Annotated[str | None, Query(max_length=20, description="ABC class, e.g. A.")] = None,
-    policy: Annotated[str | None, Query(max_length=50, description="Policy, e.g. JIT.")] = None,
+    abc: Annotated[AbcClass | None, Query(description="ABC class: A, B or C.")] = None,
+    policy: Annotated[PolicyName | None, Query(description="JIT, SAFETY_STOCK or SEASONAL_HYBRID.")] = None,
     channel: Annotated[str | None, Query(max_length=200, description="Sales channel.")] = None,
     limit: Annotated[int, Query(ge=1, le=10_000)] = 1000,
     offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
@@ -57,13 +58,13 @@ def list_segments(
                           "items": _rows(chosen.iloc[offset : offset + limit])})
 
 
-@router.get("/segments/{sku}", response_model=SkuSegmentsResponse, responses=ERRORS,
+@router.get("/segments/{sku:path}", response_model=SkuSegmentsResponse, responses=ERRORS,
             summary="A SKU's segments per channel and their history")
 def sku_segments(
     _key: ReadKey,
     served: ServedDep,
     store: StoreDep,
-    sku: Annotated[str, Path(description="SKU code.", examples=["FOODS_1_001"])],
+    sku: Annotated[str, Path(description="SKU code ('/' allowed).", examples=["FOODS_1_001"])],
 ) -> Response:
     """The SKU's current segment in each channel and how it changed across published runs."""
     frame = served.segments

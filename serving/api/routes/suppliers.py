@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
 from fastapi.responses import Response
 
 from serving.api.deps import ReadKey, ServedDep
 from serving.api.errors import ApiError
 from serving.api.responses import ERRORS, json_response
+from serving.api.routing import api_router
 from serving.api.schemas import SuppliersResponse
 from serving.api.state import plain
 
-router = APIRouter(prefix="/v1", tags=["suppliers"])
+router = api_router(prefix="/v1", tags=["suppliers"])
 
 # The lead-time audit's own column names -> the API's (both kept; the API's filled when absent).
 _ALIASES = {"mean_days": "mean", "p90_days": "p90", "bias_days": "bias", "bias_trend_per_quarter": "trend"}
