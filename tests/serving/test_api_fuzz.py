@@ -16,6 +16,7 @@ OPERATIONS = [
     ("get", "/v1/forecasts/{sku}/{channel}"),
     ("post", "/v1/forecasts:batch"),
     ("post", "/v1/replenishment"),
+    ("get", "/v1/purchase-orders"),
     ("get", "/v1/segments"),
     ("get", "/v1/segments/{sku}"),
     ("get", "/v1/alerts"),
