@@ -13,6 +13,50 @@ from features.dataset import Dataset
 from features.schema import SERIES_KEY
 
 SHORT_HISTORY_DAYS = 56
+# Plausibility of daily units: a row at least this large that is OUTLIER_RATIO times the series' usual
+# busy day (75th percentile of its selling days), or any row above IMPLAUSIBLE_UNITS, is worth a look.
+OUTLIER_MIN_UNITS = 1_000.0
+OUTLIER_RATIO = 100.0
+IMPLAUSIBLE_UNITS = 1e7
+
+
+def implausible_units(sales: pd.DataFrame) -> np.ndarray:
+    """Rows of completed ``sales`` whose units look like a typo or a unit mix-up (e.g. ``1e9``).
+
+    Only rows of at least :data:`OUTLIER_MIN_UNITS` are considered; one counts when it is above
+    :data:`IMPLAUSIBLE_UNITS`, or :data:`OUTLIER_RATIO` times its series' 75th percentile of selling
+    days. Cheap on big tables: percentiles are computed only for series holding such a row.
+    """
+    units = sales["units"].to_numpy(dtype=float)
+    big = units >= OUTLIER_MIN_UNITS
+    if "censored" in sales:
+        big &= ~sales["censored"].to_numpy(dtype=bool)
+    if not big.any():
+        return big
+    keys = pd.MultiIndex.from_frame(sales[list(SERIES_KEY)].astype(str))
+    suspects = keys[big].unique()
+    in_suspect = keys.isin(suspects) & (units > 0)
+    usual = (
+        pd.Series(units[in_suspect], index=keys[in_suspect]).groupby(level=[0, 1]).quantile(0.75)
+    )
+    ratio_limit = usual.reindex(keys[big]).to_numpy() * OUTLIER_RATIO
+    flagged = big.copy()
+    flagged[big] = (units[big] > IMPLAUSIBLE_UNITS) | (units[big] > ratio_limit)
+    return flagged
+
+
+def _outlier_warning(sales: pd.DataFrame, mask: np.ndarray) -> str:
+    rows = sales.loc[mask, [*SERIES_KEY, "date", "units"]].sort_values("units", ascending=False).head(5)
+    examples = "; ".join(
+        f"{sku}/{channel} {day:%Y-%m-%d} units={units:g}"
+        for sku, channel, day, units in zip(rows["sku"], rows["channel"], rows["date"], rows["units"],
+                                            strict=True)
+    )
+    return (
+        f"sales: {int(mask.sum())} implausible units value(s) (>= {OUTLIER_MIN_UNITS:g} and over "
+        f"{OUTLIER_RATIO:g}x the series' usual selling day, or above {IMPLAUSIBLE_UNITS:g}), e.g. "
+        f"{examples}. Check them: a typo or a unit mix-up teaches the models a demand that never was"
+    )
 
 
 def health_report(dataset: Dataset, *, short_history_days: int = SHORT_HISTORY_DAYS) -> dict[str, Any]:
@@ -24,8 +68,10 @@ def health_report(dataset: Dataset, *, short_history_days: int = SHORT_HISTORY_D
 
     Returns:
         A JSON-friendly dict with keys ``series, skus, channels, start, end, rows, zero_share,
-        censored_rows, short_series, series_without_sales, tables, warnings`` and
-        ``short_history_days``. ``zero_share`` is the share of uncensored rows with zero units.
+        censored_rows, short_series, series_without_sales, implausible_rows, tables, warnings`` and
+        ``short_history_days``; ``warnings`` adds a plausibility warning naming implausible units
+        (:func:`implausible_units`) to the dataset's own. ``zero_share`` is the share of uncensored
+        rows with zero units.
     """
     sales = dataset.sales
     series_id = sales.groupby(list(SERIES_KEY), sort=False, observed=True).ngroup().to_numpy()
@@ -36,6 +82,7 @@ def health_report(dataset: Dataset, *, short_history_days: int = SHORT_HISTORY_D
     history_days = (sales["date"].max() - first).dt.days.to_numpy() + 1
     total_units = np.bincount(series_id, weights=np.where(censored, 0.0, units), minlength=n_series)
     uncensored = ~censored
+    outliers = implausible_units(sales)
     tables = {
         f.name: len(getattr(dataset, f.name))
         for f in fields(dataset)
@@ -54,7 +101,8 @@ def health_report(dataset: Dataset, *, short_history_days: int = SHORT_HISTORY_D
         "short_series": int((history_days < short_history_days).sum()),
         "series_without_sales": int((total_units == 0).sum()),
         "tables": tables,
-        "warnings": list(dataset.warnings),
+        "implausible_rows": int(outliers.sum()),
+        "warnings": [*dataset.warnings, *([_outlier_warning(sales, outliers)] if outliers.any() else [])],
     }
 
 

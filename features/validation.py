@@ -11,14 +11,15 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 from pandas.api.types import infer_dtype, is_bool_dtype, is_datetime64_any_dtype, is_numeric_dtype
 
 from features.dataset import Dataset
+from features.dates import isolated_dates, parse_date_column
 from features.errors import DataValidationError
+from features.row_rules import RULES
 from features.schema import TABLES, ColumnKind, TableSpec
 
 logger = logging.getLogger(__name__)
@@ -26,92 +27,6 @@ logger = logging.getLogger(__name__)
 MAX_EXAMPLES = 5
 FREQUENCIES = ("D", "W", "MS", "auto")
 
-
-@dataclass(frozen=True)
-class Rule:
-    """A row-level rule of one table: ``bad(frame)`` is True on the rows that break it.
-
-    Attributes:
-        columns: Columns the rule reads; it runs only when all are present. The first is reported.
-        bad: Vectorised test on the typed table.
-        problem: What is wrong, as the error message states it.
-        fix: What the user should do.
-    """
-
-    columns: tuple[str, ...]
-    bad: Callable[[pd.DataFrame], pd.Series]
-    problem: str
-    fix: str
-
-
-def _negative(column: str) -> Callable[[pd.DataFrame], pd.Series]:
-    return lambda f: f[column] < 0
-
-
-def _not_positive(column: str) -> Callable[[pd.DataFrame], pd.Series]:
-    # NaN passes: a missing price is unknown, not wrong (e.g. an item not on sale yet).
-    return lambda f: f[column] <= 0
-
-
-RULES: dict[str, tuple[Rule, ...]] = {
-    "sales": (
-        Rule(
-            ("units",),
-            _negative("units"),
-            "units must be >= 0",
-            "record returns as positive numbers in the 'returns' column, not as negative units",
-        ),
-        Rule(
-            ("price",),
-            _not_positive("price"),
-            "price must be > 0",
-            "leave the price empty when it is unknown; never 0 or negative",
-        ),
-        Rule(
-            ("returns",),
-            _negative("returns"),
-            "returns must be >= 0",
-            "give returned units as a positive count",
-        ),
-    ),
-    "skus": (
-        Rule(
-            ("unit_price",), _not_positive("unit_price"), "unit_price must be > 0", "give the selling price"
-        ),
-        Rule(("unit_cost",), _negative("unit_cost"), "unit_cost must be >= 0", "give the purchase cost"),
-        Rule(("moq",), _negative("moq"), "moq must be >= 0", "give the minimum order quantity in units"),
-        Rule(("pack_size",), _not_positive("pack_size"), "pack_size must be > 0", "give units per pack"),
-    ),
-    "suppliers": (
-        Rule(
-            ("promised_lead_time_days",),
-            _negative("promised_lead_time_days"),
-            "promised_lead_time_days must be >= 0",
-            "give the promised lead time in days",
-        ),
-    ),
-    "receipts": (
-        Rule(
-            ("received_on", "ordered_on"),
-            lambda f: f["received_on"] < f["ordered_on"],
-            "received_on is before ordered_on",
-            "check the two dates; an order cannot arrive before it is placed",
-        ),
-        Rule(("qty",), _negative("qty"), "qty must be >= 0", "give received quantities as positive counts"),
-    ),
-    "promotions": (
-        Rule(
-            ("end", "start"),
-            lambda f: f["end"] < f["start"],
-            "end is before start",
-            "check the promotion dates; 'end' is the last day of the promotion",
-        ),
-    ),
-    "inventory": (
-        Rule(("on_hand",), _negative("on_hand"), "on_hand must be >= 0", "give the stock on hand in units"),
-        Rule(("on_order",), _negative("on_order"), "on_order must be >= 0", "give open order quantities"),
-    ),
-}
 
 _EXPECTED: dict[ColumnKind, str] = {
     "date": "a date such as 2024-01-31",
@@ -151,24 +66,6 @@ def _parse_numbers(raw: pd.Series) -> tuple[pd.Series, np.ndarray]:
     return parsed, (raw.notna() & parsed.isna()).to_numpy()
 
 
-def _parse_dates(raw: pd.Series) -> tuple[pd.Series, np.ndarray]:
-    """Dates at midnight (datetime64[ns], tz dropped) and the mask of values present but unparseable."""
-    if is_datetime64_any_dtype(raw.dtype):
-        values = raw
-        if getattr(raw.dt, "tz", None) is not None:
-            values = raw.dt.tz_localize(None)
-        return values.dt.normalize().astype("datetime64[ns]"), np.zeros(len(raw), dtype=bool)
-    parsed = pd.to_datetime(raw, errors="coerce", format="ISO8601")
-    bad = (raw.notna() & parsed.isna()).to_numpy()
-    if bad.any():
-        # Non-ISO text (e.g. "12/1/10 8:26"): let pandas infer the format from those values only.
-        retry = pd.to_datetime(raw[bad], errors="coerce", format="mixed")
-        parsed = parsed.copy()
-        parsed[bad] = retry
-        bad = (raw.notna() & parsed.isna()).to_numpy()
-    return parsed.dt.normalize().astype("datetime64[ns]"), bad
-
-
 def _parse_text(raw: pd.Series) -> pd.Series:
     """Object column of ``str`` (NaN kept); whole floats such as 101.0 become '101'."""
     if isinstance(raw.dtype, pd.CategoricalDtype):
@@ -193,9 +90,18 @@ def _typed_column(table: str, spec: TableSpec, frame: pd.DataFrame, column: str)
     if kind == "str":
         return _parse_text(raw)
     if kind == "date":
-        typed, bad = _parse_dates(raw)
-    else:
-        typed, bad = _parse_numbers(raw)
+        typed, problem = parse_date_column(raw)
+        if problem is not None:
+            raise DataValidationError(
+                table,
+                problem.problem,
+                column=column,
+                n_rows=int(problem.bad.sum()),
+                examples=_row_examples(frame, problem.bad, spec, column),
+                fix=problem.fix or f"correct or remove those rows; '{column}' must hold {_EXPECTED[kind]}",
+            )
+        return typed
+    typed, bad = _parse_numbers(raw)
     if bad.any():
         raise DataValidationError(
             table,
@@ -383,6 +289,16 @@ def build_dataset(tables: Mapping[str, pd.DataFrame], *, freq: str = "D") -> Dat
     typed = {name: table for name, (table, _) in validated.items()}
     warnings: list[str] = []
     sales = typed.pop("sales")
+    isolated, bulk = isolated_dates(sales["date"])
+    if isolated.any():
+        raise DataValidationError(
+            "sales",
+            f"dates far outside the rest ({bulk}); they would add years of zero sales",
+            column="date",
+            n_rows=int(isolated.sum()),
+            examples=_row_examples(sales, isolated, TABLES["sales"], "date"),
+            fix="correct the year of those rows or drop them",
+        )
     extra = [c for c in sales.columns if c not in TABLES["sales"].columns]
     if extra:
         warnings.append(f"sales: columns not in the contract were dropped: {', '.join(extra)}")

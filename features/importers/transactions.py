@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from features.dates import parse_timestamp_column
 from features.errors import DataValidationError
 
 logger = logging.getLogger(__name__)
@@ -80,20 +81,6 @@ def read_lines(file: Path) -> pd.DataFrame:
         raise DataValidationError(
             str(file), "the file is empty", n_rows=0, fix="give a file with a header and rows"
         ) from None
-
-
-def parse_timestamps(raw: pd.Series) -> pd.Series:
-    """Timestamps of ``raw`` (NaT where unparseable): ISO text directly, other text per distinct value."""
-    if pd.api.types.is_datetime64_any_dtype(raw.dtype):
-        return raw.dt.tz_localize(None) if getattr(raw.dt, "tz", None) is not None else raw
-    parsed = pd.to_datetime(raw, errors="coerce", format="ISO8601")
-    if (raw.notna() & parsed.isna()).any():
-        # Free-form text such as "12/1/10 8:26": parse each distinct value once, then map back.
-        codes, uniques = pd.factorize(raw)
-        parsed_uniques = pd.to_datetime(pd.Series(uniques), errors="coerce", format="mixed").to_numpy()
-        values = np.where(codes >= 0, parsed_uniques[codes], np.datetime64("NaT"))
-        return pd.Series(values, index=raw.index, dtype="datetime64[ns]")
-    return parsed
 
 
 def _bad_rows(mask: np.ndarray, values: pd.Series) -> list[str]:
@@ -173,16 +160,16 @@ def import_transactions(
             examples=_bad_rows(bad, lines[qty_col]),
             fix="correct or remove those lines",
         )
-    stamps = parse_timestamps(lines[time_col])
-    bad = (lines[time_col].notna() & stamps.isna()).to_numpy()
-    if bad.any():
+    stamps, problem = parse_timestamp_column(lines[time_col])
+    if problem is not None:
+        unreadable = problem.problem.startswith("values that are not a date")
         raise DataValidationError(
             source,
-            "timestamps that cannot be parsed",
+            "timestamps that cannot be parsed" if unreadable else problem.problem,
             column=time_col,
-            n_rows=int(bad.sum()),
-            examples=_bad_rows(bad, lines[time_col]),
-            fix="use e.g. 2011-12-01 08:26",
+            n_rows=int(problem.bad.sum()),
+            examples=_bad_rows(problem.bad, lines[time_col]),
+            fix=problem.fix or "use one format for the column, e.g. 2011-12-01 08:26",
         )
 
     skus = lines[sku_col].astype("string").str.strip()

@@ -70,3 +70,29 @@ def test_format_lists_every_figure(dataset):
 def test_plot_writes_png(dataset, tmp_path):
     out = plot_health(dataset, tmp_path / "plots" / "health.png")
     assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_implausible_units_are_warned_with_the_rows_named():
+    days = pd.date_range("2024-01-01", periods=60)
+    units = [float(3 + i % 4) for i in range(60)]
+    units[20] = 1e9  # a typo
+    steady = [float(2000 + i) for i in range(60)]  # a big seller: large but usual for itself
+    spike = [5.0] * 60
+    spike[30] = 4000.0  # 800x its usual day
+    sales = pd.concat([
+        pd.DataFrame({"date": days, "sku": "A", "channel": "web", "units": units}),
+        pd.DataFrame({"date": days, "sku": "BIG", "channel": "web", "units": steady}),
+        pd.DataFrame({"date": days, "sku": "C", "channel": "web", "units": spike}),
+    ])
+    report = health_report(build_dataset({"sales": sales}))
+    assert report["implausible_rows"] == 2
+    (warning,) = [w for w in report["warnings"] if "implausible" in w]
+    assert "A/web 2024-01-21 units=1e+09" in warning and "C/web 2024-01-31 units=4000" in warning
+    assert "BIG" not in warning
+    assert "warnings: 1" in format_health_report(report)
+
+
+def test_no_plausibility_warning_on_ordinary_data(dataset):
+    report = health_report(dataset)
+    assert report["implausible_rows"] == 0
+    assert not any("implausible" in w for w in report["warnings"])

@@ -70,11 +70,36 @@ def test_unparseable_date():
         validate_table("sales", raw)
 
 
-def test_non_iso_dates_parse():
+def test_non_iso_dates_parse_with_the_one_format_that_fits_the_whole_column():
     typed = validate_table(
-        "sales", sales_rows(("12/1/10 8:26", "A", "web", 1), ("12/2/10 9:00", "A", "web", 1))
+        "sales", sales_rows(("12/1/10 8:26", "A", "web", 1), ("12/13/10 9:00", "A", "web", 1))
     )
-    assert typed["date"].tolist() == [pd.Timestamp("2010-12-01"), pd.Timestamp("2010-12-02")]
+    # 12/13/10 cannot be day-first, so the whole column is month-first, the first row too.
+    assert typed["date"].tolist() == [pd.Timestamp("2010-12-01"), pd.Timestamp("2010-12-13")]
+    typed = validate_table("sales", sales_rows(("31.01.2024", "A", "web", 1), ("01.02.2024", "A", "web", 1)))
+    assert typed["date"].tolist() == [pd.Timestamp("2024-01-31"), pd.Timestamp("2024-02-01")]
+
+
+def test_ambiguous_day_month_dates_are_refused():
+    raw = sales_rows(("12/1/10 8:26", "A", "web", 1), ("12/2/10 9:00", "A", "web", 1))
+    with pytest.raises(DataValidationError, match=r"'date': ambiguous dates.*2 rows.*row 1.*yyyy-mm-dd"):
+        validate_table("sales", raw)
+
+
+@pytest.mark.parametrize("odd", ["02/01/2024", "03/02/2025", "05-01-2024", "5 Jan 2024"])
+def test_a_second_format_in_an_iso_column_is_refused_with_its_rows(odd: str):
+    raw = sales_rows(("2024-01-01", "A", "web", 1), (odd, "A", "web", 1), ("2024-01-03", "A", "web", 1))
+    with pytest.raises(DataValidationError, match=r"more than one format.*1 row affected.*row 2") as err:
+        validate_table("sales", raw)
+    assert odd in str(err.value) and "yyyy-mm-dd" in str(err.value)
+
+
+def test_a_second_non_iso_format_is_refused():
+    raw = sales_rows(
+        ("31/01/2024", "A", "web", 1), ("31.01.2024", "A", "web", 1), ("30/01/2024", "A", "web", 1)
+    )
+    with pytest.raises(DataValidationError, match=r"more than one format.*row 2"):
+        validate_table("sales", raw)
 
 
 def test_duplicate_keys_name_both_rows():
@@ -301,3 +326,24 @@ def test_boolean_flags_become_zero_one():
     )
     assert typed["promo"].tolist() == [1, 0]
     assert typed["promo"].dtype == np.int8
+
+
+def test_a_row_years_before_the_rest_is_refused_with_the_row_named():
+    days = pd.date_range("2024-01-01", periods=60).strftime("%Y-%m-%d").tolist()
+    rows = [(d, "A", "web", 2) for d in days] + [("2019-06-01", "B", "web", 3)]
+    with pytest.raises(DataValidationError, match=r"column 'date': dates far outside the rest") as err:
+        build_dataset({"sales": sales_rows(*rows)})
+    message = str(err.value)
+    assert "1 row affected" in message and "row 61 (sku='B', channel='web', date=2019-06-01)" in message
+    assert "2024-01-01 to 2024-02-29" in message and "Fix: correct the year" in message
+
+
+def test_a_row_years_after_the_rest_is_refused_but_a_steady_history_with_a_gap_is_kept():
+    days = pd.date_range("2024-01-01", periods=60).strftime("%Y-%m-%d").tolist()
+    typo = [(d, "A", "web", 2) for d in days] + [("2042-01-05", "A", "web", 1)]
+    with pytest.raises(DataValidationError, match=r"dates far outside the rest.*row 61"):
+        build_dataset({"sales": sales_rows(*typo)})
+    # Two real seasons a year apart (half the rows each) are not a typo.
+    later = pd.date_range("2025-01-01", periods=60).strftime("%Y-%m-%d").tolist()
+    both = [(d, "A", "web", 2) for d in days + later]
+    assert len(build_dataset({"sales": sales_rows(*both)}).sales) > 120
