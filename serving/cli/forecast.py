@@ -21,9 +21,9 @@ from rich.table import Table
 
 from features.dataset import Dataset
 from features.readers import load_dataset
-from features.schema import M5_QUANTILES, parse_quantiles
+from features.schema import M5_QUANTILES, parse_quantiles, quantile_column
 from forecasting.evaluation.backtest import backtest
-from models.base import check_horizon
+from models.base import SamplePaths, check_horizon
 from models.registry import MODELS, make_model
 from serving.cli.common import bad_input_exits, console, err_console, setup_logging
 
@@ -109,12 +109,23 @@ def forecast_command(
     model: str = typer.Option("combination", "--model", help=f"One of: {', '.join(MODELS)}."),
     n_jobs: int = typer.Option(1, "--n-jobs", help="Workers handed to the model (2 cores here)."),
     seed: int = typer.Option(0, "--seed", help="Random seed."),
+    totals: str = typer.Option(
+        "", "--totals",
+        help="Comma-separated lead times L in days (e.g. 7,14,28): add total_<L>_<q> columns, the "
+             "quantiles of each series' L-day total demand read from the sample paths (constant over "
+             "the series' rows).",
+    ),
+    n_paths: int = typer.Option(500, "--n-paths", help="Sample paths per series for --totals, >= 50."),
 ) -> None:
     """Fit on all history and write the forecast (one row per sku, channel, date)."""
     setup_logging("WARNING")
     with bad_input_exits():
         horizon = check_horizon(horizon)
         qs = parse_quantiles(quantiles)
+        lead_times = parse_totals(totals, horizon)
+        if lead_times and n_paths < 50:
+            raise ValueError(f"--n-paths must be >= 50 for --totals (their quantiles come from the paths). "
+                             f"Got {n_paths}.")
         suffix = _check_out(out)
         name = _model_names(model)[0]
         if n_jobs < 1:
@@ -125,12 +136,53 @@ def forecast_command(
         with console.status(f"fitting {name} on {len(dataset.series())} series"):
             estimator.fit(dataset)
             frame = estimator.predict(horizon, qs)
+        if lead_times:
+            with console.status(f"drawing {n_paths} sample paths per series for the totals"):
+                paths = estimator.sample_paths(horizon, n_paths=n_paths, random_state=seed)
+                frame = with_total_quantiles(frame, paths, lead_times, qs)
         _write_atomic(frame, out, suffix)
     console.print(
         f"wrote {len(frame)} rows ({frame['sku'].nunique()} SKUs, {horizon} days, {len(qs)} quantiles) "
         f"to {out}",
         highlight=False,
     )
+
+
+def parse_totals(text: str, horizon: int) -> list[int]:
+    """The lead times of ``--totals``: whole numbers of days in ``1..horizon``, sorted, unique.
+
+    Raises:
+        ValueError: Naming the option, the bad values and the fix.
+    """
+    parts = [p.strip() for p in text.split(",") if p.strip()]
+    bad = [p for p in parts if not p.isdigit() or int(p) < 1]
+    if bad:
+        raise ValueError(f"--totals must be comma-separated whole numbers of days >= 1 (e.g. 7,14,28). "
+                         f"Got {bad}.")
+    days = sorted({int(p) for p in parts})
+    too_long = [d for d in days if d > horizon]
+    if too_long:
+        raise ValueError(f"--totals {too_long} exceed(s) the --horizon of {horizon} days: a total needs "
+                         f"every day forecast. Raise --horizon to {max(too_long)} or drop those lead times.")
+    return days
+
+
+def with_total_quantiles(frame: pd.DataFrame, paths: SamplePaths, lead_times: list[int],
+                         quantiles: tuple[float, ...]) -> pd.DataFrame:
+    """Add ``total_<L>_<q>`` columns: per series, quantile ``q`` of the ``L``-day total of its paths.
+
+    Summing within each path keeps the correlation between days, so these are the distributions a
+    reorder point for a fixed lead time of ``L`` days is read from.
+    """
+    keys = paths.keys[["sku", "channel"]].astype(str)
+    columns: dict[str, np.ndarray] = {}
+    for lt in lead_times:
+        values = np.quantile(paths.totals(lt), quantiles, axis=1)
+        for q, v in zip(quantiles, values, strict=True):
+            columns[f"total_{lt}_{quantile_column(q)}"] = v
+    table = keys.assign(**columns)
+    out = frame.astype({"sku": str, "channel": str}).merge(table, on=["sku", "channel"], how="left")
+    return out
 
 
 def backtest_command(

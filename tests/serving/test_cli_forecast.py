@@ -68,6 +68,10 @@ def test_forecast_parquet_with_another_model(data_dir: Path, tmp_path: Path) -> 
         (["--quantiles", "0.5,abc"], "must be numbers in (0, 1)"),
         (["--model", "arima"], "Unknown model(s) ['arima']"),
         (["--out-ext", ".xlsx"], "must end in .csv or .parquet"),
+        (["--totals", "7,0"], "--totals must be comma-separated whole numbers of days >= 1"),
+        (["--totals", "7,x"], "Got ['x']"),
+        (["--totals", "7,35"], "--totals [35] exceed(s) the --horizon of 28 days"),
+        (["--totals", "7", "--n-paths", "10"], "--n-paths must be >= 50 for --totals"),
     ],
 )
 def test_forecast_bad_input_exits_2_and_writes_nothing(
@@ -81,6 +85,28 @@ def test_forecast_bad_input_exits_2_and_writes_nothing(
     assert result.exit_code == 2, result.output
     assert message in " ".join(result.stderr.split())
     assert list(out.parent.iterdir()) == []
+
+
+def test_forecast_writes_total_quantiles_from_the_paths(data_dir: Path, tmp_path: Path) -> None:
+    out = tmp_path / "fc.csv"
+    result = run("forecast", "--data", data_dir, "--horizon", 14, "--quantiles", "0.5,0.95", "--out", out,
+                 "--model", "seasonal_naive", "--totals", "14,7", "--n-paths", 200)
+    assert result.exit_code == 0, result.output
+    fc = pd.read_csv(out, dtype={"sku": str, "channel": str})
+    totals = ["total_7_0.5", "total_7_0.95", "total_14_0.5", "total_14_0.95"]
+    assert set(totals) <= set(fc.columns)
+    per_series = fc.groupby(["sku", "channel"])[totals]
+    assert (per_series.nunique() == 1).all().all()  # constant over each series' rows
+    first = per_series.first()
+    # Longer totals are larger, upper quantiles above medians, and the 7-day median near 7 daily medians.
+    assert (first["total_14_0.5"] >= first["total_7_0.5"]).all()
+    assert (first["total_7_0.95"] >= first["total_7_0.5"]).all()
+    daily = fc.groupby(["sku", "channel"]).head(7).groupby(["sku", "channel"])["mean"].sum()
+    busy = daily > 20
+    ratio = first.loc[busy[busy].index, "total_7_0.5"] / daily[busy]
+    assert ratio.between(0.7, 1.3).all()
+    zeros = first.loc[[i for i in first.index if i[0] == "zeros"]]
+    assert (zeros.to_numpy() == 0).all()
 
 
 def test_forecast_without_sales_exits_2(tmp_path: Path) -> None:
