@@ -31,6 +31,7 @@ from features.health import health_report
 from features.readers import load_dataset, load_dataset_sql
 from features.schema import M5_QUANTILES
 from forecasting.infrastructure.settings import Settings
+from forecasting.inventory.exceptions import ExceptionThresholds
 from forecasting.persistence import ResultStore
 from models.member_fits import prune_member_fits, shared_member_fits
 from models.registry import make_model
@@ -275,7 +276,8 @@ def _run_locked(
             with stages.stage("fit"):
                 model = make_model(options.model, **_with_jobs(options, n_jobs, settings.seed)).fit(data)
         with stages.stage("plan"):
-            outputs = plan_stage(data, model, options, store, settings.seed)
+            outputs = plan_stage(data, model, options, store, settings.seed,
+                                 ExceptionThresholds.from_settings(settings))
         with stages.stage("register"), tempfile.TemporaryDirectory() as tmp:
             artifacts = write_artifacts(Path(tmp), scores, model, health, outputs)
             version = register_stage(registry, model, options, data, data_hash, scores, artifacts, Path(tmp),

@@ -13,6 +13,12 @@ import pandas as pd
 from features.dataset import Dataset
 from forecasting.evaluation.backtest import BacktestResult, backtest
 from forecasting.evaluation.metrics import evaluate
+from forecasting.inventory.exceptions import (
+    ExceptionThresholds,
+    detect_exceptions,
+    positions,
+    run_out_from_paths,
+)
 from forecasting.inventory.leadtime import audit_lead_times
 from forecasting.inventory.policy import PolicyContext, compute_policies, lead_uniforms, prepare_context
 from forecasting.inventory.purchase_orders import with_order_inputs
@@ -61,6 +67,7 @@ class Outputs:
     shifts: pd.DataFrame
     segment_alerts: list[dict[str, Any]]
     slippage_alerts: list[dict[str, Any]]
+    exceptions: pd.DataFrame = field(default_factory=pd.DataFrame)
 
     def alerts(self, run_id: int, version: int, decision: Decision) -> list[dict[str, Any]]:
         """Every alert of this run."""
@@ -75,6 +82,11 @@ class Outputs:
                  "message": f"Model v{version} was not promoted: {decision.reason}"},
                 dedup_key=f"model_not_promoted|{run_id}",
             ))
+        elif not self.exceptions.empty:  # the exceptions of the policies about to be served
+            from forecasting.signals.exception_alerts import exception_alerts
+
+            as_of = self.segments["as_of"].max() if "as_of" in self.segments else pd.Timestamp.now()
+            out.extend(exception_alerts(self.exceptions, run_id, as_of))
         return out
 
 
@@ -152,8 +164,9 @@ def _segment_scores(data: Dataset, result: BacktestResult) -> pd.DataFrame:
 
 
 def plan_stage(data: Dataset, model: Forecaster, options: TrainOptions, store: ResultStore,
-               seed: int) -> Outputs:
-    """Forecasts, sample paths, audit, stabilised segments, spikes, shifts, policies and changes."""
+               seed: int, thresholds: ExceptionThresholds | None = None) -> Outputs:
+    """Forecasts, sample paths, audit, stabilised segments, spikes, shifts, policies, changes and the
+    planner's exceptions (run-out risk from the paths, excess stock and orders, policy health)."""
     forecasts = model.predict(options.horizon, options.quantiles)
     paths = model.sample_paths(options.horizon, options.n_paths, seed)
     rules = load_rules(options.rules_path)
@@ -180,7 +193,18 @@ def plan_stage(data: Dataset, model: Forecaster, options: TrainOptions, store: R
         shifts=shifts,
         segment_alerts=changes,
         slippage_alerts=_slippage(data, policies),
+        exceptions=_exceptions(data, paths, policies, ctx, spikes, seed, thresholds),
     )
+
+
+def _exceptions(data: Dataset, paths: SamplePaths, policies: pd.DataFrame, ctx: PolicyContext,
+                spikes: pd.DataFrame, seed: int, thresholds: ExceptionThresholds | None) -> pd.DataFrame:
+    """Exceptions of the new policies; the run-out risk uses the policies' own lead-time draws."""
+    n_paths = paths.values.shape[1]
+    lead = draw_lead_times(ctx.lead_distributions, lead_uniforms(ctx.assigned["sku"], n_paths, seed))
+    prob = run_out_from_paths(paths.values, lead, positions(policies))
+    return detect_exceptions(policies, data.end_date, thresholds=thresholds, run_out_probability=prob,
+                             sales=data.sales, spikes=spikes, promotions=data.promotions)
 
 
 def _with_ltd_grid(policies: pd.DataFrame, paths: SamplePaths, rules: Rules, ctx: PolicyContext,

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import math
 from functools import cached_property
 from pathlib import Path
 
-from pydantic import Field, field_validator
+from pydantic import Field, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -29,6 +30,12 @@ class Settings(BaseSettings):
         webhook_urls: Receivers of alert webhooks.
         webhook_secret: Key of the HMAC-SHA256 signature sent with every webhook.
         log_level: Python logging level name.
+        excess_cover_days: Days of cover above which stock is an ``excess_stock`` exception.
+        run_out_probability: Chance of running out before the next receipt that is a ``stockout_risk``.
+        jit_max_stockouts: Stockout events per quarter a JIT SKU-channel may have before its policy is
+            flagged.
+        ss_turnover_floor: Turns per year below which a safety-stock SKU-channel is flagged.
+        holding_rate: Yearly cost of holding stock as a fraction of its value (realized KPIs).
     """
 
     model_config = SettingsConfigDict(env_prefix="BLENDCAST_", extra="ignore")
@@ -46,12 +53,28 @@ class Settings(BaseSettings):
     webhook_urls: list[str] = Field(default_factory=list)
     webhook_secret: str = ""
     log_level: str = "INFO"
+    excess_cover_days: float = 90.0
+    run_out_probability: float = 0.25
+    jit_max_stockouts: float = 1.0
+    ss_turnover_floor: float = 3.0
+    holding_rate: float = 0.25
 
     @field_validator("horizon")
     @classmethod
     def _check_horizon(cls, value: int) -> int:
         if value < 1:
             raise ValueError(f"BLENDCAST_HORIZON must be a positive number of days. Got {value}.")
+        return value
+
+    @field_validator("excess_cover_days", "run_out_probability", "jit_max_stockouts", "ss_turnover_floor",
+                     "holding_rate")
+    @classmethod
+    def _check_positive(cls, value: float, info: ValidationInfo) -> float:
+        name = f"BLENDCAST_{str(info.field_name).upper()}"
+        if not math.isfinite(value) or value <= 0:
+            raise ValueError(f"{name} must be a positive number. Got {value}. Fix: unset it for the default.")
+        if info.field_name in ("run_out_probability", "holding_rate") and value >= 1:
+            raise ValueError(f"{name} must be below 1 (a fraction). Got {value}. Fix: e.g. 0.25.")
         return value
 
     @field_validator("n_jobs")

@@ -38,7 +38,7 @@ logger = logging.getLogger(__name__)
 
 ALERT_TYPES: Final = (
     "spike", "volatility_shift", "segment_change", "supplier_slippage", "model_not_promoted", "drift",
-    "training_failed",
+    "training_failed", "stockout_risk", "excess_stock", "excess_on_order", "policy_health",
 )
 # Days within which a re-estimated change date is the same volatility shift as a stored one.
 SHIFT_REPEAT_DAYS: Final = 56

@@ -19,6 +19,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "serving.cli.policy",
     "serving.cli.orders",
     "serving.cli.simulate",
+    "serving.cli.exceptions",
     "serving.cli.train",
     "serving.cli.summary",
     "serving.cli.keys",

@@ -60,3 +60,49 @@ def orders_page(request: Request, store: StoreDep, supplier: str = "", as_of: st
         orders.append({**order, "lines": lines})
     return _page(request, "orders.html.j2", run=run, error=None, orders=orders, suppliers=suppliers,
                  supplier=supplier, as_of=as_of, date=date, result=result)
+
+
+KIND_TITLES = {
+    "stockout_risk": (
+        "May run out before the next possible receipt",
+        "Chance that demand until an order placed today could arrive (the measured lead time) exceeds the "
+        "stock on hand plus on order."),
+    "excess_stock": (
+        "Excess stock",
+        "Days of cover (stock on hand / mean daily demand) above the limit, with no demand spike or "
+        "campaign ahead."),
+    "excess_on_order": (
+        "Too much on order",
+        "Open orders that take the stock position above both the order-up-to level and the days-of-cover "
+        "limit."),
+    "policy_health": (
+        "Policy not working in practice",
+        "From the last quarter's operations: JIT items stocking out too often, safety-stock items stocking "
+        "out at all, or safety stock turning too slowly."),
+}
+
+
+def open_exceptions(store: Any, run_id: int) -> list[dict[str, Any]]:
+    """The exception alerts stored for ``run_id`` (by the weekly job or `blendcast exceptions`)."""
+    rows = []
+    for kind in KIND_TITLES:
+        frame = store.list_alerts(type=kind, limit=5000)
+        for rec in frame.to_dict("records"):
+            payload = rec["payload"] if isinstance(rec["payload"], dict) else {}
+            if payload.get("run_id") == run_id:
+                rows.append({**rec, **{k: payload.get(k) for k in ("figure", "threshold", "message", "action",
+                                                                    "policy")}})
+    return rows
+
+
+@ui_router.get("/exceptions", response_class=HTMLResponse)
+def exceptions_page(request: Request, store: StoreDep, kind: str = "") -> HTMLResponse:
+    """Open exceptions of the served run, by kind, each with its figure and the suggested action."""
+    run = store.latest_run()
+    if run is None:
+        return _no_run(request)
+    rows = open_exceptions(store, run.id)
+    counts = {k: sum(r["type"] == k for r in rows) for k in KIND_TITLES}
+    shown = [r for r in rows if not kind or r["type"] == kind]
+    return _page(request, "exceptions.html.j2", run=run, rows=shown, counts=counts, kinds=KIND_TITLES,
+                 kind=kind)

@@ -13,19 +13,26 @@ import pytest
 import uvicorn
 
 from forecasting.infrastructure.settings import Settings
+from forecasting.inventory.exceptions import detect_exceptions
 from forecasting.persistence import ResultStore
+from forecasting.signals.exception_alerts import exception_alerts
 from serving.api.app import create_app
 from tests.serving.api_support import build_run, publish
 from tests.serving.test_browser import Watched, _free_port, browser  # noqa: F401  (the module's fixture)
 
-PAGES = {"orders": "/ui/orders"}
+PAGES = {"orders": "/ui/orders", "exceptions": "/ui/exceptions", "alerts": "/ui/alerts"}
 
 
 @pytest.fixture(scope="module")
 def base_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     home = tmp_path_factory.mktemp("workbench")
     settings = Settings(home=home, api_poll_seconds=0)
-    publish(ResultStore.from_settings(settings), build_run(n_skus=20, n_channels=2, seed=4))
+    store = ResultStore.from_settings(settings)
+    run = build_run(n_skus=20, n_channels=2, seed=4)
+    run_id = publish(store, run)
+    found = detect_exceptions(run.policies.assign(on_hand=run.policies["on_hand"] * [100, *[1] * (len(
+        run.policies) - 1)]), "2024-01-01")
+    store.add_alerts(exception_alerts(found, run_id, "2024-01-01"))
     app = create_app(settings)
     port = _free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
@@ -80,3 +87,22 @@ def test_orders_page_lists_suppliers_and_filters(wide: Watched, base_url: str) -
     assert "past" in page.locator("#error").inner_text()
     # The page answers a past date with 422 (the browser logs that status); nothing else may fail.
     assert [e for e in wide.errors if "422" not in e] == []
+
+
+def test_exceptions_page_counts_kinds_and_reads_as_sentences(wide: Watched, base_url: str) -> None:
+    page = wide.page
+    page.goto(base_url + "/ui/exceptions")
+    total = sum(int(c.inner_text()) for c in page.locator("#kinds td[data-kind]").all())
+    assert total == page.locator("tr.exception").count() > 0
+    assert int(page.locator('#kinds td[data-kind="excess_stock"]').inner_text()) >= 1
+    page.select_option("#kind", "excess_stock")
+    page.click("#filters button[type=submit]")
+    page.wait_for_url("**kind=excess_stock**")
+    rows = page.locator("tr.exception")
+    assert rows.count() >= 1 and page.locator("tr.exception-excess_stock").count() == rows.count()
+    text = rows.first.inner_text()
+    assert "days of cover" in text and "Stop ordering" in text and "{" not in text
+    page.goto(base_url + "/ui/alerts")
+    details = page.locator("td.details").first.inner_text()
+    assert "{" not in details and "figures" in details
+    assert wide.errors == []
