@@ -22,7 +22,8 @@ Level = Annotated[float, Field(gt=0, lt=1, description="A quantile level in (0, 
 AbcClass = Literal["A", "B", "C"]
 PolicyName = Literal["JIT", "SAFETY_STOCK", "SEASONAL_HYBRID"]
 AlertType = Literal["spike", "volatility_shift", "segment_change", "supplier_slippage", "model_not_promoted",
-                    "drift", "training_failed"]
+                    "drift", "training_failed", "stockout_risk", "excess_stock", "excess_on_order",
+                    "policy_health"]
 _ISO = re.compile(r"^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?)?(Z|[+-]\d{2}:?\d{2})?$")
 
 
