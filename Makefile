@@ -8,7 +8,7 @@ STAMP := $(VENV)/.blendcast-installed
 DEMO ?= $(CURDIR)/.blendcast/demo
 export BLENDCAST_HOME ?= $(CURDIR)/.blendcast
 
-.PHONY: quickstart test lint venv clean
+.PHONY: quickstart test lint venv clean cli-startup
 
 venv: $(STAMP)
 
@@ -33,6 +33,10 @@ lint: $(STAMP)
 
 test: $(STAMP) lint
 	@$(BIN)/python -m pytest -q
+
+# How long `blendcast --help` and a few `<command> --help` take (min / median / max of 5 fresh runs).
+cli-startup: $(STAMP)
+	@$(BIN)/python benchmarks/cli_startup.py
 
 clean:
 	rm -rf $(VENV) .blendcast .pytest_cache .mypy_cache .ruff_cache

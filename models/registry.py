@@ -1,23 +1,45 @@
-"""Name -> class map of every forecaster, so pipelines, the CLI and benchmarks build models by name."""
+"""Name -> class map of every forecaster, so pipelines, the CLI and benchmarks build models by name.
+
+The map is lazy: listing the names imports nothing, and a model's module (LightGBM, statsmodels, ...)
+is imported the first time its class is looked up, so the command line starts without them.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+import importlib
+from collections.abc import Iterator, Mapping
+from typing import TYPE_CHECKING, Any
 
-from models.base import Forecaster
-from models.baselines import SeasonalNaive
-from models.combination import Combination
-from models.ets import ETSForecaster
-from models.intermittent import TSBForecaster
-from models.lightgbm_quantile import LightGBMQuantile
+if TYPE_CHECKING:
+    from models.base import Forecaster
 
-MODELS: dict[str, type[Forecaster]] = {
-    "seasonal_naive": SeasonalNaive,
-    "lightgbm": LightGBMQuantile,
-    "ets": ETSForecaster,
-    "tsb": TSBForecaster,
-    "combination": Combination,
+# name -> (module, class); the order is the order the CLI lists them in.
+_LOCATIONS: dict[str, tuple[str, str]] = {
+    "seasonal_naive": ("models.baselines", "SeasonalNaive"),
+    "lightgbm": ("models.lightgbm_quantile", "LightGBMQuantile"),
+    "ets": ("models.ets", "ETSForecaster"),
+    "tsb": ("models.intermittent", "TSBForecaster"),
+    "combination": ("models.combination", "Combination"),
 }
+MODEL_NAMES: tuple[str, ...] = tuple(_LOCATIONS)
+
+
+class _Registry(Mapping[str, "type[Forecaster]"]):
+    """Read-only ``name -> Forecaster class`` map that imports a model's module on first lookup."""
+
+    def __getitem__(self, name: str) -> type[Forecaster]:
+        module, attr = _LOCATIONS[name]
+        cls: type[Forecaster] = getattr(importlib.import_module(module), attr)
+        return cls
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(_LOCATIONS)
+
+    def __len__(self) -> int:
+        return len(_LOCATIONS)
+
+
+MODELS: Mapping[str, type[Forecaster]] = _Registry()
 
 
 def make_model(name: str, **params: Any) -> Forecaster:

@@ -6,7 +6,7 @@ clear reason when it is absent.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -91,3 +91,13 @@ def write_data_dir(tmp_path: Path) -> Callable[..., Path]:
         return out
 
     return write
+
+
+@pytest.fixture(autouse=True)
+def _settings_read_afresh() -> Iterator[None]:
+    """Each test reads the ``BLENDCAST_*`` environment it sets up (settings are cached per process)."""
+    from forecasting.infrastructure.settings import get_settings
+
+    get_settings.cache_clear()
+    yield
+    get_settings.cache_clear()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from functools import cached_property
+from functools import cache, cached_property
 from pathlib import Path
 
 from pydantic import Field, ValidationInfo, field_validator
@@ -99,3 +99,15 @@ class Settings(BaseSettings):
         home = self.home.expanduser()
         home.mkdir(parents=True, exist_ok=True)
         return home
+
+
+@cache
+def get_settings() -> Settings:
+    """The process's settings, read from the environment on the first call and shared afterwards.
+
+    Entry points (the CLI commands, the API factory, the scheduler) call this once and hand the
+    object down; library code takes a ``Settings`` argument instead of reading the environment.
+    Tests that change ``BLENDCAST_*`` variables call ``get_settings.cache_clear()`` (the test suite's
+    autouse fixture does) so the next call reads them again.
+    """
+    return Settings()

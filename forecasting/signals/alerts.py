@@ -33,13 +33,10 @@ from forecasting.infrastructure.settings import Settings
 from forecasting.persistence.alerts import SEVERITIES
 from forecasting.persistence.frames import to_jsonable
 from forecasting.persistence.records import Delivery
+from forecasting.signals.alert_types import ALERT_TYPES
 
 logger = logging.getLogger(__name__)
 
-ALERT_TYPES: Final = (
-    "spike", "volatility_shift", "segment_change", "supplier_slippage", "model_not_promoted", "drift",
-    "training_failed", "stockout_risk", "excess_stock", "excess_on_order", "policy_health",
-)
 # Days within which a re-estimated change date is the same volatility shift as a stored one.
 SHIFT_REPEAT_DAYS: Final = 56
 SIGNATURE_HEADER: Final = "X-Blendcast-Signature"

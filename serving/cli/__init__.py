@@ -7,6 +7,7 @@ module only assembles them, so capabilities add commands without touching each o
 from __future__ import annotations
 
 import importlib
+import sys
 
 import typer
 
@@ -29,6 +30,14 @@ COMMAND_MODULES: tuple[str, ...] = (
 )
 
 
+def _read_settings_afresh() -> None:
+    """Each invocation reads the ``BLENDCAST_*`` environment once: a process runs one command, but
+    in-process runners (the tests' CliRunner) run many, each with its own environment."""
+    settings = sys.modules.get("forecasting.infrastructure.settings")
+    if settings is not None:  # not imported yet: nothing cached, and --help stays free of pydantic
+        settings.get_settings.cache_clear()
+
+
 def build_app() -> typer.Typer:
     """Assemble the Typer application from every command module."""
     app = typer.Typer(
@@ -38,6 +47,7 @@ def build_app() -> typer.Typer:
         add_completion=False,
         pretty_exceptions_enable=False,
     )
+    app.callback()(_read_settings_afresh)
     for name in COMMAND_MODULES:
         importlib.import_module(name).register(app)
     return app

@@ -11,29 +11,18 @@ import logging
 import re
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pandas as pd
 import typer
 from rich.table import Table
 
-from features.dataset import Dataset
-from forecasting.infrastructure.settings import Settings
-from forecasting.inventory.leadtime import audit_lead_times
-from forecasting.inventory.segmentation import segment
-from forecasting.persistence import NotFoundError, ResultStore
-from forecasting.signals.alerts import (
-    ALERT_TYPES,
-    emit_alerts,
-    process_outbox,
-    spike_alerts,
-    volatility_alerts,
-)
-from forecasting.signals.segment_changes import segment_changes
-from forecasting.signals.slippage import detect_slippage
-from forecasting.signals.spikes import detect_spikes
-from forecasting.signals.volatility import detect_volatility_shifts
+from forecasting.signals.alert_types import ALERT_TYPES
 from serving.cli.common import bad_input_exits, console, err_console, load_data_as_of, setup_logging
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from features.dataset import Dataset
 
 logger = logging.getLogger(__name__)
 
@@ -48,6 +37,8 @@ def parse_since(text: str | None, now: datetime | None = None) -> datetime | Non
     """
     if text is None:
         return None
+    import pandas as pd
+
     now = now or datetime.now(UTC)
     match = _RELATIVE.match(text.strip().lower())
     if match:
@@ -85,6 +76,16 @@ def compute_signal_alerts(
         horizon_days: How far ahead to look for spikes.
         fdr: False discovery rate of the volatility scan.
     """
+    import pandas as pd
+
+    from forecasting.inventory.leadtime import audit_lead_times
+    from forecasting.inventory.segmentation import segment
+    from forecasting.signals.alerts import spike_alerts, volatility_alerts
+    from forecasting.signals.segment_changes import segment_changes
+    from forecasting.signals.slippage import detect_slippage
+    from forecasting.signals.spikes import detect_spikes
+    from forecasting.signals.volatility import detect_volatility_shifts
+
     out: dict[str, list[dict[str, Any]]] = {}
     next_day = data.end_date + pd.Timedelta(days=1)
     if forecast is not None and (forecast.empty or pd.Timestamp(forecast["date"].min()) != next_day):
@@ -119,7 +120,11 @@ def signals_command(
     fdr: float = typer.Option(0.05, "--fdr", help="False discovery rate of the volatility scan, in (0, 1)."),
 ) -> None:
     """Compute spike, volatility, segment and supplier signals; store, log and deliver the alerts."""
-    settings = Settings()
+    from forecasting.infrastructure.settings import get_settings
+    from forecasting.persistence import NotFoundError, ResultStore
+    from forecasting.signals.alerts import emit_alerts
+
+    settings = get_settings()
     setup_logging(settings.log_level)
     with bad_input_exits():
         if not 1 <= horizon <= 300:
@@ -164,7 +169,13 @@ def alerts_command(
     ),
 ) -> None:
     """List stored alerts, newest first."""
-    settings = Settings()
+    import pandas as pd
+
+    from forecasting.infrastructure.settings import get_settings
+    from forecasting.persistence import ResultStore
+    from forecasting.signals.alerts import process_outbox
+
+    settings = get_settings()
     with bad_input_exits():
         start = parse_since(since)
         _check_type(alert_type)

@@ -6,14 +6,17 @@ import logging
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
-import pandas as pd
 import typer
 from rich.console import Console
 
-from features.dataset import Dataset
 from features.errors import DataValidationError
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from features.dataset import Dataset
 
 T = TypeVar("T")
 
@@ -57,6 +60,8 @@ def load_data_as_of(data_dir: Path, as_of: str | None) -> tuple[Dataset, pd.Time
     Raises:
         FileNotFoundError, NotADirectoryError, ValueError: With the option named and the fix.
     """
+    import pandas as pd
+
     from features.readers import load_dataset
 
     if not data_dir.exists():

@@ -10,16 +10,14 @@ import logging
 from collections.abc import Callable
 from enum import StrEnum
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import pandas as pd
 import typer
 
-from features.health import format_health_report, health_report, plot_health
-from features.importers import import_carparts, import_dominicks, import_m5, import_transactions
-from features.readers import load_dataset, load_dataset_sql, write_tables
-from features.validation import build_dataset
-from forecasting.infrastructure.settings import Settings
 from serving.cli.common import bad_input_exits, console, fail, setup_logging
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 logger = logging.getLogger(__name__)
 
@@ -53,7 +51,12 @@ def _import(
     label: str, convert: Callable[[], dict[str, pd.DataFrame]], out: Path, fmt: TableFormat, freq: str
 ) -> None:
     """Convert, validate, write, then print the health report of what was written."""
-    setup_logging(Settings().log_level)
+    from features.health import format_health_report, health_report
+    from features.readers import write_tables
+    from features.validation import build_dataset
+    from forecasting.infrastructure.settings import get_settings
+
+    setup_logging(get_settings().log_level)
     with bad_input_exits():
         with console.status(f"[bold]{label}[/]: reading and converting ..."):
             tables = convert()
@@ -75,6 +78,8 @@ def import_m5_command(
     fmt: TableFormat = FORMAT_OPTION,
 ) -> None:
     """Import the official M5 layout (item = SKU, store = channel) with prices, events and SNAP days."""
+    from features.importers import import_m5
+
     _import("M5", lambda: import_m5(src), out, fmt, "D")
 
 
@@ -92,6 +97,8 @@ def import_transactions_command(
     ),
 ) -> None:
     """Aggregate invoice lines to daily sales: units sold, units returned, weighted unit price."""
+    from features.importers import import_transactions
+
     _import(
         "Transactions",
         lambda: import_transactions(
@@ -116,6 +123,8 @@ def import_carparts_command(
     channel: str = typer.Option("parts", "--channel", help="Channel name of every part."),
 ) -> None:
     """Import the monthly carparts panel; empty cells become censored months."""
+    from features.importers import import_carparts
+
     _import("Carparts", lambda: import_carparts(file, channel=channel), out, fmt, "MS")
 
 
@@ -125,6 +134,8 @@ def import_dominicks_command(
     fmt: TableFormat = FORMAT_OPTION,
 ) -> None:
     """Import Dominick's weekly orange juice (brand = SKU, store = channel); missing weeks are censored."""
+    from features.importers import import_dominicks
+
     _import("Dominick's OJ", lambda: import_dominicks(src), out, fmt, "W")
 
 
@@ -139,7 +150,11 @@ def validate_command(
     ),
 ) -> None:
     """Validate canonical tables and print the data health report (exit code 2 on bad data)."""
-    setup_logging(Settings().log_level)
+    from features.health import format_health_report, health_report, plot_health
+    from features.readers import load_dataset, load_dataset_sql
+    from forecasting.infrastructure.settings import get_settings
+
+    setup_logging(get_settings().log_level)
     if (data_dir is None) == (database is None):
         raise fail("Give exactly one source: a data directory or --database URL.")
     with bad_input_exits(), console.status("validating ..."):

@@ -8,8 +8,6 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from features.synthetic import check_output_dir, generate_catalogue, write_catalogue
-from forecasting.infrastructure.settings import Settings
 from serving.cli.common import bad_input_exits, console, setup_logging
 
 
@@ -25,7 +23,10 @@ def demo_data_command(
     plot: bool = typer.Option(True, "--plot/--no-plot", help="Also save overview.png of the catalogue."),
 ) -> None:
     """Generate a realistic synthetic catalogue with its ground truth (same seed, same files)."""
-    settings = Settings()
+    from features.synthetic import check_output_dir, generate_catalogue, write_catalogue
+    from forecasting.infrastructure.settings import get_settings
+
+    settings = get_settings()
     setup_logging(settings.log_level)
     seed_value = settings.seed if seed is None else seed
     with bad_input_exits():
@@ -75,8 +76,9 @@ def demo_suppliers_command(
 
     from features.readers import read_table, table_files
     from features.synthetic.suppliers_for_sales import simulate_suppliers
+    from forecasting.infrastructure.settings import get_settings
 
-    settings = Settings()
+    settings = get_settings()
     setup_logging("WARNING")
     seed_value = settings.seed if seed is None else seed
     with bad_input_exits():

@@ -14,11 +14,7 @@ from pathlib import Path
 
 import typer
 
-from features.readers import load_dataset
-from forecasting.infrastructure.settings import Settings
-from forecasting.persistence import NotFoundError, ResultStore
 from serving.cli.common import bad_input_exits, console, fail, setup_logging
-from serving.reports import run_drift
 
 VERDICT_STYLE = {"OK": "green", "WATCH": "yellow", "ACT": "red"}
 
@@ -53,7 +49,12 @@ def drift_command(
     volatility: bool = typer.Option(True, "--volatility/--no-volatility", help="Scan volatility shifts."),
 ) -> None:
     """Compute drift, save the HTML report in the result store and print the verdict."""
-    settings = Settings()
+    from features.readers import load_dataset
+    from forecasting.infrastructure.settings import get_settings
+    from forecasting.persistence import NotFoundError, ResultStore
+    from serving.reports import run_drift
+
+    settings = get_settings()
     setup_logging(settings.log_level)
     store = ResultStore.from_settings(settings)
     with bad_input_exits():

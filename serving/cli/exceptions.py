@@ -33,7 +33,7 @@ def exceptions(
     """
     import pandas as pd
 
-    from forecasting.infrastructure.settings import Settings
+    from forecasting.infrastructure.settings import get_settings
     from forecasting.inventory.exceptions import ExceptionThresholds, detect_exceptions
     from forecasting.inventory.purchase_orders import stock_positions
     from forecasting.persistence import ResultStore
@@ -45,7 +45,7 @@ def exceptions(
             raise ValueError(f"--kind must be one of {', '.join(KIND_TITLES)}. Got {kind!r}.")
         if limit < 1:
             raise ValueError(f"--limit must be a positive number of rows. Got {limit}.")
-        settings = Settings()
+        settings = get_settings()
         store = ResultStore.from_settings(settings)
         run = store.latest_run()
         if run is None:

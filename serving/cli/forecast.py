@@ -8,24 +8,27 @@ before anything is written.
 from __future__ import annotations
 
 import logging
+import math
 import os
 import tempfile
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import numpy as np
-import pandas as pd
 import typer
 from rich.console import Console
 from rich.table import Table
 
-from features.dataset import Dataset
-from features.readers import load_dataset
 from features.schema import M5_QUANTILES, parse_quantiles, quantile_column
-from forecasting.evaluation.backtest import backtest
-from models.base import SamplePaths, check_horizon
-from models.registry import MODELS, make_model
+from models.registry import MODEL_NAMES, MODELS
 from serving.cli.common import bad_input_exits, console, err_console, setup_logging
+
+if TYPE_CHECKING:
+    import numpy as np
+    import pandas as pd
+
+    from features.dataset import Dataset
+    from models.base import SamplePaths
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +38,8 @@ DEFAULT_BACKTEST_MODELS = ("seasonal_naive", "lightgbm", "ets", "tsb", "combinat
 
 
 def _load(data_dir: Path) -> Dataset:
+    from features.readers import load_dataset
+
     if not data_dir.exists():
         raise FileNotFoundError(
             f"The data directory '{data_dir}' does not exist. Pass --data with a folder holding sales.csv "
@@ -61,6 +66,8 @@ def _model_params(name: str, n_jobs: int, seed: int) -> dict[str, int]:
 
 
 def _warn_zero_series(data: Dataset) -> None:
+    import pandas as pd
+
     sold = data.sales.loc[~data.sales["censored"].astype(bool)] if "censored" in data.sales else data.sales
     totals = sold.groupby(["sku", "channel"])["units"].sum()
     zero = totals.reindex(pd.MultiIndex.from_frame(data.series()), fill_value=0.0) <= 0
@@ -106,7 +113,7 @@ def forecast_command(
     quantiles: str = typer.Option(
         DEFAULT_QUANTILES_TEXT, "--quantiles", help="Comma-separated levels in (0, 1)."
     ),
-    model: str = typer.Option("combination", "--model", help=f"One of: {', '.join(MODELS)}."),
+    model: str = typer.Option("combination", "--model", help=f"One of: {', '.join(MODEL_NAMES)}."),
     n_jobs: int = typer.Option(1, "--n-jobs", help="Workers handed to the model (2 cores here)."),
     seed: int = typer.Option(0, "--seed", help="Random seed."),
     totals: str = typer.Option(
@@ -118,6 +125,9 @@ def forecast_command(
     n_paths: int = typer.Option(500, "--n-paths", help="Sample paths per series for --totals, >= 50."),
 ) -> None:
     """Fit on all history and write the forecast (one row per sku, channel, date)."""
+    from models.base import check_horizon
+    from models.registry import make_model
+
     setup_logging("WARNING")
     with bad_input_exits():
         horizon = check_horizon(horizon)
@@ -174,6 +184,8 @@ def with_total_quantiles(frame: pd.DataFrame, paths: SamplePaths, lead_times: li
     Summing within each path keeps the correlation between days, so these are the distributions a
     reorder point for a fixed lead time of ``L`` days is read from.
     """
+    import numpy as np
+
     keys = paths.keys[["sku", "channel"]].astype(str)
     columns: dict[str, np.ndarray] = {}
     for lt in lead_times:
@@ -194,6 +206,10 @@ def backtest_command(
     seed: int = typer.Option(0, "--seed", help="Random seed."),
 ) -> None:
     """Backtest models on the same rolling windows and print one row per model."""
+    from forecasting.evaluation.backtest import backtest
+    from models.base import check_horizon
+    from models.registry import make_model
+
     setup_logging("WARNING")
     with bad_input_exits():
         horizon = check_horizon(horizon)
@@ -237,7 +253,7 @@ def metrics_table(metrics: pd.DataFrame, title: str) -> Table:
 
 def _fmt(value: object) -> str:
     v = float(value)  # type: ignore[arg-type]
-    return "-" if np.isnan(v) else f"{v:.3f}"
+    return "-" if math.isnan(v) else f"{v:.3f}"
 
 
 def register(app: typer.Typer) -> None:

@@ -10,16 +10,15 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from enum import StrEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pandas as pd
-import sqlalchemy as sa
 import typer
 from rich.table import Table
 
-from forecasting.infrastructure.settings import Settings
-from forecasting.persistence import NotFoundError, ResultStore
 from serving.cli.common import bad_input_exits, console, err_console, fail
+
+if TYPE_CHECKING:
+    from forecasting.persistence import ResultStore
 
 EXIT_STORE_UNAVAILABLE = 1
 
@@ -34,7 +33,12 @@ class Scope(StrEnum):
 @contextmanager
 def _store() -> Iterator[ResultStore]:
     """The configured store; unknown ids exit 2, an unreachable database exits 1."""
-    store = ResultStore.from_settings(Settings())
+    import sqlalchemy as sa
+
+    from forecasting.infrastructure.settings import get_settings
+    from forecasting.persistence import NotFoundError, ResultStore
+
+    store = ResultStore.from_settings(get_settings())
     try:
         with bad_input_exits():
             yield store
@@ -51,6 +55,8 @@ def _store() -> Iterator[ResultStore]:
 
 
 def _when(value: Any) -> str:
+    import pandas as pd
+
     if value is None or pd.isna(value):
         return "-"
     return pd.Timestamp(value).strftime("%Y-%m-%d %H:%M UTC")

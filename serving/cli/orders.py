@@ -53,7 +53,7 @@ def orders(
     when its stock position (on hand + on order - backorders) is at or below the reorder point; the
     line brings the SKU's channels up to their order-up-to levels.
     """
-    from forecasting.infrastructure.settings import Settings
+    from forecasting.infrastructure.settings import get_settings
     from forecasting.inventory.purchase_orders import NoInventoryError, propose_orders, with_order_inputs
     from forecasting.persistence import ResultStore
 
@@ -63,7 +63,7 @@ def orders(
                              "Fix: e.g. --out orders.csv")
         if out is not None and not out.parent.exists():
             raise FileNotFoundError(f"The folder of --out '{out.parent}' does not exist. Create it first.")
-        store = ResultStore.from_settings(Settings())
+        store = ResultStore.from_settings(get_settings())
         run = store.latest_run()
         if run is None:
             raise fail("No run is published yet, so there are no policies to order from. "

@@ -10,20 +10,20 @@ from __future__ import annotations
 import logging
 import tempfile
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import numpy as np
-import pandas as pd
 import typer
 from rich.table import Table
 
-from features.dataset import Dataset
-from forecasting.infrastructure.settings import Settings
-from forecasting.inventory.leadtime import audit_lead_times
-from forecasting.inventory.policy import compute_policies, pool_by_sku, prepare_context
-from forecasting.inventory.rules import Rules, load_rules
-from models.base import Forecaster, SamplePaths
-from models.registry import MODELS, make_model
+from models.registry import MODEL_NAMES, MODELS
 from serving.cli.common import bad_input_exits, console, err_console, load_data_as_of, setup_logging
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from features.dataset import Dataset
+    from forecasting.inventory.rules import Rules
+    from models.base import SamplePaths
 
 log = logging.getLogger(__name__)
 
@@ -66,17 +66,25 @@ def _horizon(data: Dataset, rules: Rules, as_of: pd.Timestamp) -> tuple[int, int
     direct multi-horizon models are trained for it); beyond it the engine repeats each path's last
     week, as documented in :mod:`forecasting.inventory.safety_stock`.
     """
+    import numpy as np
+
+    from forecasting.infrastructure.settings import get_settings
+    from forecasting.inventory.leadtime import audit_lead_times
+
     audit = audit_lead_times(data, as_of, rules.lead_time)
     longest = max([int(d.days.max()) for d in audit.distributions.values()]
                   + [int(np.ceil(rules.lead_time.default_lead_time_days * 2))])
     needed = min(longest + rules.review_period_days, MAX_HORIZON)
-    return needed, min(needed, Settings().horizon)
+    return needed, min(needed, get_settings().horizon)
 
 
 def _fit_paths(
     data: Dataset, model: str | None, horizon: int, n_paths: int, seed: int
 ) -> tuple[str, SamplePaths]:
     """Fit the requested model (or the default with its fallbacks) and draw the paths."""
+    from models.base import Forecaster
+    from models.registry import make_model
+
     names = [model] if model else [DEFAULT_MODEL, *FALLBACK_MODELS]
     for name in names:
         if name not in MODELS:
@@ -122,7 +130,7 @@ def policy_command(
     as_of: str = typer.Option(None, "--as-of", help="Plan as of this date (default: last sales day)."),
     rules_file: Path = typer.Option(None, "--rules", help="TOML rules file (default: the shipped rules)."),
     out: Path = typer.Option(None, "--out", help="Write the policies to .csv, .parquet or .json."),
-    model: str = typer.Option(None, "--model", help=f"Forecaster: one of {', '.join(MODELS)} "
+    model: str = typer.Option(None, "--model", help=f"Forecaster: one of {', '.join(MODEL_NAMES)} "
                               f"(default {DEFAULT_MODEL}, falling back to {', '.join(FALLBACK_MODELS)})."),
     n_paths: int = typer.Option(500, "--n-paths", help="Sample paths, >= 50."),
     seed: int = typer.Option(0, "--seed", help="Random seed."),
@@ -130,6 +138,9 @@ def policy_command(
     reasons: bool = typer.Option(False, "--reasons", help="Show the reasons column on screen."),
 ) -> None:
     """Segment, assign a policy and compute safety stock, reorder point and order quantity per SKU-channel."""
+    from forecasting.inventory.policy import compute_policies, pool_by_sku, prepare_context
+    from forecasting.inventory.rules import load_rules
+
     setup_logging("WARNING")
     with bad_input_exits():
         rules = load_rules(rules_file)
@@ -162,6 +173,11 @@ def suppliers_command(
     out: Path = typer.Option(None, "--out", help="Write the audit to .csv, .parquet or .json."),
 ) -> None:
     """Audit supplier lead times from receipts: actual vs promised, reliability, bias trend."""
+    import pandas as pd
+
+    from forecasting.inventory.leadtime import audit_lead_times
+    from forecasting.inventory.rules import load_rules
+
     setup_logging("WARNING")
     with bad_input_exits():
         rules = load_rules(rules_file)

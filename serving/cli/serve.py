@@ -8,7 +8,6 @@ from typing import Annotated
 
 import typer
 
-from forecasting.infrastructure.settings import Settings
 from serving.cli.common import bad_input_exits, console, setup_logging
 
 APP_FACTORY = "serving.api.app:create_app"
@@ -41,7 +40,10 @@ def serve(
                 raise ValueError(f"--data {data} is not a directory. Give the canonical tables' directory.")
             # The workers are new processes that read their settings from the environment.
             os.environ["BLENDCAST_DATA_DIR"] = str(data.resolve())
-        settings = Settings()
+        from forecasting.infrastructure.settings import get_settings
+
+        get_settings.cache_clear()  # --data above changed the environment
+        settings = get_settings()
         level = (log_level or settings.log_level).upper()
         if level not in ("CRITICAL", "ERROR", "WARNING", "INFO", "DEBUG"):
             raise ValueError(f"--log-level must be one of DEBUG, INFO, WARNING, ERROR. Got {level!r}.")

@@ -74,7 +74,7 @@ def simulate_command(
     from pydantic import ValidationError
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from forecasting.infrastructure.settings import Settings
+    from forecasting.infrastructure.settings import get_settings
     from forecasting.inventory.frontier import (
         class_service,
         compare_to_frontier,
@@ -116,7 +116,7 @@ def simulate_command(
                              f"{len(missing)} SKUs lack them, e.g. {missing[:5]}. Add them to skus.csv "
                              "(`blendcast demo-suppliers` simulates a skus table) or pass --no-cost.")
         with_cost = not missing if cost is None else cost
-        threads = n_jobs if n_jobs is not None else (Settings().n_jobs or os.cpu_count() or 1)
+        threads = n_jobs if n_jobs is not None else (get_settings().n_jobs or os.cpu_count() or 1)
         model = replay_forecaster(name, n_jobs=threads, random_state=seed)
         columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
         with Progress(*columns, console=err_console, transient=True) as bar:

@@ -3,15 +3,16 @@ to look next (API, MLflow UI)."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
-import pandas as pd
 import typer
 from rich.markup import escape
 from rich.table import Table
 
-from forecasting.infrastructure.settings import Settings
 from serving.cli.common import console, fail
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 SEVERITY_ORDER = {"critical": 0, "warning": 1, "info": 2}
 
@@ -26,9 +27,10 @@ def summary(
     alerts: Annotated[int, typer.Option(help="How many alerts to show.")] = 8,
 ) -> None:
     """Summarise the served run: model, policy mix, sample policies, top alerts, next steps."""
+    from forecasting.infrastructure.settings import get_settings
     from forecasting.persistence import ResultStore
 
-    settings = Settings()
+    settings = get_settings()
     store = ResultStore.from_settings(settings)
     run = store.latest_run()
     if run is None:

@@ -12,11 +12,11 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.table import Table
 
-from forecasting.infrastructure.settings import Settings
 from serving.cli.common import bad_input_exits, console, fail, setup_logging
 
 if TYPE_CHECKING:
     from features.dataset import Dataset
+    from forecasting.infrastructure.settings import Settings
     from training.pipeline import TrainOptions, TrainResult
 
 DataOpt = Annotated[Path | None, typer.Option("--data", help="Directory of canonical tables.")]
@@ -67,7 +67,9 @@ def train(
     database: DatabaseOpt = None,
     model: Annotated[str, typer.Option(help="Forecaster (see models/registry.py).")] = "combination",
     model_params: Annotated[str, typer.Option(help="JSON constructor parameters of the model.")] = "",
-    horizon: Annotated[int, typer.Option(help="Days forecast and published.")] = 28,
+    horizon: Annotated[
+        int | None, typer.Option(help="Days forecast and published (default: BLENDCAST_HORIZON, 28).")
+    ] = None,
     folds: Annotated[int, typer.Option(help="Backtest folds (rolling origins of 28 days).")] = 2,
     tolerance: Annotated[float, typer.Option(help="Relative WSPL a challenger may lose.")] = 0.02,
     rules: Annotated[Path | None, typer.Option(help="Policy rules TOML file.")] = None,
@@ -78,11 +80,13 @@ def train(
     fail_at: Annotated[str | None, typer.Option(hidden=True)] = None,
 ) -> None:
     """Run the weekly job once: backtest, fit, plan, register in MLflow, promote if better, publish."""
+    from forecasting.infrastructure.settings import get_settings
     from training.pipeline import TrainingLockedError, run_training
 
-    settings = Settings()
+    settings = get_settings()
     setup_logging(settings.log_level)
     with bad_input_exits():
+        horizon = settings.horizon if horizon is None else horizon
         options = _options(data, database, model, model_params, horizon, folds, tolerance, rules, force,
                            engine, dask_scheduler, dask_workers, fail_at)
         try:
@@ -119,9 +123,10 @@ def drift_after_training(settings: Settings) -> Callable[[Dataset, TrainResult],
 
 def models() -> None:
     """List the registered model versions with their aliases and backtest metrics."""
+    from forecasting.infrastructure.settings import get_settings
     from training.registry import Registry
 
-    registry = Registry(Settings().resolved_mlflow_uri)
+    registry = Registry(get_settings().resolved_mlflow_uri)
     versions = registry.list_versions()
     if not versions:
         console.print("No model is registered yet. Run 'blendcast train --data DIR'.")
@@ -140,9 +145,10 @@ def models() -> None:
 
 def _republish(version: int) -> None:
     """Serve the forecasts of the last published run made with ``version``, if the store has one."""
+    from forecasting.infrastructure.settings import get_settings
     from forecasting.persistence import ResultStore
 
-    store = ResultStore.from_settings(Settings())
+    store = ResultStore.from_settings(get_settings())
     for run in store.list_runs(limit=200):
         if run.model_version == str(version) and run.published_at is not None:
             store.republish_run(run.id)
@@ -154,9 +160,10 @@ def _republish(version: int) -> None:
 
 def promote(version: Annotated[int, typer.Argument(help="Registered version to make champion.")]) -> None:
     """Make VERSION the champion by hand (overrides the backtest decision)."""
+    from forecasting.infrastructure.settings import get_settings
     from training.registry import Registry, RegistryError
 
-    registry = Registry(Settings().resolved_mlflow_uri)
+    registry = Registry(get_settings().resolved_mlflow_uri)
     try:
         info = registry.promote(version)
     except RegistryError as exc:
@@ -167,9 +174,10 @@ def promote(version: Annotated[int, typer.Argument(help="Registered version to m
 
 def rollback() -> None:
     """Give the champion alias back to the version promoted before the current one."""
+    from forecasting.infrastructure.settings import get_settings
     from training.registry import Registry, RegistryError
 
-    registry = Registry(Settings().resolved_mlflow_uri)
+    registry = Registry(get_settings().resolved_mlflow_uri)
     try:
         info = registry.rollback()
     except RegistryError as exc:
@@ -189,14 +197,16 @@ def schedule(
     """Run the weekly job on a cron schedule in this long-lived process (the store lock still applies)."""
     from croniter import croniter
 
+    from forecasting.infrastructure.settings import get_settings
     from training.pipeline import TrainingLockedError, run_training
 
-    settings = Settings()
+    settings = get_settings()
     setup_logging(settings.log_level)
     if not croniter.is_valid(cron):
         raise fail(f"The '--cron' expression is not valid: {cron!r}. Example: '0 3 * * MON'.")
     with bad_input_exits():
-        options = _options(data, database, model, "", 28, 2, 0.02, None, False, "local", None, 2, None)
+        options = _options(data, database, model, "", settings.horizon, 2, 0.02, None, False, "local",
+                           None, 2, None)
     def run_once() -> None:
         try:
             result = run_training(settings, options, report=lambda line: console.print(line, highlight=False),

@@ -81,3 +81,18 @@ def test_schedule_runs_now_and_stops_after_max_runs(runner: CliRunner, data_dir:
     )
     assert result.exit_code == 0, result.output
     assert "Training finished: published" in result.output
+
+
+def test_blendcast_horizon_drives_the_weekly_job(
+    runner: CliRunner, data_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("BLENDCAST_HORIZON", "14")
+    result = runner.invoke(build_app(), [*TRAIN, "--data", str(data_dir)])
+    assert result.exit_code == 0, result.output
+    store = ResultStore.from_settings(Settings())
+    run = store.latest_run()
+    assert run is not None and run.horizon == 14
+    assert store.get_forecasts(run.id)["date"].nunique() == 14
+    explicit = runner.invoke(build_app(), [*TRAIN, "--data", str(data_dir), "--horizon", "7", "--force"])
+    assert explicit.exit_code == 0, explicit.output
+    assert store.latest_run().horizon == 7  # type: ignore[union-attr]
