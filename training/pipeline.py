@@ -277,7 +277,7 @@ def _run_locked(
                 model = make_model(options.model, **_with_jobs(options, n_jobs, settings.seed)).fit(data)
         with stages.stage("plan"):
             outputs = plan_stage(data, model, options, store, settings.seed,
-                                 ExceptionThresholds.from_settings(settings))
+                                 ExceptionThresholds.from_settings(settings), settings.holding_rate)
         with stages.stage("register"), tempfile.TemporaryDirectory() as tmp:
             artifacts = write_artifacts(Path(tmp), scores, model, health, outputs)
             version = register_stage(registry, model, options, data, data_hash, scores, artifacts, Path(tmp),
@@ -354,7 +354,8 @@ def _publish(
         forecasts=outputs.forecasts,
         policies=outputs.policies,
         segments=outputs.segments,
-        metrics={**metrics, "supplier_audit": outputs.supplier_audit},
+        metrics={**metrics, "supplier_audit": outputs.supplier_audit,
+                 "operating_kpis": outputs.operating_kpis},
         model_version=str(version),
         model_uri=f"models:/{registry.model_name}/{version}",
         horizon=options.horizon,

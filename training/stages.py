@@ -68,6 +68,7 @@ class Outputs:
     segment_alerts: list[dict[str, Any]]
     slippage_alerts: list[dict[str, Any]]
     exceptions: pd.DataFrame = field(default_factory=pd.DataFrame)
+    operating_kpis: dict[str, Any] = field(default_factory=dict)
 
     def alerts(self, run_id: int, version: int, decision: Decision) -> list[dict[str, Any]]:
         """Every alert of this run."""
@@ -164,7 +165,8 @@ def _segment_scores(data: Dataset, result: BacktestResult) -> pd.DataFrame:
 
 
 def plan_stage(data: Dataset, model: Forecaster, options: TrainOptions, store: ResultStore,
-               seed: int, thresholds: ExceptionThresholds | None = None) -> Outputs:
+               seed: int, thresholds: ExceptionThresholds | None = None,
+               holding_rate: float = 0.25) -> Outputs:
     """Forecasts, sample paths, audit, stabilised segments, spikes, shifts, policies, changes and the
     planner's exceptions (run-out risk from the paths, excess stock and orders, policy health)."""
     forecasts = model.predict(options.horizon, options.quantiles)
@@ -194,7 +196,22 @@ def plan_stage(data: Dataset, model: Forecaster, options: TrainOptions, store: R
         segment_alerts=changes,
         slippage_alerts=_slippage(data, policies),
         exceptions=_exceptions(data, paths, policies, ctx, spikes, seed, thresholds),
+        operating_kpis=_operating_kpis(data, policies, holding_rate),
     )
+
+
+def _operating_kpis(data: Dataset, policies: pd.DataFrame, holding_rate: float) -> dict[str, Any]:
+    """Realized KPIs of the last four quarters (a failure costs only the KPIs, never the run)."""
+    from forecasting.inventory.operating_kpis import kpi_records, operating_kpis
+
+    try:
+        lead = policies[["sku", "lead_time_mean"]]
+        kpis = operating_kpis(data, policies[["sku", "channel", "policy", "abc"]], data.end_date,
+                              holding_rate=holding_rate, lead_times=lead)
+    except Exception:
+        log.exception("Realized KPIs skipped")
+        return {}
+    return kpi_records(kpis)
 
 
 def _exceptions(data: Dataset, paths: SamplePaths, policies: pd.DataFrame, ctx: PolicyContext,

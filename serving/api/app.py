@@ -39,6 +39,7 @@ from serving.api.routes import (
     alerts,
     forecasts,
     health,
+    kpis,
     models,
     purchase_orders,
     replenishment,
@@ -175,7 +176,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_exception_handler(StarletteHTTPException, http_error_handler)
     app.add_exception_handler(sa.exc.SQLAlchemyError, store_error_handler)
     app.add_exception_handler(Exception, internal_error_handler)
-    for module in (forecasts, replenishment, purchase_orders, segments, alerts, suppliers, models, health):
+    for module in (forecasts, replenishment, purchase_orders, kpis, segments, alerts, suppliers, models,
+                   health):
         app.include_router(module.router)
     # Analyst pages and drift reports (server-rendered HTML, no API key: read-only views for analysts).
     app.include_router(ui_router)

@@ -21,6 +21,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "serving.cli.orders",
     "serving.cli.simulate",
     "serving.cli.exceptions",
+    "serving.cli.kpis",
     "serving.cli.train",
     "serving.cli.summary",
     "serving.cli.keys",

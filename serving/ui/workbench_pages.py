@@ -106,3 +106,36 @@ def exceptions_page(request: Request, store: StoreDep, kind: str = "") -> HTMLRe
     shown = [r for r in rows if not kind or r["type"] == kind]
     return _page(request, "exceptions.html.j2", run=run, rows=shown, counts=counts, kinds=KIND_TITLES,
                  kind=kind)
+
+
+KPI_LABELS = {
+    "stockout_rate": ("stockout days", "share of days a SKU-channel was out of stock (in_stock = 0)", "pct"),
+    "stockout_events_per_sku": ("stockouts per SKU-channel", "runs of out-of-stock days in the quarter; JIT "
+                                "should stay at or below about 1, safety stock near 0", "num"),
+    "turnover": ("turns a year", "cost of goods sold (annualised) / average stock value", "num"),
+    "days_of_inventory": ("days of inventory", "average stock value / daily cost of goods sold", "num"),
+    "carrying_cost_pct": ("carrying cost % of revenue", "holding rate x average stock value over the quarter "
+                          "/ revenue", "num"),
+    "cash_cycle_days": ("cash-to-inventory days", "mean supplier lead time + days of inventory: from paying "
+                        "for an order to selling it", "num"),
+    "returns_rate": ("returns", "returned / sold units (where the sales table has returns)", "pct"),
+}
+
+
+@ui_router.get("/kpis", response_class=HTMLResponse)
+def kpis_page(request: Request, store: StoreDep) -> HTMLResponse:
+    """Realized KPIs per policy and ABC class for the last quarter, the trend, and the suppliers."""
+    from serving.workbench.kpi_charts import kpi_trend_chart
+
+    run = store.latest_run()
+    if run is None:
+        return _no_run(request)
+    kpis = run.metrics.get("operating_kpis") if isinstance(run.metrics, dict) else None
+    groups = (kpis or {}).get("groups") or []
+    suppliers = (kpis or {}).get("suppliers") or []
+    last = max((g["quarter_end"] for g in groups), default=None)
+    last_sup = max((s["quarter_end"] for s in suppliers), default=None)
+    return _page(request, "kpis.html.j2", run=run, last=last, labels=KPI_LABELS,
+                 rows=[g for g in groups if g["quarter_end"] == last],
+                 suppliers=[s for s in suppliers if s["quarter_end"] == last_sup],
+                 chart=kpi_trend_chart(groups) if groups else None)

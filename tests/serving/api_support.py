@@ -20,6 +20,7 @@ from features.synthetic import generate_catalogue
 from features.validation import build_dataset
 from forecasting.infrastructure.settings import Settings
 from forecasting.inventory.leadtime import audit_lead_times
+from forecasting.inventory.operating_kpis import kpi_records, operating_kpis
 from forecasting.inventory.policy import compute_policies
 from forecasting.inventory.purchase_orders import with_order_inputs
 from forecasting.inventory.rules import load_rules
@@ -63,7 +64,9 @@ def build_run(n_skus: int = 8, n_channels: int = 2, seed: int = 3) -> RunFrames:
     segments = policies[["sku", "channel", "abc", "xyz", "pattern", "policy"]].copy()
     segments["cv"] = np.linspace(0.1, 1.0, len(segments))
     audit = audit_lead_times(data, data.end_date, rules.lead_time)
-    metrics = {"backtest_wspl": 0.42, "supplier_audit": audit_rows(audit)}
+    kpis = operating_kpis(data, policies[["sku", "channel", "policy", "abc"]], quarters=2)
+    metrics = {"backtest_wspl": 0.42, "supplier_audit": audit_rows(audit),
+               "operating_kpis": kpi_records(kpis)}
     return RunFrames(forecasts, policies, segments, metrics)
 
 

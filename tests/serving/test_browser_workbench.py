@@ -20,7 +20,7 @@ from serving.api.app import create_app
 from tests.serving.api_support import build_run, publish
 from tests.serving.test_browser import Watched, _free_port, browser  # noqa: F401  (the module's fixture)
 
-PAGES = {"orders": "/ui/orders", "exceptions": "/ui/exceptions", "alerts": "/ui/alerts"}
+PAGES = {"orders": "/ui/orders", "exceptions": "/ui/exceptions", "alerts": "/ui/alerts", "kpis": "/ui/kpis"}
 
 
 @pytest.fixture(scope="module")
@@ -105,4 +105,18 @@ def test_exceptions_page_counts_kinds_and_reads_as_sentences(wide: Watched, base
     page.goto(base_url + "/ui/alerts")
     details = page.locator("td.details").first.inner_text()
     assert "{" not in details and "figures" in details
+    assert wide.errors == []
+
+
+def test_kpi_page_shows_the_table_the_glossary_and_the_trend(wide: Watched, base_url: str) -> None:
+    page = wide.page
+    page.goto(base_url + "/ui/kpis")
+    assert page.locator("#kpis tr.kpi").count() >= 2
+    assert page.locator("#kpis tr.total").count() >= 1
+    chart = page.locator('#trend svg[aria-label="kpi-trend"]')
+    box = chart.bounding_box()
+    assert box is not None and box["width"] > 500 and box["height"] > 200
+    for title in ("stockout events per SKU-channel", "inventory turns a year", "days of inventory"):
+        assert title in chart.inner_html()
+    assert "mean supplier lead time + days of inventory" in page.locator("dl.glossary").inner_text()
     assert wide.errors == []

@@ -27,3 +27,7 @@ def test_weekly_job_stores_exceptions_of_the_published_run(settings: Settings, c
     for alert in risks:  # a run-out risk is a position below the lead-time demand it faces
         row = policies.loc[(alert["sku"], alert["channel"])]
         assert row["on_hand"] + row["on_order"] < row["reorder_point"] + 1e-9
+    run = store.latest_run()
+    assert run is not None
+    kpis = run.metrics["operating_kpis"]
+    assert {g["policy"] for g in kpis["groups"]} >= {"all"} and len(kpis["suppliers"]) > 0
