@@ -29,7 +29,7 @@ def kpis(
     from rich.table import Table
 
     from features.readers import load_dataset
-    from forecasting.infrastructure.settings import Settings
+    from forecasting.infrastructure.settings import get_settings
     from forecasting.inventory.operating_kpis import kpi_records, operating_kpis
     from forecasting.persistence import ResultStore
 
@@ -38,7 +38,7 @@ def kpis(
             raise ValueError(f"--out must end in .csv or .json. Got '{out.name}'. Fix: e.g. --out kpis.csv")
         if not 1 <= quarters <= 20:
             raise ValueError(f"--quarters must be in 1..20. Got {quarters}.")
-        settings = Settings()
+        settings = get_settings()
         dataset = load_dataset(data)
         store = ResultStore.from_settings(settings)
         run = store.latest_run()

@@ -17,6 +17,7 @@ OPERATIONS = [
     ("post", "/v1/forecasts:batch"),
     ("post", "/v1/replenishment"),
     ("get", "/v1/purchase-orders"),
+    ("get", "/v1/kpis"),
     ("get", "/v1/segments"),
     ("get", "/v1/segments/{sku}"),
     ("get", "/v1/alerts"),
