@@ -36,6 +36,8 @@ class Settings(BaseSettings):
             flagged.
         ss_turnover_floor: Turns per year below which a safety-stock SKU-channel is flagged.
         holding_rate: Yearly cost of holding stock as a fraction of its value (realized KPIs).
+        public_pages: Serve the /ui pages and /reports without a key (off: a read key via header or the
+            login form's cookie is needed).
     """
 
     model_config = SettingsConfigDict(env_prefix="BLENDCAST_", extra="ignore")
@@ -58,6 +60,7 @@ class Settings(BaseSettings):
     jit_max_stockouts: float = 1.0
     ss_turnover_floor: float = 3.0
     holding_rate: float = 0.25
+    public_pages: bool = False
 
     @field_validator("horizon")
     @classmethod

@@ -24,6 +24,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from forecasting.infrastructure.settings import Settings
 from forecasting.persistence import ResultStore
+from serving.api.access_log import AccessLog
 from serving.api.auth import SECURITY_SCHEMES, KeyVerifier
 from serving.api.errors import (
     ApiError,
@@ -33,6 +34,7 @@ from serving.api.errors import (
     store_error_handler,
     validation_error_handler,
 )
+from serving.api.headers import HeaderSizeLimit
 from serving.api.limits import BodySizeLimit
 from serving.api.metrics import ApiMetrics, MetricsMiddleware
 from serving.api.routes import (
@@ -48,7 +50,7 @@ from serving.api.routes import (
 )
 from serving.api.schemas import HORIZON_CAP
 from serving.api.state import ServedRun, ServedState
-from serving.ui import reports_router, ui_router
+from serving.ui import register_pages
 
 log = logging.getLogger(__name__)
 
@@ -58,7 +60,10 @@ Forecasts, order advice, segments, alerts and supplier reliability for the inven
 Every `/v1` endpoint needs an API key (`blendcast api-key create --scope read|admin`) sent as
 `Authorization: Bearer <key>` or `X-API-Key: <key>`: `read` for queries, `admin` for
 `/v1/admin/*`. `/health`, `/ready` and `/metrics` are open. Answers come from the latest published
-run, held in memory; each response names its `run_id`.
+run, held in memory; each response names its `run_id`. Every request checks its key against the store,
+so a revoked key is refused on the next request. The `/ui` pages and `/reports` need a read key too
+(header, or the sign-in form at `/ui/login`, which keeps it in an HttpOnly cookie), unless the server
+runs with `BLENDCAST_PUBLIC_PAGES=true`. Key headers over 8 KB are refused with 431.
 
 Errors have one shape: `{"detail": "<what was wrong, expected, sent. Fix: ...>", "errors": [...]}`;
 `errors` (422 only) lists each invalid field with `field`, `in`, `message`, `got` and `fix`. Request
@@ -131,6 +136,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         The application (serve it with ``uvicorn --factory serving.api.app:create_app``).
     """
     settings = settings or Settings()
+    if not logging.getLogger().handlers:
+        # A worker process of `serve --workers N` starts without the CLI's logging set-up: the access
+        # log and the store's warnings still need a handler.
+        logging.basicConfig(level=settings.log_level.upper(),
+                            format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     store = ResultStore.from_settings(settings)
     api_metrics = ApiMetrics()
 
@@ -179,9 +189,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     for module in (forecasts, replenishment, purchase_orders, kpis, segments, alerts, suppliers, models,
                    health):
         app.include_router(module.router)
-    # Analyst pages and drift reports (server-rendered HTML, no API key: read-only views for analysts).
-    app.include_router(ui_router)
-    app.include_router(reports_router)
+    # Analyst pages and drift reports (server-rendered HTML): a read key by header or the sign-in
+    # form's cookie, or BLENDCAST_PUBLIC_PAGES=true.
+    register_pages(app)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_request_bytes)
     if settings.cors_origins:
         app.add_middleware(
@@ -190,6 +200,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             allow_methods=["GET", "POST"],
             allow_headers=["Authorization", "X-API-Key", "Content-Type"],
         )
-    # Added last, so it wraps everything and also times 401s, 413s and CORS preflights.
+    app.add_middleware(HeaderSizeLimit)
+    # Added last, so they wrap everything and also count and log 401s, 413s, 431s and CORS preflights.
     app.add_middleware(MetricsMiddleware, metrics=api_metrics)
+    app.add_middleware(AccessLog)
     return app

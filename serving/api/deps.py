@@ -1,7 +1,7 @@
 """FastAPI dependencies as typed ``Annotated`` aliases: the store, the served run and the API-key scopes.
 
-Every dependency is ``async`` so FastAPI does not hand it to the thread pool; the only blocking call, a
-key verification that misses the cache, is moved to a worker thread explicitly.
+Every dependency is ``async`` so FastAPI does not hand it to the thread pool; the only blocking call, the
+key verification (one store query), is moved to a worker thread explicitly.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from starlette.concurrency import run_in_threadpool
 
 from forecasting.infrastructure.settings import Settings
 from forecasting.persistence import ResultStore
-from serving.api.auth import KeyVerifier, check_scope, presented_key
+from serving.api.auth import KeyVerifier, check_scope, key_id, presented_key
 from serving.api.state import ServedRun, ServedState
 
 
@@ -46,10 +46,8 @@ async def _scope(request: Request) -> str | None:
     # dependency costs tens of microseconds on the hot lookup path. The OpenAPI schema still documents
     # both schemes (see ``app.py``).
     key = presented_key(request.headers.get("authorization"), request.headers.get("x-api-key"))
+    request.state.key_id = key_id(key)
     verifier: KeyVerifier = request.app.state.keys
-    hit, scope = verifier.cached(key)
-    if hit:
-        return scope
     return await run_in_threadpool(verifier.verify, key)
 
 

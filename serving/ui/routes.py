@@ -10,13 +10,14 @@ from pathlib import Path as FilePath
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Query, Request
-from fastapi.responses import FileResponse, HTMLResponse, Response
+from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 
 from forecasting.persistence import NotFoundError, ResultStore, RunInfo
 from serving.reports.builder import find_drift_report
 from serving.reports.builder import format_number as _num
 from serving.ui import data
+from serving.ui.access import page_access
 from serving.ui.fan import fan_chart
 
 _HERE = FilePath(__file__).parent
@@ -25,8 +26,11 @@ templates.env.autoescape = True
 templates.env.filters["num"] = _num
 
 StoreDep = Annotated[ResultStore, Depends(data.get_store)]
-ui_router = APIRouter(prefix="/ui", tags=["analyst pages"], include_in_schema=False)
-reports_router = APIRouter(prefix="/reports", tags=["reports"], include_in_schema=False)
+# Every page and report needs a read key (or BLENDCAST_PUBLIC_PAGES=true): see serving/ui/access.py.
+ui_router = APIRouter(prefix="/ui", tags=["analyst pages"], include_in_schema=False,
+                      dependencies=[Depends(page_access)])
+reports_router = APIRouter(prefix="/reports", tags=["reports"], include_in_schema=False,
+                           dependencies=[Depends(page_access)])
 
 
 def _page(request: Request, name: str, status_code: int = 200, **context: Any) -> HTMLResponse:
@@ -37,15 +41,6 @@ def _page(request: Request, name: str, status_code: int = 200, **context: Any) -
 def _no_run(request: Request) -> HTMLResponse:
     return _page(request, "message.html.j2", 404, title="Nothing published yet",
                  message="No run has been published yet. Run `blendcast train` first.")
-
-
-@ui_router.get("/static/{name}")
-def static(name: str) -> Response:
-    """The pages' stylesheet (vendored, no CDN)."""
-    path = _HERE / "static" / FilePath(name).name
-    if not path.is_file():
-        return Response("Not found", status_code=404, media_type="text/plain")
-    return FileResponse(path)
 
 
 @ui_router.get("", response_class=HTMLResponse)

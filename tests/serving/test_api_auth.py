@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import logging
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from serving.api.auth import KeyVerifier
+from serving.api.auth import key_id
 from tests.serving.api_support import Api, build_run, first_key, make_api
 
 
@@ -78,17 +80,33 @@ def test_operational_endpoints_need_no_key(api: Api) -> None:
     assert "blendcast_http_request_duration_seconds_bucket" in text
 
 
-def test_verification_results_are_cached_and_revocation_applies_after_the_ttl(tmp_path: Path) -> None:
-    api = make_api(tmp_path, None)
+def test_a_revoked_key_is_refused_on_the_next_request_by_every_app(tmp_path: Path) -> None:
+    """Two apps on one store stand for two workers: the revocation counts at once in both."""
+    from fastapi.testclient import TestClient
+
+    from serving.api import create_app
+
+    api = make_api(tmp_path, build_run(n_skus=4))
+    other = TestClient(create_app(api.client.app.state.settings))  # type: ignore[attr-defined]
+    other.__enter__()
     try:
-        key_id, key = api.store.create_api_key("read", "cache")
-        verifier = KeyVerifier(api.store, ttl_s=60.0)
-        assert verifier.verify(key) == "read"
+        key_id, key = api.store.create_api_key("read", "revoke-me")
+        path, headers = _path(api), {"X-API-Key": key}
+        assert api.client.get(path, headers=headers).status_code == 200
+        assert other.get(path, headers=headers).status_code == 200
         api.store.revoke_api_key(key_id)
-        assert verifier.cached(key) == (True, "read")  # served from memory, no database query
-        assert KeyVerifier(api.store, ttl_s=0.0).verify(key) is None
+        for client in (api.client, other):
+            r = client.get(path, headers=headers)
+            assert r.status_code == 401 and "revoked" in r.json()["detail"]
     finally:
+        other.__exit__(None, None, None)
         api.client.close()
+
+
+def test_key_ids_in_logs_are_the_public_prefix_only() -> None:
+    assert key_id("bck_abcd1234_" + "s" * 40) == "bck_abcd1234"
+    assert key_id("my-password") == "malformed"
+    assert key_id(None) == "-"
 
 
 def test_bodies_over_the_limit_are_413_before_parsing(api: Api) -> None:
@@ -121,3 +139,29 @@ def test_cors_is_off_by_default_and_on_for_configured_origins(api: Api, tmp_path
         assert "access-control-allow-origin" not in other.headers
     finally:
         cors.client.close()
+
+
+@pytest.mark.parametrize(("header", "size"), [("Authorization", 10_000_000), ("X-API-Key", 9_000),
+                                               ("X-Filler", 40_000)])
+def test_oversized_headers_are_431_before_any_key_check(api: Api, header: str, size: int) -> None:
+    value = ("Bearer " if header == "Authorization" else "") + "k" * size
+    r = api.client.get(_path(api), headers={header: value})
+    assert r.status_code == 431
+    assert "Fix:" in r.json()["detail"] and "limit" in r.json()["detail"]
+    assert "k" * 100 not in r.text
+
+
+def test_one_access_log_line_per_request_names_the_key_by_its_prefix(
+    api: Api, caplog: pytest.LogCaptureFixture
+) -> None:
+    secret = api.read["X-API-Key"]
+    with caplog.at_level(logging.INFO, logger="blendcast.access"):
+        api.client.get(_path(api), headers=api.read)
+        api.client.get("/v1/segments", params={"abc": "Z"}, headers=api.read)
+        api.client.get("/health")
+    lines = [r.getMessage() for r in caplog.records if r.name == "blendcast.access"]
+    assert len(lines) == 3
+    prefix = secret[:12]  # bck_ + 8 hex: the public part
+    assert re.fullmatch(rf"GET {re.escape(_path(api))} 200 \d+\.\dms key={prefix}", lines[0]), lines[0]
+    assert lines[1].startswith("GET /v1/segments 422 ") and lines[2].endswith("key=-")
+    assert all(secret not in line for line in lines)

@@ -24,6 +24,7 @@ import uvicorn
 from forecasting.infrastructure.settings import Settings
 from serving.api.app import create_app
 from serving.ui import attach_sales
+from serving.ui.access import COOKIE
 from tests.serving.test_ui import EVIL_SKU, Published, make_published_store
 
 CHROMIUM = "/usr/bin/chromium"
@@ -104,11 +105,23 @@ def shots(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
-class Watched:
-    """A page that records console errors, uncaught exceptions and dialogs (an alert() would be XSS)."""
+@pytest.fixture(scope="module")
+def page_key(published: Published) -> str:
+    """A read key for the pages (they need one unless BLENDCAST_PUBLIC_PAGES=true)."""
+    return published.store.create_api_key("read", "browser")[1]
 
-    def __init__(self, browser: Any) -> None:
+
+class Watched:
+    """A page that records console errors, uncaught exceptions and dialogs (an alert() would be XSS).
+
+    With ``base_url`` and ``key`` the context holds the sign-in cookie the login form would set.
+    """
+
+    def __init__(self, browser: Any, base_url: str | None = None, key: str | None = None) -> None:
         self.context = browser.new_context(viewport={"width": 1280, "height": 900})
+        if base_url and key:
+            self.context.add_cookies([{"name": COOKIE, "value": key, "url": base_url, "httpOnly": True,
+                                       "sameSite": "Strict"}])
         self.page = self.context.new_page()
         self.errors: list[str] = []
         self.dialogs: list[str] = []
@@ -127,10 +140,42 @@ class Watched:
 
 
 @pytest.fixture
-def watched(browser: Any) -> Iterator[Watched]:
-    w = Watched(browser)
+def watched(browser: Any, base_url: str, page_key: str) -> Iterator[Watched]:
+    w = Watched(browser, base_url, page_key)
     yield w
     w.close()
+
+
+def test_pages_ask_for_a_key_and_the_sign_in_form_keeps_it_httponly(
+    browser: Any, base_url: str, published: Published, shots: Path
+) -> None:
+    w = Watched(browser)
+    try:
+        page = w.page
+        response = page.goto(base_url + "/ui/matrix")
+        assert response is not None and response.status == 401
+        assert page.locator("h1").inner_text() == "Sign in"
+        assert page.locator("table").count() == 0
+        page.fill("#key", "bck_00000000_wrong")
+        page.click("#login button[type=submit]")
+        page.locator("#login-error").wait_for(state="visible")
+        assert "unknown or revoked" in page.locator("#login-error").inner_text()
+        key_id, key = published.store.create_api_key("read", "sign-in")
+        page.fill("#key", key)
+        page.click("#login button[type=submit]")
+        page.wait_for_url("**/ui/matrix")
+        assert page.locator("h1").first.inner_text() != "Sign in"
+        page.screenshot(path=str(shots / "signed_in_matrix.png"), full_page=True)
+        cookies = {c["name"]: c for c in w.context.cookies()}
+        assert cookies[COOKIE]["httpOnly"] and cookies[COOKIE]["sameSite"] == "Strict"
+        assert key not in page.evaluate("document.cookie")
+        published.store.revoke_api_key(key_id)
+        page.reload()
+        assert page.locator("h1").inner_text() == "Sign in"
+        # 401 answers for the pages are expected above; nothing else may fail.
+        assert [e for e in w.errors if "401" not in e] == []
+    finally:
+        w.close()
 
 
 @pytest.mark.parametrize("name", list(PAGES))
@@ -151,7 +196,7 @@ def test_sku_search_shows_the_fan_chart(watched: Watched, base_url: str, shots: 
     page = watched.page
     page.goto(base_url + "/ui")
     page.fill("#q", sku)
-    page.click("button[type=submit]")
+    page.click("form[role=search] button[type=submit]")
     page.wait_for_url("**/ui/sku?q=*")
     chart = page.locator('svg[aria-label="fan"]')
     chart.wait_for(state="visible")

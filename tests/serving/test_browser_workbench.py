@@ -24,15 +24,25 @@ PAGES = {"orders": "/ui/orders", "exceptions": "/ui/exceptions", "alerts": "/ui/
 
 
 @pytest.fixture(scope="module")
-def base_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    home = tmp_path_factory.mktemp("workbench")
-    settings = Settings(home=home, api_poll_seconds=0)
+def settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    settings = Settings(home=tmp_path_factory.mktemp("workbench"), api_poll_seconds=0)
     store = ResultStore.from_settings(settings)
     run = build_run(n_skus=20, n_channels=2, seed=4)
     run_id = publish(store, run)
     found = detect_exceptions(run.policies.assign(on_hand=run.policies["on_hand"] * [100, *[1] * (len(
         run.policies) - 1)]), "2024-01-01")
     store.add_alerts(exception_alerts(found, run_id, "2024-01-01"))
+    return settings
+
+
+@pytest.fixture(scope="module")
+def page_key(settings: Settings) -> str:
+    """A read key: the pages need one (the context holds it as the sign-in cookie)."""
+    return ResultStore.from_settings(settings).create_api_key("read", "browser")[1]
+
+
+@pytest.fixture(scope="module")
+def base_url(settings: Settings) -> Iterator[str]:
     app = create_app(settings)
     port = _free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
@@ -49,8 +59,8 @@ def base_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 
 @pytest.fixture
-def wide(browser: Any) -> Iterator[Watched]:  # noqa: F811
-    w = Watched(browser)
+def wide(browser: Any, base_url: str, page_key: str) -> Iterator[Watched]:  # noqa: F811
+    w = Watched(browser, base_url, page_key)
     w.page.set_viewport_size({"width": 1400, "height": 900})
     yield w
     w.close()

@@ -17,11 +17,13 @@ from features.dataset import Dataset
 from features.schema import M5_QUANTILES
 from features.synthetic import generate_catalogue
 from features.validation import build_dataset
+from forecasting.infrastructure.settings import Settings
 from forecasting.inventory.segmentation import segment
 from forecasting.persistence import ResultStore
 from models.registry import make_model
 from serving.reports import run_drift
-from serving.ui import reports_router, ui_router
+from serving.ui import register_pages
+from serving.ui.access import COOKIE
 
 EVIL_SKU = "<script>alert(1)</script>"
 
@@ -80,14 +82,20 @@ def make_published_store(path: Path, *, n_skus: int = 12) -> Published:
     return Published(store, data, run_ids, report_id)
 
 
-def make_app(store: ResultStore, sales: pd.DataFrame | None = None) -> FastAPI:
-    """A tiny app with only the page routers (the API's create_app includes them too)."""
+def make_app(store: ResultStore, sales: pd.DataFrame | None = None, public: bool = False) -> FastAPI:
+    """A tiny app with only the pages (the API's create_app includes them too)."""
     app = FastAPI()
     app.state.store = store
     app.state.ui_sales = sales
-    app.include_router(ui_router)
-    app.include_router(reports_router)
+    app.state.settings = Settings(home=Path(store.url.removeprefix("sqlite:///")).parent, public_pages=public)
+    register_pages(app)
     return app
+
+
+def key_client(app: FastAPI, store: ResultStore) -> TestClient:
+    """A client sending a fresh read key as a header."""
+    _, key = store.create_api_key("read", "pages")
+    return TestClient(app, headers={"X-API-Key": key})
 
 
 @pytest.fixture(scope="module")
@@ -99,7 +107,7 @@ def published(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Published]:
 
 @pytest.fixture(scope="module")
 def client(published: Published) -> TestClient:
-    return TestClient(make_app(published.store, published.data.sales))
+    return key_client(make_app(published.store, published.data.sales), published.store)
 
 
 def test_every_page_renders(client: TestClient, published: Published) -> None:
@@ -173,9 +181,50 @@ def test_drift_report_routes(client: TestClient, published: Published) -> None:
 
 
 def test_pages_without_a_published_run(tmp_path: Path) -> None:
-    client = TestClient(make_app(ResultStore(f"sqlite:///{tmp_path / 'empty.db'}")))
+    store = ResultStore(f"sqlite:///{tmp_path / 'empty.db'}")
+    client = key_client(make_app(store), store)
     assert client.get("/ui").status_code == 200
     for url in ("/ui/sku?q=x", "/ui/matrix", "/ui/suppliers", "/reports/drift/latest"):
         response = client.get(url)
         assert response.status_code == 404, url
         assert "blendcast" in response.text
+
+
+@pytest.mark.parametrize("url", ["/ui", "/ui/matrix", "/ui/alerts", "/ui/orders", "/reports/drift/latest"])
+def test_pages_without_a_key_answer_the_sign_in_form(published: Published, url: str) -> None:
+    client = TestClient(make_app(published.store))
+    response = client.get(url, headers={"X-API-Key": "bck_00000000_wrong"} if url == "/ui" else {})
+    assert response.status_code == 401
+    assert 'form method="post" action="/ui/login"' in response.text
+    assert f'name="next" value="{url}"' in response.text
+    assert "Fix:" in response.text or "Sign in with an API key" in response.text
+    assert "Served run" not in response.text and "<svg" not in response.text
+
+
+def test_sign_in_sets_an_httponly_cookie_and_a_revoked_key_stops_at_once(published: Published) -> None:
+    client = TestClient(make_app(published.store))
+    key_id, key = published.store.create_api_key("read", "browser")
+    bad = client.post("/ui/login", data={"key": "bck_00000000_nope", "next": "/ui/matrix"})
+    assert bad.status_code == 401 and "unknown or revoked" in bad.text and COOKIE not in bad.cookies
+    ok = client.post("/ui/login", data={"key": key, "next": "/ui/matrix"}, follow_redirects=False)
+    assert ok.status_code == 303 and ok.headers["location"] == "/ui/matrix"
+    cookie = ok.headers["set-cookie"]
+    assert "HttpOnly" in cookie and "SameSite=strict" in cookie and "Max-Age=28800" in cookie
+    assert client.get("/ui/matrix").status_code == 200
+    published.store.revoke_api_key(key_id)
+    assert client.get("/ui/matrix").status_code == 401
+    assert client.post("/ui/logout", follow_redirects=False).headers["location"] == "/ui/login"
+
+
+@pytest.mark.parametrize("target", ["https://evil.example/", "//evil.example", "/v1/alerts", "/ui\\@evil"])
+def test_sign_in_only_returns_to_pages_of_this_site(published: Published, target: str) -> None:
+    _, key = published.store.create_api_key("read", "redirect")
+    client = TestClient(make_app(published.store))
+    ok = client.post("/ui/login", data={"key": key, "next": target}, follow_redirects=False)
+    assert ok.headers["location"] == "/ui"
+
+
+def test_public_pages_switch_serves_without_a_key(published: Published) -> None:
+    client = TestClient(make_app(published.store, public=True))
+    assert client.get("/ui/matrix").status_code == 200
+    assert client.get("/reports/drift/latest").status_code == 200
