@@ -262,7 +262,8 @@ def _run_locked(
         report(f"Data and settings unchanged since run {latest.id}: nothing new to publish.")
         return TrainResult(status="unchanged", run_id=latest.id, timings=stages.timings)
 
-    run_id = store.create_run("weekly", {**options.spec(), "n_jobs": n_jobs}, data_hash)
+    source = {"data_dir": str(Path(options.data_dir).resolve())} if options.data_dir is not None else {}
+    run_id = store.create_run("weekly", {**options.spec(), "n_jobs": n_jobs, **source}, data_hash)
     snapshot = registry.aliases()
     try:
         # The last backtest fold's members are the final combination's holdout members: fit once.

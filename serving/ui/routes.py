@@ -45,10 +45,18 @@ def _no_run(request: Request) -> HTMLResponse:
 
 @ui_router.get("", response_class=HTMLResponse)
 def index(request: Request, store: StoreDep) -> HTMLResponse:
-    """Overview: the served run, the SKU search and links to every page."""
+    """Overview: what to do today (orders due, open exceptions), policy mix, model, drift, SKU search."""
+    from serving.workbench.orders import policy_frame
+    from serving.workbench.today import EXCEPTION_TITLES, today
+
     run = store.latest_run()
     report = data.find_latest_summary(store)
-    return _page(request, "index.html.j2", run=run, report=report)
+    view = None
+    if run is not None:
+        served = getattr(getattr(request.app.state, "served", None), "current", None)
+        policies = policy_frame(served) if served is not None and served.run_id == run.id else None
+        view = today(store, run, policies)
+    return _page(request, "index.html.j2", run=run, report=report, today=view, titles=EXCEPTION_TITLES)
 
 
 @ui_router.get("/sku", response_class=HTMLResponse)

@@ -82,25 +82,14 @@ KIND_TITLES = {
 }
 
 
-def open_exceptions(store: Any, run_id: int) -> list[dict[str, Any]]:
-    """The exception alerts stored for ``run_id`` (by the weekly job or `blendcast exceptions`)."""
-    rows = []
-    for kind in KIND_TITLES:
-        frame = store.list_alerts(type=kind, limit=5000)
-        for rec in frame.to_dict("records"):
-            payload = rec["payload"] if isinstance(rec["payload"], dict) else {}
-            if payload.get("run_id") == run_id:
-                rows.append({**rec, **{k: payload.get(k) for k in ("figure", "threshold", "message", "action",
-                                                                    "policy")}})
-    return rows
-
-
 @ui_router.get("/exceptions", response_class=HTMLResponse)
 def exceptions_page(request: Request, store: StoreDep, kind: str = "") -> HTMLResponse:
     """Open exceptions of the served run, by kind, each with its figure and the suggested action."""
     run = store.latest_run()
     if run is None:
         return _no_run(request)
+    from serving.workbench.today import open_exceptions
+
     rows = open_exceptions(store, run.id)
     counts = {k: sum(r["type"] == k for r in rows) for k in KIND_TITLES}
     shown = [r for r in rows if not kind or r["type"] == kind]

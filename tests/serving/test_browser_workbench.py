@@ -20,7 +20,8 @@ from serving.api.app import create_app
 from tests.serving.api_support import build_run, publish
 from tests.serving.test_browser import Watched, _free_port, browser  # noqa: F401  (the module's fixture)
 
-PAGES = {"orders": "/ui/orders", "exceptions": "/ui/exceptions", "alerts": "/ui/alerts", "kpis": "/ui/kpis"}
+PAGES = {"orders": "/ui/orders", "exceptions": "/ui/exceptions", "alerts": "/ui/alerts", "kpis": "/ui/kpis",
+         "overview": "/ui"}
 
 
 @pytest.fixture(scope="module")
@@ -129,4 +130,17 @@ def test_kpi_page_shows_the_table_the_glossary_and_the_trend(wide: Watched, base
     for title in ("stockout events per SKU-channel", "inventory turns a year", "days of inventory"):
         assert title in chart.inner_html()
     assert "mean supplier lead time + days of inventory" in page.locator("dl.glossary").inner_text()
+    assert wide.errors == []
+
+
+def test_overview_says_what_to_do_today(wide: Watched, base_url: str) -> None:
+    page = wide.page
+    page.goto(base_url + "/ui")
+    n = int(page.locator("#n-orders").inner_text())
+    assert n == page.locator("#due-suppliers tbody tr").count() > 0
+    assert int(page.locator('#open-exceptions strong[data-kind="excess_stock"]').inner_text()) >= 1
+    assert "WSPL" in page.locator("#model").inner_text()
+    page.locator("#due-suppliers tbody a").first.click()
+    page.wait_for_url("**/ui/orders?supplier=**")
+    assert page.locator("section.po").count() == 1
     assert wide.errors == []
