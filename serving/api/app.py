@@ -22,7 +22,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.openapi.utils import get_openapi
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from forecasting.infrastructure.settings import Settings
+from forecasting.infrastructure.settings import Settings, get_settings
 from forecasting.persistence import ResultStore
 from serving.api.access_log import AccessLog
 from serving.api.auth import SECURITY_SCHEMES, KeyVerifier
@@ -135,7 +135,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     Returns:
         The application (serve it with ``uvicorn --factory serving.api.app:create_app``).
     """
-    settings = settings or Settings()
+    settings = settings or get_settings()
     if not logging.getLogger().handlers:
         # A worker process of `serve --workers N` starts without the CLI's logging set-up: the access
         # log and the store's warnings still need a handler.

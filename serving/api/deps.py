@@ -12,21 +12,15 @@ from fastapi import Depends, Request
 from starlette.concurrency import run_in_threadpool
 
 from forecasting.infrastructure.settings import Settings
-from forecasting.persistence import ResultStore
 from serving.api.auth import KeyVerifier, check_scope, key_id, presented_key
 from serving.api.state import ServedRun, ServedState
+from serving.dependencies import StoreDep as StoreDep  # the one store dependency, shared with the pages
 
 
 async def get_settings(request: Request) -> Settings:
     """The app's settings."""
     settings: Settings = request.app.state.settings
     return settings
-
-
-async def get_store(request: Request) -> ResultStore:
-    """The app's result store."""
-    store: ResultStore = request.app.state.store
-    return store
 
 
 async def get_state(request: Request) -> ServedState:
@@ -69,7 +63,6 @@ async def read_served(request: Request) -> ServedRun:
 
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]
-StoreDep = Annotated[ResultStore, Depends(get_store)]
 StateDep = Annotated[ServedState, Depends(get_state)]
 ServedDep = Annotated[ServedRun, Depends(get_served)]
 ReadKey = Annotated[str, Depends(require_read)]

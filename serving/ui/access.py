@@ -17,9 +17,9 @@ from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Resp
 from fastapi.templating import Jinja2Templates
 from starlette.concurrency import run_in_threadpool
 
-from forecasting.infrastructure.settings import Settings
+from forecasting.infrastructure.settings import Settings, get_settings
 from serving.api.auth import KeyVerifier, key_id
-from serving.ui.data import get_store
+from serving.dependencies import app_store
 
 COOKIE = "blendcast_key"
 COOKIE_MAX_AGE_S = 8 * 3600
@@ -41,14 +41,14 @@ class LoginRequired(Exception):
 def _settings(request: Request) -> Settings:
     settings = getattr(request.app.state, "settings", None)
     if settings is None:
-        settings = request.app.state.settings = Settings()
+        settings = request.app.state.settings = get_settings()
     return settings
 
 
 def _verifier(request: Request) -> KeyVerifier:
     verifier = getattr(request.app.state, "keys", None)
     if verifier is None:
-        verifier = request.app.state.keys = KeyVerifier(get_store(request))
+        verifier = request.app.state.keys = KeyVerifier(app_store(request))
     return verifier
 
 

@@ -13,26 +13,12 @@ import pandas as pd
 import sqlalchemy as sa
 from fastapi import FastAPI, Request
 
-from forecasting.infrastructure.settings import Settings
 from forecasting.persistence import ResultStore, RunInfo
 from forecasting.persistence import tables as store_tables
 from forecasting.persistence.frames import POLICY_COLUMNS
 
 MAX_MATCHES = 50
 _LOCK = threading.Lock()
-
-
-def get_store(request: Request) -> ResultStore:
-    """The app's result store (``app.state.store``); without one, the store of ``Settings()``, made once."""
-    state = request.app.state
-    store = getattr(state, "store", None)
-    if store is None:
-        with _LOCK:
-            store = getattr(state, "store", None)
-            if store is None:
-                store = ResultStore.from_settings(Settings())
-                state.store = store
-    return store
 
 
 def get_sales(request: Request) -> pd.DataFrame | None:

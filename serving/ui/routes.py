@@ -14,6 +14,7 @@ from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 
 from forecasting.persistence import NotFoundError, ResultStore, RunInfo
+from serving.dependencies import StoreDep
 from serving.reports.builder import find_drift_report
 from serving.reports.builder import format_number as _num
 from serving.ui import data
@@ -25,7 +26,6 @@ templates = Jinja2Templates(directory=_HERE / "templates")
 templates.env.autoescape = True
 templates.env.filters["num"] = _num
 
-StoreDep = Annotated[ResultStore, Depends(data.get_store)]
 # Every page and report needs a read key (or BLENDCAST_PUBLIC_PAGES=true): see serving/ui/access.py.
 ui_router = APIRouter(prefix="/ui", tags=["analyst pages"], include_in_schema=False,
                       dependencies=[Depends(page_access)])

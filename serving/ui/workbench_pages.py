@@ -9,7 +9,8 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse
 
 from forecasting.inventory.purchase_orders import NoInventoryError, OrderProposal, propose_orders
-from serving.ui.routes import StoreDep, _no_run, _page, ui_router
+from serving.dependencies import StoreDep
+from serving.ui.routes import _no_run, _page, ui_router
 
 
 def served_run(request: Request) -> Any:
