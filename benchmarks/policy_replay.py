@@ -38,7 +38,13 @@ from features.importers.m5 import import_m5
 from features.synthetic import GroundTruth, generate_catalogue
 from features.synthetic.suppliers_for_sales import simulate_suppliers
 from features.validation import build_dataset
-from forecasting.inventory.frontier import class_service, compare_to_frontier, frontier_table, service_table
+from forecasting.inventory.frontier import (
+    calibration_table,
+    class_service,
+    compare_to_frontier,
+    frontier_table,
+    service_table,
+)
 from forecasting.inventory.replay_forecasters import REPLAY_FORECASTERS, replay_forecaster
 from forecasting.inventory.rules import Rules, load_rules
 from forecasting.inventory.simulation_kpis import write_json
@@ -130,6 +136,8 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=11)
     parser.add_argument("--n-jobs", type=int, default=2)
     parser.add_argument("--rules", type=Path, default=None, help="Rules file of BLENDED.")
+    parser.add_argument("--no-ltd-calibration", action="store_true",
+                        help="BLENDED plans at the class targets without the lead-time-demand calibration.")
     parser.add_argument("--out", type=Path, default=None, help="Directory for kpis per forecaster.")
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s: %(message)s")
@@ -140,6 +148,7 @@ def main() -> None:
                   f"{args.replan_days} days, classic sweep {LEVELS}")
     config = SimulationConfig(days=args.days, n_paths=args.n_paths, seed=args.seed,
                               replan_days=args.replan_days, classic_levels=LEVELS,
+                              ltd_calibration=not args.no_ltd_calibration,
                               policies=(ALL_JIT, ALL_SAFETY_STOCK, CLASSIC_BY_CLASS, BLENDED))
     rows = []
     for name in [n.strip() for n in args.forecasters.split(",") if n.strip()]:
@@ -152,6 +161,8 @@ def main() -> None:
         console.print(frontier_table(compare_to_frontier(result.kpis),
                                      f"BLENDED from {name}: against the classic frontier ({args.dataset})"))
         console.print(service_table(class_service(result.kpis, rules.service_levels)))
+        if not result.calibration.empty:
+            console.print(calibration_table(result.calibration, f"Lead-time demand calibration ({name})"))
         rows.append(summary_row(name, result.kpis, rules, seconds))
         if args.out is not None:
             args.out.mkdir(parents=True, exist_ok=True)

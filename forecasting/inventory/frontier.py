@@ -123,6 +123,17 @@ def service_table(service: pd.DataFrame, title: str = "Cycle service per class: 
     return table
 
 
+def calibration_table(frame: pd.DataFrame, title: str = "Lead-time demand calibration") -> Table:
+    """Per calibration group: PITs scored, how often realized totals fell under the planned quantile of
+    each target before correction (``covered@t``), and the level planned at (``plan_level@t``)."""
+    table = Table(title=title)
+    for col in frame.columns:
+        table.add_column(str(col), justify="left" if col == "group" else "right")
+    for r in frame.to_dict(orient="records"):
+        table.add_row(*[f"{v:.3f}" if isinstance(v, float) else str(v) for v in r.values()])
+    return table
+
+
 def write_frontier_chart(kpis: pd.DataFrame, path: Path) -> Path:
     """PNG: the classic frontier as a curve (inventory value vs fill), other policies as labelled points."""
     import matplotlib
@@ -159,5 +170,5 @@ def write_frontier_chart(kpis: pd.DataFrame, path: Path) -> Path:
     return path
 
 
-__all__ = ["class_service", "classic_frontier", "compare_to_frontier", "frontier_table", "frontier_value",
-           "service_table", "write_frontier_chart"]
+__all__ = ["calibration_table", "class_service", "classic_frontier", "compare_to_frontier", "frontier_table",
+           "frontier_value", "service_table", "write_frontier_chart"]

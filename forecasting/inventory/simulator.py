@@ -41,7 +41,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from typing import Literal
 
 import numpy as np
@@ -52,7 +52,9 @@ from sklearn.base import clone
 from features.dataset import Dataset
 from features.schema import SERIES_KEY
 from forecasting.inventory.leadtime import LeadTimeConfig, audit_lead_times
+from forecasting.inventory.ltd_calibration import LeadTimeDemandCalibration, calibration_groups
 from forecasting.inventory.policy import compute_policies, lead_uniforms, prepare_context
+from forecasting.inventory.replay_data import demand_matrix, sku_values, true_demand
 from forecasting.inventory.rules import Rules
 from forecasting.inventory.safety_stock import (
     classic_levels,
@@ -95,6 +97,12 @@ class SimulationConfig(BaseModel):
         classic_service_level: Service level of ``ALL_SAFETY_STOCK``.
         classic_levels: Service levels of a sweep of the classic formula (the inventory-service
             frontier), each run as ``ALL_SAFETY_STOCK@<level>``; empty: no sweep.
+        ltd_calibration: BLENDED plans lead-time demand at the levels its realized coverage implies
+            (:mod:`forecasting.inventory.ltd_calibration`): every plan's path totals over lead time +
+            review period are scored once observed, by demand pattern and lead-time bucket.
+        calibration_origins: Rolling origins, ``replan_days`` apart before the replay, whose plans
+            warm the calibration up (each re-fits the forecaster once).
+        calibration_prior: PITs that weigh as much as the uncorrected target.
         holding_rate: Yearly carrying cost as a share of inventory value.
         review: 'periodic' (order on review days) or 'continuous' (check every day).
         spike_signals: Let BLENDED read the spike windows of
@@ -112,6 +120,9 @@ class SimulationConfig(BaseModel):
     sparse_bootstrap_weeks: int = Field(default=26, ge=2, le=104)
     classic_service_level: float = Field(default=0.95, gt=0.5, lt=1.0)
     classic_levels: tuple[float, ...] = ()
+    ltd_calibration: bool = True
+    calibration_origins: int = Field(default=3, ge=0, le=12)
+    calibration_prior: float = Field(default=30.0, ge=0.0)
     holding_rate: float = Field(default=0.25, gt=0.0, le=2.0)
     review: Literal["periodic", "continuous"] = "periodic"
     spike_signals: bool = True
@@ -154,12 +165,15 @@ class SimulationResult:
         series: KPIs per policy and series (with ``abc`` and the BLENDED ``assigned_policy``).
         daily: Per policy and day: ``inventory_value, demand, sales``.
         config: The settings used.
+        calibration: Per calibration group: PITs scored, the uncorrected coverage and the level
+            planned at for each class target (empty without ``ltd_calibration``).
     """
 
     kpis: pd.DataFrame
     series: pd.DataFrame
     daily: pd.DataFrame
     config: SimulationConfig
+    calibration: pd.DataFrame = field(default_factory=pd.DataFrame)
 
 
 def weekly_bootstrap_paths(history: np.ndarray, horizon: int, n_paths: int, weeks: int,
@@ -194,42 +208,6 @@ def weekly_bootstrap_paths(history: np.ndarray, horizon: int, n_paths: int, week
     return out.reshape(len(window), n_paths, n_weeks * 7)[:, :, :horizon]
 
 
-def _demand_matrix(data: Dataset, keys: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, pd.DatetimeIndex]:
-    """Units per series and day (NaN on censored days and before launch) and each series' first day."""
-    dates = pd.date_range(data.start_date, data.end_date, freq="D")
-    codes = data.sales[list(SERIES_KEY)].merge(keys.reset_index(), on=list(SERIES_KEY), how="left")["index"]
-    day = (data.sales["date"] - data.start_date).dt.days.to_numpy()
-    values = np.full((len(keys), len(dates)), np.nan)
-    units = data.sales["units"].to_numpy(dtype=float).copy()
-    units[data.sales["censored"].to_numpy(dtype=bool)] = np.nan
-    values[codes.to_numpy(), day] = units
-    first = np.full(len(keys), len(dates))
-    np.minimum.at(first, codes.to_numpy(), day)
-    return values, first, dates
-
-
-def _true_demand(data: Dataset, keys: pd.DataFrame, y: np.ndarray, first: np.ndarray,
-                 dates: pd.DatetimeIndex, days: int, demand: pd.DataFrame | None) -> np.ndarray:
-    sim = y[:, -days:]
-    launched = (np.arange(len(dates))[None, -days:] >= first[:, None])
-    if demand is not None:
-        truth = keys.merge(demand, on=list(SERIES_KEY), how="left")
-        pivot = truth.pivot_table(index=list(SERIES_KEY), columns="date", values="demand", aggfunc="sum")
-        pivot = pivot.reindex(pd.MultiIndex.from_frame(keys)).reindex(columns=dates[-days:])
-        return np.where(launched, np.nan_to_num(pivot.to_numpy(dtype=float)), 0.0)
-    # Stockout days recorded no demand; replay the series' mean over the replayed year there instead.
-    with np.errstate(all="ignore"):
-        level = np.nan_to_num(np.nanmean(sim, axis=1), nan=0.0)
-    return np.where(launched, np.where(np.isnan(sim), level[:, None], sim), 0.0)
-
-
-def _sku_values(data: Dataset, skus: pd.Series, column: str, default: float) -> np.ndarray:
-    if data.skus is None or column not in data.skus:
-        return np.full(len(skus), default)
-    mapping = data.skus.set_index("sku")[column]
-    return skus.map(mapping).astype(float).fillna(default).to_numpy()
-
-
 def _forecast_paths(forecaster: Forecaster, hist: Dataset, keys: pd.DataFrame, fallback: np.ndarray,
                     horizon: int, n_paths: int, seed: int) -> np.ndarray:
     """Paths of ``forecaster`` re-fitted on ``hist``, in the order of ``keys``.
@@ -251,8 +229,14 @@ def _forecast_paths(forecaster: Forecaster, hist: Dataset, keys: pd.DataFrame, f
 def _plan(
     data: Dataset, rules: Rules, cfg: SimulationConfig, keys: pd.DataFrame, y_hist: np.ndarray,
     launched: np.ndarray, as_of: pd.Timestamp, step: int, forecaster: Forecaster | None,
+    calibration: LeadTimeDemandCalibration | None = None, record_only: bool = False,
 ) -> tuple[dict[str, tuple[np.ndarray, np.ndarray]], pd.DataFrame]:
-    """(s, S) of every policy for every series, planned on the data up to ``as_of``."""
+    """(s, S) of every policy for every series, planned on the data up to ``as_of``.
+
+    With ``calibration``, BLENDED plans at the levels its realized lead-time demand so far implies,
+    and the plan's path totals are recorded for scoring once observed; ``record_only`` stops there
+    (the rolling origins before the replay that warm the calibration up).
+    """
     n = len(keys)
     hist = data.truncate(as_of)
     idx = np.flatnonzero(launched)
@@ -283,6 +267,12 @@ def _plan(
     lead_mean = np.array([d.mean for d in ctx.lead_distributions])
     lead_std = np.array([d.std for d in ctx.lead_distributions])
     R = rules.review_period_days
+    groups = calibration_groups(ctx.assigned["pattern"], lead_mean)
+    if calibration is not None:
+        calibration.record(y_hist.shape[1], idx, blended_paths.values, np.ceil(lead_mean).astype(int) + R,
+                           groups)
+    if record_only:
+        return {}, ctx.assigned[[*SERIES_KEY, "abc", "policy"]]
 
     def full(s_sub: np.ndarray, big_s_sub: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         s, big_s = np.zeros(n), np.zeros(n)
@@ -294,7 +284,12 @@ def _plan(
             spikes = detect_spikes(hist, horizon_days=min(horizon + cfg.replan_days, 300))
             ctx = prepare_context(hist, blended_paths, rules, as_of, spike_windows=spikes, audit=audit,
                                   segments=ctx.assigned[segment_columns])
-        pol = compute_policies(hist, blended_paths, rules, as_of, random_state=seed, context=ctx)
+        bctx = ctx
+        if calibration is not None:
+            targets = ctx.assigned["service_level"].to_numpy(dtype=float)
+            levels = calibration.levels(groups, targets)
+            bctx = replace(ctx, assigned=ctx.assigned.assign(service_level=levels))
+        pol = compute_policies(hist, blended_paths, rules, as_of, random_state=seed, context=bctx)
         plans[BLENDED] = full(pol["reorder_point"].to_numpy(), pol["order_up_to"].to_numpy())
     if ALL_JIT in cfg.policies:
         lead = draw_lead_times(ctx.lead_distributions, lead_uniforms(ctx.assigned["sku"], cfg.n_paths, seed))
@@ -346,7 +341,7 @@ def simulate(
     """
     cfg = config or SimulationConfig()
     keys = data.series()
-    y, first, dates = _demand_matrix(data, keys)
+    y, first, dates = demand_matrix(data, keys)
     if len(dates) - cfg.days < MIN_HISTORY_DAYS:
         raise ValueError(
             f"The 'days' to simulate ({cfg.days}) leave {len(dates) - cfg.days} days of history; need at "
@@ -356,11 +351,11 @@ def simulate(
     days, n, k = cfg.days, len(keys), len(names)
     n_replans = -(-days // cfg.replan_days)
     t0 = len(dates) - days
-    true = _true_demand(data, keys, y, first, dates, days, demand)
-    unit_cost = _sku_values(data, keys["sku"], "unit_cost", 1.0)
-    unit_price = _sku_values(data, keys["sku"], "unit_price", 1.0)
-    moq = _sku_values(data, keys["sku"], "moq", 0.0)
-    pack = _sku_values(data, keys["sku"], "pack_size", 1.0)
+    true = true_demand(data, keys, y, first, dates, days, demand)
+    unit_cost = sku_values(data, keys["sku"], "unit_cost", 1.0)
+    unit_price = sku_values(data, keys["sku"], "unit_price", 1.0)
+    moq = sku_values(data, keys["sku"], "moq", 0.0)
+    pack = sku_values(data, keys["sku"], "pack_size", 1.0)
     truth_audit = audit_lead_times(data, data.end_date, LeadTimeConfig(
         **{**rules.lead_time.model_dump(), "half_life_days": 1e9}))
     dists = [truth_audit.for_sku(s) for s in keys["sku"]]
@@ -381,13 +376,26 @@ def simulate(
     # Re-plans ``holdout_days`` apart: a combination's members fitted at one plan are its holdout members
     # at the next, so each is fitted once.
     member_fits: dict[tuple[object, ...], Forecaster] = {}
+    calibration = None
+    if cfg.ltd_calibration and BLENDED in cfg.policies:
+        calibration = LeadTimeDemandCalibration(prior_weight=cfg.calibration_prior, seed=cfg.seed)
+        for back in range(cfg.calibration_origins, 0, -1):
+            origin = t0 - back * cfg.replan_days
+            if origin - 1 < MIN_HISTORY_DAYS:
+                continue
+            with shared_member_fits(member_fits):
+                _plan(data, rules, cfg.model_copy(update={"policies": (BLENDED,)}), keys, y[:, :origin],
+                      first <= origin - 1, dates[origin - 1], 10_000 + back, forecaster, calibration, True)
+            log.info("calibration origin %s recorded", dates[origin - 1].date())
     for t in range(days):
         active = first <= t0 + t
         if t % cfg.replan_days == 0:
             as_of = dates[t0 + t - 1]
+            if calibration is not None:
+                calibration.update(y[:, : t0 + t])
             with shared_member_fits(member_fits):
                 plans, assigned = _plan(data, rules, cfg, keys, y[:, : t0 + t], first <= t0 + t - 1, as_of,
-                                        t, forecaster)
+                                        t, forecaster, calibration)
             # A later plan's holdouts reach back at most two re-plans (holdout_folds <= 2).
             prune_member_fits(member_fits, as_of - pd.Timedelta(days=2 * cfg.replan_days))
             s = np.stack([plans[p][0] for p in names])
@@ -443,7 +451,11 @@ def simulate(
         "policy": np.repeat(names, days), "day": np.tile(np.arange(days), k),
         "date": np.tile(dates[t0:].to_numpy(), k), "inventory_value": daily_value.ravel(),
     })
-    return SimulationResult(summarise(series, cfg.holding_rate, days), series, daily, cfg)
+    table = pd.DataFrame()
+    if calibration is not None:
+        calibration.update(y)
+        table = calibration.coverage_table(tuple(sorted(set(rules.service_levels.values()))))
+    return SimulationResult(summarise(series, cfg.holding_rate, days), series, daily, cfg, table)
 
 
 __all__: Sequence[str] = (

@@ -76,6 +76,7 @@ def simulate_command(
 
     from forecasting.infrastructure.settings import get_settings
     from forecasting.inventory.frontier import (
+        calibration_table,
         class_service,
         compare_to_frontier,
         frontier_table,
@@ -137,6 +138,8 @@ def simulate_command(
     console.print(kpi_table(kpis, f"Policy simulation over {config.days} days"))
     console.print(frontier_table(comparison))
     console.print(service_table(service))
+    if not result.calibration.empty:
+        console.print(calibration_table(result.calibration))
     if not with_cost:
         console.print("no unit_cost / unit_price for every SKU: total cost not reported (add a skus table or "
                       "run `blendcast demo-suppliers`)", highlight=False)
@@ -147,6 +150,7 @@ def simulate_command(
             kpis.to_csv(tmp / "kpis.csv", index=False)
             comparison.to_csv(tmp / "frontier.csv", index=False)
             service.to_csv(tmp / "class_service.csv", index=False)
+            result.calibration.to_csv(tmp / "ltd_calibration.csv", index=False)
             result.series.to_csv(tmp / "series_kpis.csv", index=False)
             write_chart(kpis, tmp / "inventory_vs_fill_rate.png")
             write_frontier_chart(kpis, tmp / "frontier.png")
@@ -155,7 +159,8 @@ def simulate_command(
                 shutil.move(str(file), out / file.name)
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
-        console.print(f"wrote kpis.json, kpis.csv, frontier.csv, class_service.csv, series_kpis.csv, "
+        console.print(f"wrote kpis.json, kpis.csv, frontier.csv, class_service.csv, ltd_calibration.csv, "
+                      f"series_kpis.csv, "
                       f"inventory_vs_fill_rate.png and frontier.png to {out}", highlight=False)
 
 

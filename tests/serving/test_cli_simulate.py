@@ -37,6 +37,7 @@ def test_simulate_sweeps_the_classic_formula_and_reports_cost(data_dir: Path, tm
     assert result.exit_code == 0, result.output
     assert {p.name for p in out.iterdir()} == {"kpis.json", "kpis.csv", "series_kpis.csv", "frontier.csv",
                                                "class_service.csv", "inventory_vs_fill_rate.png",
+                                               "ltd_calibration.csv",
                                                "frontier.png"}
     kpis = pd.read_csv(out / "kpis.csv")
     assert set(kpis["policy"]) == {"ALL_JIT", "ALL_SAFETY_STOCK", "BLENDED", "ALL_SAFETY_STOCK@0.8",

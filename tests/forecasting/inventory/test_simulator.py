@@ -134,8 +134,9 @@ def test_a_combination_forecaster_fits_each_member_once_per_replan() -> None:
     forecaster = Combination(members={"naive": _CountingNaive()}, holdout_days=28, holdout_folds=2)
     result = simulate(data, load_rules(), SimulationConfig(days=84, n_paths=50),
                       demand=catalogue.truth.mean, forecaster=forecaster)
-    # Three re-plans 28 days apart, two holdout windows: the first plan fits at T-56, T-28 and T; each
-    # later plan's holdouts are earlier plans' origins, so it adds one fit.
-    assert len(_CountingNaive.fits) == 5
-    assert len(set(_CountingNaive.fits)) == 5
+    # Three calibration origins (T-84, T-56, T-28) and three re-plans (T, T+28, T+56) 28 days apart, two
+    # holdout windows: the first origin fits at T-140, T-112 and T-84; every later plan's holdouts are
+    # earlier plans' origins, so it adds one fit.
+    assert len(_CountingNaive.fits) == 8
+    assert len(set(_CountingNaive.fits)) == 8
     assert result.kpis.loc[result.kpis["policy"] == BLENDED, "fill_rate"].notna().all()

@@ -1,0 +1,50 @@
+"""The replay's inputs as arrays: demand per series and day, true demand, per-SKU money figures."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from features.dataset import Dataset
+from features.schema import SERIES_KEY
+
+
+def demand_matrix(data: Dataset, keys: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, pd.DatetimeIndex]:
+    """Units per series and day (NaN on censored days and before launch) and each series' first day."""
+    dates = pd.date_range(data.start_date, data.end_date, freq="D")
+    codes = data.sales[list(SERIES_KEY)].merge(keys.reset_index(), on=list(SERIES_KEY), how="left")["index"]
+    day = (data.sales["date"] - data.start_date).dt.days.to_numpy()
+    values = np.full((len(keys), len(dates)), np.nan)
+    units = data.sales["units"].to_numpy(dtype=float).copy()
+    units[data.sales["censored"].to_numpy(dtype=bool)] = np.nan
+    values[codes.to_numpy(), day] = units
+    first = np.full(len(keys), len(dates))
+    np.minimum.at(first, codes.to_numpy(), day)
+    return values, first, dates
+
+
+def true_demand(data: Dataset, keys: pd.DataFrame, y: np.ndarray, first: np.ndarray,
+                dates: pd.DatetimeIndex, days: int, demand: pd.DataFrame | None) -> np.ndarray:
+    """Demand replayed per series and day of the last ``days``: ``demand`` if given, else the sales."""
+    sim = y[:, -days:]
+    launched = (np.arange(len(dates))[None, -days:] >= first[:, None])
+    if demand is not None:
+        truth = keys.merge(demand, on=list(SERIES_KEY), how="left")
+        pivot = truth.pivot_table(index=list(SERIES_KEY), columns="date", values="demand", aggfunc="sum")
+        pivot = pivot.reindex(pd.MultiIndex.from_frame(keys)).reindex(columns=dates[-days:])
+        return np.where(launched, np.nan_to_num(pivot.to_numpy(dtype=float)), 0.0)
+    # Stockout days recorded no demand; replay the series' mean over the replayed year there instead.
+    with np.errstate(all="ignore"):
+        level = np.nan_to_num(np.nanmean(sim, axis=1), nan=0.0)
+    return np.where(launched, np.where(np.isnan(sim), level[:, None], sim), 0.0)
+
+
+def sku_values(data: Dataset, skus: pd.Series, column: str, default: float) -> np.ndarray:
+    """Column of the ``skus`` table per SKU of ``skus`` (``default`` where missing)."""
+    if data.skus is None or column not in data.skus:
+        return np.full(len(skus), default)
+    mapping = data.skus.set_index("sku")[column]
+    return skus.map(mapping).astype(float).fillna(default).to_numpy()
+
+
+__all__ = ["demand_matrix", "sku_values", "true_demand"]
