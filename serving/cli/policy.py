@@ -80,8 +80,12 @@ def _horizon(data: Dataset, rules: Rules, as_of: pd.Timestamp) -> tuple[int, int
 
 def _fit_paths(
     data: Dataset, model: str | None, horizon: int, n_paths: int, seed: int
-) -> tuple[str, SamplePaths]:
-    """Fit the requested model (or the default with its fallbacks) and draw the paths."""
+) -> tuple[str, SamplePaths, pd.DataFrame]:
+    """Fit the requested model (or the default with its fallbacks); its paths and forecast frame.
+
+    The forecast (the weekly job's quantile levels) feeds the spike detector, as in the weekly job.
+    """
+    from features.schema import M5_QUANTILES
     from models.base import Forecaster
     from models.registry import make_model
 
@@ -99,7 +103,8 @@ def _fit_paths(
         try:
             with console.status(f"fitting {name} on {len(data.series())} series"):
                 estimator.fit(data)
-                return name, estimator.sample_paths(horizon, n_paths, random_state=seed)
+                paths = estimator.sample_paths(horizon, n_paths, random_state=seed)
+                return name, paths, estimator.predict(paths.horizon, M5_QUANTILES)
         except Exception as exc:  # a failed model must not stop planning: fall back to the next one
             if model:
                 raise
@@ -140,6 +145,7 @@ def policy_command(
     """Segment, assign a policy and compute safety stock, reorder point and order quantity per SKU-channel."""
     from forecasting.inventory.policy import compute_policies, pool_by_sku, prepare_context
     from forecasting.inventory.rules import load_rules
+    from forecasting.signals.spikes import detect_spikes
 
     setup_logging("WARNING")
     with bad_input_exits():
@@ -149,9 +155,12 @@ def policy_command(
             raise ValueError(f"--n-paths must be >= 50 for stable quantiles. Got {n_paths}.")
         dataset, date = load_data_as_of(data, as_of)
         needed, horizon = _horizon(dataset, rules, date)
-        name, paths = _fit_paths(dataset, model, horizon, n_paths, seed)
-        context = prepare_context(dataset, paths, rules, date)
-        frame = compute_policies(dataset, paths, rules, date, random_state=seed, context=context)
+        name, paths, forecasts = _fit_paths(dataset, model, horizon, n_paths, seed)
+        # Spike windows as the weekly job reads them, so both assign SEASONAL_HYBRID alike.
+        spikes = detect_spikes(dataset, forecasts)
+        context = prepare_context(dataset, paths, rules, date, spikes)
+        frame = compute_policies(dataset, paths, rules, date, spike_windows=spikes, random_state=seed,
+                                 context=context)
         pooled = pool_by_sku(dataset, paths, rules, frame, random_state=seed, context=context)
         if out is not None:
             _write_frame(frame, out)

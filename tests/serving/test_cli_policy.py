@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 from typer.testing import CliRunner
@@ -62,3 +63,37 @@ def test_suppliers_prints_the_audit(data_dir: Path, tmp_path: Path) -> None:
     suppliers = pd.read_csv(data_dir / "suppliers.csv")
     assert set(audit["supplier"]) >= set(suppliers["supplier"])
     assert audit["mean_days"].gt(0).all()
+
+
+def test_policy_reads_spike_windows_like_the_weekly_job(tmp_path: Path) -> None:
+    """The CLI assigns SEASONAL_HYBRID from the same spike windows and gives the weekly job's quantities."""
+    from features.schema import M5_QUANTILES
+    from features.validation import build_dataset
+    from forecasting.inventory.policy import compute_policies, prepare_context
+    from forecasting.inventory.rules import load_rules
+    from forecasting.signals.spikes import detect_spikes
+    from models.baselines import SeasonalNaive
+
+    catalogue = generate_catalogue(30, 2, 660, 3)  # ends 2024-10-21: the gift-set peaks lie ahead
+    folder = tmp_path / "data"
+    folder.mkdir()
+    write_tables(catalogue.tables, folder, fmt="csv")
+    out = tmp_path / "policies.csv"
+    result = runner.invoke(build_app(), ["policy", "--data", str(folder), "--model", "seasonal_naive",
+                                         "--n-paths", "100", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    cli = pd.read_csv(out)
+    assert (cli["policy"] == "SEASONAL_HYBRID").any()
+    # What the weekly job's plan stage computes on the same data, model, horizon and seed.
+    data = build_dataset(catalogue.tables)
+    model = SeasonalNaive(random_state=0).fit(data)
+    paths = model.sample_paths(28, 100, random_state=0)
+    spikes = detect_spikes(data, model.predict(28, M5_QUANTILES))
+    rules = load_rules()
+    ctx = prepare_context(data, paths, rules, data.end_date, spikes)
+    job = compute_policies(data, paths, rules, data.end_date, spike_windows=spikes, random_state=0,
+                           context=ctx)
+    merged = cli.merge(job, on=["sku", "channel"], suffixes=("_cli", "_job"))
+    assert len(merged) == len(job)
+    assert (merged["policy_cli"] == merged["policy_job"]).all()
+    assert np.allclose(merged["reorder_point_cli"], merged["reorder_point_job"])
