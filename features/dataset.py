@@ -28,6 +28,8 @@ class Dataset:
         promotions: Planned and past promotions.
         inventory: Current stock positions.
         warnings: Non-fatal findings of validation (e.g. SKUs missing from ``skus``).
+        stockout_runs: Zero runs censored as likely stockouts when ``sales`` had no ``in_stock``
+            (see :mod:`features.stockouts`); None when the inference was off.
     """
 
     sales: pd.DataFrame
@@ -38,6 +40,7 @@ class Dataset:
     promotions: pd.DataFrame | None = None
     inventory: pd.DataFrame | None = None
     warnings: list[str] = field(default_factory=list)
+    stockout_runs: pd.DataFrame | None = None
 
     @property
     def start_date(self) -> pd.Timestamp:
@@ -67,4 +70,15 @@ class Dataset:
         receipts = self.receipts
         if receipts is not None:
             receipts = receipts[receipts["received_on"] <= cutoff].reset_index(drop=True)
-        return replace(self, sales=sales, receipts=receipts, warnings=list(self.warnings))
+        runs = self.stockout_runs
+        if runs is not None and len(runs):
+            # An inferred run is only known once a sale ends it: runs ending after the cutoff were not
+            # known at it, so their days are zero sales again (no peeking into the future).
+            unknown = runs["end"] >= cutoff
+            if unknown.any():
+                from features.stockouts import run_rows
+
+                sales = sales.copy()
+                sales.loc[run_rows(sales, runs[unknown]), "censored"] = False
+            runs = runs[~unknown].reset_index(drop=True)
+        return replace(self, sales=sales, receipts=receipts, warnings=list(self.warnings), stockout_runs=runs)

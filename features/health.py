@@ -86,8 +86,20 @@ def health_report(dataset: Dataset, *, short_history_days: int = SHORT_HISTORY_D
     tables = {
         f.name: len(getattr(dataset, f.name))
         for f in fields(dataset)
-        if f.name != "warnings" and getattr(dataset, f.name) is not None
+        if f.name not in ("warnings", "stockout_runs") and getattr(dataset, f.name) is not None
     }
+    runs = dataset.stockout_runs
+    inferred: list[dict[str, Any]] = []
+    if runs is not None and len(runs):
+        table = runs.sort_values("days", ascending=False)
+        inferred = [
+            {"sku": str(sku), "channel": str(channel), "start": str(start.date()), "end": str(end.date()),
+             "days": int(days), "recent_mean": round(float(mean), 3), "probability": float(prob)}
+            for sku, channel, start, end, days, mean, prob in zip(
+                table["sku"], table["channel"], pd.to_datetime(table["start"]), pd.to_datetime(table["end"]),
+                table["days"].to_numpy(int), table["recent_mean"].to_numpy(float),
+                table["probability"].to_numpy(float), strict=True)
+        ]
     return {
         "series": n_series,
         "skus": int(sales["sku"].nunique()),
@@ -102,6 +114,9 @@ def health_report(dataset: Dataset, *, short_history_days: int = SHORT_HISTORY_D
         "series_without_sales": int((total_units == 0).sum()),
         "tables": tables,
         "implausible_rows": int(outliers.sum()),
+        "stockout_inference": runs is not None,
+        "inferred_stockout_runs": inferred,
+        "inferred_stockout_days": int(sum(r["days"] for r in inferred)),
         "warnings": [*dataset.warnings, *([_outlier_warning(sales, outliers)] if outliers.any() else [])],
     }
 
@@ -116,12 +131,20 @@ def format_health_report(report: dict[str, Any], *, title: str = "Data health") 
         ("sales rows (completed)", f"{report['rows']:,}"),
         ("zero-sales share (uncensored rows)", f"{report['zero_share']:.1%}"),
         ("censored rows (in_stock = 0)", f"{report['censored_rows']:,}"),
+        ("inferred stockout runs (days)", (
+            f"{len(report.get('inferred_stockout_runs', [])):,} ({report.get('inferred_stockout_days', 0):,})"
+            if report.get("stockout_inference") else "off (or in_stock given)")),
         (f"short series (< {report['short_history_days']} days)", f"{report['short_series']:,}"),
         ("series without any sales", f"{report['series_without_sales']:,}"),
     ]
     rows += [(f"table {name}", f"{count:,} rows") for name, count in report["tables"].items()]
     width = max(len(name) for name, _ in rows)
     lines = [title, "=" * len(title), *(f"{name.ljust(width)}  {value}" for name, value in rows)]
+    runs = report.get("inferred_stockout_runs", [])
+    if runs:
+        lines.append(f"longest inferred stockout runs (censored; {len(runs)} in all, longest first):")
+        lines += [f"  {r['sku']}/{r['channel']} {r['start']} .. {r['end']} ({r['days']} days, recent mean "
+                  f"{r['recent_mean']:g}/day, probability {r['probability']:.1e})" for r in runs[:10]]
     lines.append(f"warnings: {len(report['warnings'])}")
     lines += [f"  - {w}" for w in report["warnings"]]
     return "\n".join(lines)

@@ -21,6 +21,7 @@ import sqlalchemy as sa
 from features.dataset import Dataset
 from features.errors import DataValidationError
 from features.schema import TABLES
+from features.stockouts import StockoutInference
 from features.validation import build_dataset
 
 logger = logging.getLogger(__name__)
@@ -153,19 +154,20 @@ def read_sql_tables(url: str) -> dict[str, pd.DataFrame]:
         engine.dispose()
 
 
-def load_dataset(path: Path, *, freq: str = "D") -> Dataset:
+def load_dataset(path: Path, *, freq: str = "D", stockouts: StockoutInference | None = None) -> Dataset:
     """Read and validate a data directory into a :class:`~features.dataset.Dataset`.
 
     Args:
         path: The data directory.
         freq: Sales grid, see :func:`features.validation.build_dataset`.
+        stockouts: Infer stockout runs when ``sales`` has no ``in_stock`` (None: off).
     """
-    return build_dataset(read_tables(Path(path)), freq=freq)
+    return build_dataset(read_tables(Path(path)), freq=freq, stockouts=stockouts)
 
 
-def load_dataset_sql(url: str, *, freq: str = "D") -> Dataset:
+def load_dataset_sql(url: str, *, freq: str = "D", stockouts: StockoutInference | None = None) -> Dataset:
     """Read and validate the canonical tables of a SQL database into a Dataset."""
-    return build_dataset(read_sql_tables(url), freq=freq)
+    return build_dataset(read_sql_tables(url), freq=freq, stockouts=stockouts)
 
 
 def write_tables(tables: Mapping[str, pd.DataFrame], out_dir: Path, fmt: str = "parquet") -> list[Path]:

@@ -21,6 +21,7 @@ from features.dates import isolated_dates, parse_date_column
 from features.errors import DataValidationError
 from features.row_rules import RULES
 from features.schema import TABLES, ColumnKind, TableSpec
+from features.stockouts import StockoutInference, censor_inferred_runs
 
 logger = logging.getLogger(__name__)
 
@@ -259,7 +260,8 @@ def _validate(name: str, frame: pd.DataFrame) -> tuple[pd.DataFrame, Factors]:
     return typed, factors
 
 
-def build_dataset(tables: Mapping[str, pd.DataFrame], *, freq: str = "D") -> Dataset:
+def build_dataset(tables: Mapping[str, pd.DataFrame], *, freq: str = "D",
+                  stockouts: StockoutInference | None = None) -> Dataset:
     """Validate a bundle of canonical tables, cross-check them and complete ``sales``.
 
     Completion gives every series one row per period from its first row to the last date of the whole
@@ -272,6 +274,8 @@ def build_dataset(tables: Mapping[str, pd.DataFrame], *, freq: str = "D") -> Dat
         freq: Period of the sales grid: ``"D"`` (daily, the Dataset contract the models read), ``"W"``
             (weekly, anchored on the data's weekday), ``"MS"`` (month starts) or ``"auto"`` (inferred
             from the dates; used to report on weekly or monthly sources).
+        stockouts: When given and ``sales`` has no ``in_stock`` column, improbable zero runs are
+            censored as likely stockouts (:mod:`features.stockouts`); None leaves zeros as they are.
 
     Returns:
         The validated :class:`~features.dataset.Dataset`; non-fatal findings are in ``warnings``.
@@ -309,9 +313,13 @@ def build_dataset(tables: Mapping[str, pd.DataFrame], *, freq: str = "D") -> Dat
             listed = ", ".join(map(str, unknown_skus[:20])) + (", ..." if len(unknown_skus) > 20 else "")
             warnings.append(f"{len(unknown_skus)} sales SKU(s) missing from the 'skus' table: {listed}")
     completed = _complete(sales, freq, validated["sales"][1])
+    runs = None
+    if stockouts is not None and "in_stock" not in sales.columns:
+        completed, runs, notes = censor_inferred_runs(completed, stockouts)
+        warnings.extend(notes)
     for message in warnings:
         logger.warning(message)
-    return Dataset(sales=completed, warnings=warnings, **typed)
+    return Dataset(sales=completed, warnings=warnings, stockout_runs=runs, **typed)
 
 
 def infer_frequency(dates: pd.Series) -> str:

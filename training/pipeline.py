@@ -181,11 +181,12 @@ class _Stages:
         self.report(f"[{index}/{len(STAGES)}] {name} done in {self.timings[name]:.1f} s")
 
 
-def _load(options: TrainOptions) -> Dataset:
+def _load(options: TrainOptions, settings: Settings) -> Dataset:
+    stockouts = settings.stockout_inference()
     if options.data_dir is not None:
-        return load_dataset(Path(options.data_dir))
+        return load_dataset(Path(options.data_dir), stockouts=stockouts)
     assert options.database_url is not None
-    return load_dataset_sql(options.database_url)
+    return load_dataset_sql(options.database_url, stockouts=stockouts)
 
 
 def run_training(
@@ -215,7 +216,7 @@ def run_training(
     options.check()
     stages = _Stages(options.fail_at, report)
     with stages.stage("load"):
-        data = _load(options)  # bad input fails here, before the store or the registry is touched
+        data = _load(options, settings)  # bad input fails here, before the store or the registry is touched
         health = health_report(data)
     settings.ensure_home()
     store = ResultStore.from_settings(settings)

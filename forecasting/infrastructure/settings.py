@@ -5,9 +5,13 @@ from __future__ import annotations
 import math
 from functools import cache, cached_property
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pydantic import Field, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+if TYPE_CHECKING:
+    from features.stockouts import StockoutInference
 
 
 class Settings(BaseSettings):
@@ -38,6 +42,9 @@ class Settings(BaseSettings):
         holding_rate: Yearly cost of holding stock as a fraction of its value (realized KPIs).
         public_pages: Serve the /ui pages and /reports without a key (off: a read key via header or the
             login form's cookie is needed).
+        infer_stockouts: When ``sales`` has no ``in_stock`` column, censor zero runs that are
+            improbable under the series' recent rate as likely stockouts (:mod:`features.stockouts`).
+        stockout_threshold: Probability below which a zero run counts as a stockout, in (0, 1).
     """
 
     model_config = SettingsConfigDict(env_prefix="BLENDCAST_", extra="ignore")
@@ -61,6 +68,8 @@ class Settings(BaseSettings):
     ss_turnover_floor: float = 3.0
     holding_rate: float = 0.25
     public_pages: bool = False
+    infer_stockouts: bool = True
+    stockout_threshold: float = 0.001
 
     @field_validator("horizon")
     @classmethod
@@ -79,6 +88,20 @@ class Settings(BaseSettings):
         if info.field_name in ("run_out_probability", "holding_rate") and value >= 1:
             raise ValueError(f"{name} must be below 1 (a fraction). Got {value}. Fix: e.g. 0.25.")
         return value
+
+    @field_validator("stockout_threshold")
+    @classmethod
+    def _check_stockout_threshold(cls, value: float) -> float:
+        if not 0 < value < 1:
+            raise ValueError(f"BLENDCAST_STOCKOUT_THRESHOLD must be a probability in (0, 1), e.g. 0.001. "
+                             f"Got {value}. Set BLENDCAST_INFER_STOCKOUTS=false to turn the inference off.")
+        return value
+
+    def stockout_inference(self) -> StockoutInference | None:
+        """The stockout inference the data loaders apply, or None when it is off."""
+        from features.stockouts import StockoutInference
+
+        return StockoutInference(threshold=self.stockout_threshold) if self.infer_stockouts else None
 
     @field_validator("n_jobs")
     @classmethod

@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from features.dataset import Dataset
+    from features.stockouts import StockoutInference
 
 T = TypeVar("T")
 
@@ -54,6 +55,31 @@ def setup_logging(level: str = "INFO") -> None:
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
 
+INFER_STOCKOUTS_HELP = ("Without an in_stock column, censor zero runs improbable under the series' recent "
+                        "rate as likely stockouts (default: BLENDCAST_INFER_STOCKOUTS, on).")
+STOCKOUT_THRESHOLD_HELP = ("Probability in (0, 1) below which a zero run counts as a stockout "
+                           "(default: BLENDCAST_STOCKOUT_THRESHOLD, 0.001).")
+
+
+def stockout_inference(infer: bool | None, threshold: float | None) -> StockoutInference | None:
+    """The stockout inference of ``--infer-stockouts`` / ``--stockout-threshold`` over the settings.
+
+    Raises:
+        ValueError: If the threshold is outside (0, 1) (naming the option and the fix).
+    """
+    from features.stockouts import StockoutInference
+    from forecasting.infrastructure.settings import get_settings
+
+    settings = get_settings()
+    if not (settings.infer_stockouts if infer is None else infer):
+        return None
+    value = settings.stockout_threshold if threshold is None else threshold
+    if not 0 < value < 1:
+        raise ValueError(f"--stockout-threshold must be a probability in (0, 1), e.g. 0.001. Got {value}. "
+                         "Use --no-infer-stockouts to turn the inference off.")
+    return StockoutInference(threshold=value)
+
+
 def load_data_as_of(data_dir: Path, as_of: str | None) -> tuple[Dataset, pd.Timestamp]:
     """Load ``--data`` and cut it at ``--as-of`` (default: its last sales date).
 
@@ -70,7 +96,7 @@ def load_data_as_of(data_dir: Path, as_of: str | None) -> tuple[Dataset, pd.Time
         )
     if not data_dir.is_dir():
         raise NotADirectoryError(f"--data must be a directory holding sales.csv. Got the file '{data_dir}'.")
-    data = load_dataset(data_dir)
+    data = load_dataset(data_dir, stockouts=stockout_inference(None, None))
     if as_of is None:
         return data, data.end_date
     try:

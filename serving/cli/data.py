@@ -14,7 +14,15 @@ from typing import TYPE_CHECKING
 
 import typer
 
-from serving.cli.common import bad_input_exits, console, fail, setup_logging
+from serving.cli.common import (
+    INFER_STOCKOUTS_HELP,
+    STOCKOUT_THRESHOLD_HELP,
+    bad_input_exits,
+    console,
+    fail,
+    setup_logging,
+    stockout_inference,
+)
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -148,6 +156,12 @@ def validate_command(
     plot: Path | None = typer.Option(
         None, "--plot", help="Also save a PNG of history length and zero share."
     ),
+    infer_stockouts: bool | None = typer.Option(
+        None, "--infer-stockouts/--no-infer-stockouts", help=INFER_STOCKOUTS_HELP
+    ),
+    stockout_threshold: float | None = typer.Option(
+        None, "--stockout-threshold", help=STOCKOUT_THRESHOLD_HELP
+    ),
 ) -> None:
     """Validate canonical tables and print the data health report (exit code 2 on bad data)."""
     from features.health import format_health_report, health_report, plot_health
@@ -158,11 +172,12 @@ def validate_command(
     if (data_dir is None) == (database is None):
         raise fail("Give exactly one source: a data directory or --database URL.")
     with bad_input_exits(), console.status("validating ..."):
+        stockouts = stockout_inference(infer_stockouts, stockout_threshold)
         if database is not None:
-            dataset = load_dataset_sql(database, freq=freq.value)
+            dataset = load_dataset_sql(database, freq=freq.value, stockouts=stockouts)
         else:
             assert data_dir is not None
-            dataset = load_dataset(data_dir, freq=freq.value)
+            dataset = load_dataset(data_dir, freq=freq.value, stockouts=stockouts)
     source = database if database is not None else str(data_dir)
     _say(format_health_report(health_report(dataset), title=f"Data health of {source}"))
     if plot is not None:

@@ -21,13 +21,22 @@ from rich.table import Table
 
 from features.schema import M5_QUANTILES, parse_quantiles, quantile_column
 from models.registry import MODEL_NAMES, MODELS
-from serving.cli.common import bad_input_exits, console, err_console, setup_logging
+from serving.cli.common import (
+    INFER_STOCKOUTS_HELP,
+    STOCKOUT_THRESHOLD_HELP,
+    bad_input_exits,
+    console,
+    err_console,
+    setup_logging,
+    stockout_inference,
+)
 
 if TYPE_CHECKING:
     import numpy as np
     import pandas as pd
 
     from features.dataset import Dataset
+    from features.stockouts import StockoutInference
     from models.base import SamplePaths
 
 log = logging.getLogger(__name__)
@@ -37,7 +46,7 @@ DEFAULT_QUANTILES_TEXT = ",".join(map(str, M5_QUANTILES))
 DEFAULT_BACKTEST_MODELS = ("seasonal_naive", "lightgbm", "ets", "tsb", "combination")
 
 
-def _load(data_dir: Path) -> Dataset:
+def _load(data_dir: Path, stockouts: StockoutInference | None = None) -> Dataset:
     from features.readers import load_dataset
 
     if not data_dir.exists():
@@ -47,7 +56,7 @@ def _load(data_dir: Path) -> Dataset:
         )
     if not data_dir.is_dir():
         raise NotADirectoryError(f"--data must be a directory holding sales.csv. Got the file '{data_dir}'.")
-    return load_dataset(data_dir)
+    return load_dataset(data_dir, stockouts=stockouts)
 
 
 def _model_names(models: str) -> list[str]:
@@ -123,6 +132,12 @@ def forecast_command(
              "the series' rows).",
     ),
     n_paths: int = typer.Option(500, "--n-paths", help="Sample paths per series for --totals, >= 50."),
+    infer_stockouts: bool | None = typer.Option(
+        None, "--infer-stockouts/--no-infer-stockouts", help=INFER_STOCKOUTS_HELP
+    ),
+    stockout_threshold: float | None = typer.Option(
+        None, "--stockout-threshold", help=STOCKOUT_THRESHOLD_HELP
+    ),
 ) -> None:
     """Fit on all history and write the forecast (one row per sku, channel, date)."""
     from models.base import check_horizon
@@ -140,7 +155,7 @@ def forecast_command(
         name = _model_names(model)[0]
         if n_jobs < 1:
             raise ValueError(f"--n-jobs must be >= 1. Got {n_jobs}.")
-        dataset = _load(data)
+        dataset = _load(data, stockout_inference(infer_stockouts, stockout_threshold))
         _warn_zero_series(dataset)
         estimator = make_model(name, **_model_params(name, n_jobs, seed))
         with console.status(f"fitting {name} on {len(dataset.series())} series"):
@@ -204,6 +219,12 @@ def backtest_command(
     models: str = typer.Option(",".join(DEFAULT_BACKTEST_MODELS), "--models", help="Comma-separated."),
     n_jobs: int = typer.Option(1, "--n-jobs", help="Workers handed to each model."),
     seed: int = typer.Option(0, "--seed", help="Random seed."),
+    infer_stockouts: bool | None = typer.Option(
+        None, "--infer-stockouts/--no-infer-stockouts", help=INFER_STOCKOUTS_HELP
+    ),
+    stockout_threshold: float | None = typer.Option(
+        None, "--stockout-threshold", help=STOCKOUT_THRESHOLD_HELP
+    ),
 ) -> None:
     """Backtest models on the same rolling windows and print one row per model."""
     from forecasting.evaluation.backtest import backtest
@@ -218,7 +239,7 @@ def backtest_command(
         if n_jobs < 1:
             raise ValueError(f"--n-jobs must be >= 1. Got {n_jobs}.")
         names = _model_names(models)
-        dataset = _load(data)
+        dataset = _load(data, stockout_inference(infer_stockouts, stockout_threshold))
         _warn_zero_series(dataset)
         candidates = {n: make_model(n, **_model_params(n, n_jobs, seed)) for n in names}
         t0 = time.perf_counter()

@@ -204,3 +204,22 @@ def test_import_rejects_unknown_format(tmp_path, m5_tiny_dir):
     result = run("import", "m5", m5_tiny_dir, "--out", tmp_path / "out", "--format", "xlsx")
     assert result.exit_code == 2
     assert not (tmp_path / "out").exists()
+
+
+def test_validate_lists_inferred_stockouts_and_the_flags_control_it(tmp_path):
+    from tests.features.test_stockouts import _sales
+
+    folder = tmp_path / "data"
+    folder.mkdir()
+    _sales().to_csv(folder / "sales.csv", index=False)
+    result = run("validate", folder)
+    assert result.exit_code == 0, result.output
+    assert "inferred stockout runs (days)       1 (20)" in result.stdout
+    assert "busy/web 2024-04-10 .. 2024-04-29" in result.stdout
+    off = run("validate", folder, "--no-infer-stockouts")
+    assert off.exit_code == 0 and "off (or in_stock given)" in off.stdout
+    strict = run("validate", folder, "--stockout-threshold", "1e-40")
+    assert strict.exit_code == 0 and "inferred stockout runs (days)       0 (0)" in strict.stdout
+    bad = run("validate", folder, "--stockout-threshold", "1.5")
+    assert bad.exit_code == 2
+    assert "--stockout-threshold must be a probability in (0, 1)" in " ".join(bad.stderr.split())
