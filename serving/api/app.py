@@ -26,6 +26,7 @@ from forecasting.infrastructure.settings import Settings, get_settings
 from forecasting.persistence import ResultStore
 from serving.api.access_log import AccessLog
 from serving.api.auth import SECURITY_SCHEMES, KeyVerifier
+from serving.api.docs import add_offline_docs
 from serving.api.errors import (
     ApiError,
     api_error_handler,
@@ -140,7 +141,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # A worker process of `serve --workers N` starts without the CLI's logging set-up: the access
         # log and the store's warnings still need a handler.
         logging.basicConfig(level=settings.log_level.upper(),
-                            format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+                            format="%(asctime)s %(levelname)s [%(process)d] %(name)s: %(message)s")
     store = ResultStore.from_settings(settings)
     api_metrics = ApiMetrics()
 
@@ -171,7 +172,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version="1",
         description=DESCRIPTION,
         lifespan=lifespan,
+        docs_url=None,  # served from local files below: FastAPI's pages load a CDN
+        redoc_url=None,
     )
+    add_offline_docs(app)
     app.state.settings = settings
     app.state.store = store
     app.state.served = state

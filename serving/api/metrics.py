@@ -1,17 +1,21 @@
 """Prometheus metrics of the API: requests by route and status, latency, and what is being served.
 
 Each app has its own :class:`prometheus_client.CollectorRegistry` (several apps in one process, as in
-tests, do not collide). With ``--workers N`` each worker process counts its own requests; scrape them
-through one worker per port or sum in Prometheus.
+tests, do not collide). Under ``blendcast serve --workers N`` (N > 1) the workers share their counts
+through prometheus_client's multiprocess mode: ``serve`` sets ``PROMETHEUS_MULTIPROC_DIR`` to an empty
+``$BLENDCAST_HOME/prometheus-multiproc`` before the workers start, each worker writes its values there,
+and any worker's ``/metrics`` answers the sum over all of them (gauges: the most recent value).
 """
 
 from __future__ import annotations
 
+import os
 import time
-from typing import Any
+from typing import Any, Final
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
+from prometheus_client.multiprocess import MultiProcessCollector
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 # Request latency buckets (seconds): the single-lookup target is a 25 ms p99.
@@ -25,6 +29,9 @@ class ApiMetrics:
 
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
+        # Read when prometheus_client was imported, as its value classes were: set by `serve` beforehand.
+        self.multiprocess_dir = os.environ.get("PROMETHEUS_MULTIPROC_DIR") or None
+        self._version: str | None = None
         self.requests = Counter(
             "blendcast_http_requests", "HTTP requests by route template, method and status.",
             ["route", "method", "status"], registry=self.registry,
@@ -33,26 +40,35 @@ class ApiMetrics:
             "blendcast_http_request_duration_seconds", "Time to answer a request, by route template.",
             ["route"], buckets=_BUCKETS, registry=self.registry,
         )
+        mode: Final = "mostrecent"  # across workers: what the last one to swap loaded
         self.run_id = Gauge("blendcast_served_run_id", "Id of the run being served (0: none).",
-                            registry=self.registry)
+                            registry=self.registry, multiprocess_mode=mode)
         self.model = Gauge("blendcast_served_model_info", "1 for the model version being served.",
-                           ["model_version"], registry=self.registry)
+                           ["model_version"], registry=self.registry, multiprocess_mode=mode)
         self.run_bytes = Gauge("blendcast_served_run_bytes", "Bytes of the loaded run's arrays.",
-                               registry=self.registry)
+                               registry=self.registry, multiprocess_mode=mode)
         self.series = Gauge("blendcast_served_series", "SKU-channels in the loaded run.",
-                            registry=self.registry)
+                            registry=self.registry, multiprocess_mode=mode)
 
     def served(self, run_id: int, model_version: str | None, nbytes: int, n_series: int) -> None:
         """Record a newly swapped-in run."""
         self.run_id.set(run_id)
-        self.model.clear()
-        self.model.labels(model_version=model_version or "unknown").set(1)
+        version = model_version or "unknown"
+        if self._version is not None and self._version != version:
+            # Zero the old label rather than clear(): a multiprocess file keeps cleared values.
+            self.model.labels(model_version=self._version).set(0)
+        self.model.labels(model_version=version).set(1)
+        self._version = version
         self.run_bytes.set(nbytes)
         self.series.set(n_series)
 
     def exposition(self) -> bytes:
-        """The text exposition format."""
-        return generate_latest(self.registry)
+        """The text exposition format (summed over every worker in multiprocess mode)."""
+        if self.multiprocess_dir is None:
+            return generate_latest(self.registry)
+        registry = CollectorRegistry()
+        MultiProcessCollector(registry, path=self.multiprocess_dir)
+        return generate_latest(registry)
 
 
 class MetricsMiddleware:

@@ -57,12 +57,26 @@ def serve(
         if level not in ("CRITICAL", "ERROR", "WARNING", "INFO", "DEBUG"):
             raise ValueError(f"--log-level must be one of DEBUG, INFO, WARNING, ERROR. Got {level!r}.")
     setup_logging(level)
+    if workers > 1:
+        _prometheus_multiprocess(settings.home / "prometheus-multiproc")
     import uvicorn  # only the serve command needs it
 
     console.print(f"Blendcast API on http://{host}:{port} with {workers} worker(s); docs at /docs")
     uvicorn.run(APP_FACTORY, factory=True, host=host, port=port, workers=workers, log_level=level.lower(),
                 access_log=False, timeout_worker_healthcheck=WORKER_HEALTHCHECK_S, http=http,
                 h11_max_incomplete_event_size=H11_MAX_HEAD_BYTES)
+
+
+def _prometheus_multiprocess(directory: Path) -> None:
+    """Let the workers share their /metrics counts: an emptied directory in PROMETHEUS_MULTIPROC_DIR.
+
+    Set before uvicorn spawns the workers, which import prometheus_client afresh and so write their
+    values to files there; files of a previous server are removed (they would be added to the new counts).
+    """
+    directory.mkdir(parents=True, exist_ok=True)
+    for stale in directory.glob("*.db"):
+        stale.unlink()
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(directory)
 
 
 def register(app: typer.Typer) -> None:

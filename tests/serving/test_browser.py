@@ -17,6 +17,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlparse
 
 import pytest
 import uvicorn
@@ -243,3 +244,31 @@ def test_drift_report_shows_the_verdict_first(watched: Watched, base_url: str) -
     assert verdict in ("OK", "WATCH", "ACT")
     assert page.locator("svg.chart").count() == 5
     assert watched.errors == []
+
+
+@pytest.mark.parametrize(("path", "operation"), [("/docs", ".swagger-ui .opblock"),
+                                                  ("/redoc", "li[data-item-id^='tag/']")])
+def test_api_docs_render_with_the_network_blocked(browser: Any, base_url: str, shots: Path, path: str,
+                                                  operation: str) -> None:
+    """Swagger UI and ReDoc come from local files: every request off this machine is aborted."""
+    w = Watched(browser)
+    outside: list[str] = []
+
+    def only_local(route: Any) -> None:
+        if urlparse(route.request.url).hostname in ("127.0.0.1", "localhost"):
+            route.continue_()
+        else:
+            outside.append(route.request.url)
+            route.abort()
+
+    try:
+        w.context.route("**/*", only_local)
+        response = w.page.goto(base_url + path, wait_until="load")
+        assert response is not None and response.status == 200
+        w.page.get_by_text("Blendcast API").first.wait_for(state="visible", timeout=30_000)
+        w.page.locator(operation).first.wait_for(state="visible", timeout=30_000)
+        assert w.page.locator(operation).count() >= 5
+        w.page.screenshot(path=str(shots / f"docs{path.replace('/', '_')}.png"))
+        assert outside == [] and w.errors == []
+    finally:
+        w.close()
