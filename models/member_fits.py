@@ -11,7 +11,7 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pandas as pd
@@ -28,6 +28,20 @@ log = logging.getLogger(__name__)
 MEMBER_FITS: contextvars.ContextVar[dict[tuple[Any, ...], Forecaster] | None] = contextvars.ContextVar(
     "MEMBER_FITS", default=None
 )
+
+
+# Set by a caller above this layer (e.g. the backtest's progress bar): told about each step of a long fit
+# (a combination's holdout fold and member), so an hour-long fit does not look hung.
+FIT_PROGRESS: contextvars.ContextVar[Callable[[str], None] | None] = contextvars.ContextVar(
+    "FIT_PROGRESS", default=None
+)
+
+
+def report_progress(note: str) -> None:
+    """Pass ``note`` (e.g. ``"holdout 1/2: lightgbm"``) to the progress hook, if one is set."""
+    hook = FIT_PROGRESS.get()
+    if hook is not None:
+        hook(note)
 
 
 @contextlib.contextmanager

@@ -21,7 +21,7 @@ from features.dataset import Dataset
 from features.schema import M5_QUANTILES, SERIES_KEY
 from forecasting.evaluation.metrics import evaluate, total_coverage
 from models.base import Forecaster, check_horizon, check_quantiles
-from models.member_fits import shared_member_fits
+from models.member_fits import FIT_PROGRESS, shared_member_fits
 
 log = logging.getLogger(__name__)
 KEY = list(SERIES_KEY)
@@ -170,10 +170,17 @@ def backtest(
             actuals["fold"] = fold
             actual_parts.append(actuals)
             for name, template in candidates.items():
-                bar.update(task, description=f"{name} fold {fold + 1}/{len(cutoffs)}")
+                label = f"{name} fold {fold + 1}/{len(cutoffs)}"
+                bar.update(task, description=label)
                 model = _with_n_jobs(clone(template), n_jobs)
                 t0 = time.perf_counter()
-                model.fit(train)
+                token = FIT_PROGRESS.set(
+                    lambda note, label=label: bar.update(task, description=f"{label}: {note}")  # type: ignore[misc]
+                )
+                try:
+                    model.fit(train)
+                finally:
+                    FIT_PROGRESS.reset(token)
                 t1 = time.perf_counter()
                 fc = model.predict(horizon, qs)
                 fc["name"], fc["fold"], fc["cutoff"] = name, fold, cutoff
@@ -195,6 +202,9 @@ def backtest(
                     {"name": name, "fold": fold, "fit_seconds": t1 - t0, "predict_seconds": t3 - t1}
                 )
                 log.info("backtest %s fold %d: fit %.1fs, forecast %.1fs", name, fold, t1 - t0, t3 - t1)
+                if progress:  # a line that stays: which model and fold are done, and what they cost
+                    bar.console.print(f"{label}: fit {t1 - t0:.1f} s, forecast and paths {t3 - t1:.1f} s",
+                                      highlight=False)
                 bar.advance(task)
     fc_all = pd.concat(forecasts, ignore_index=True)
     act_all = pd.concat(actual_parts, ignore_index=True)

@@ -126,9 +126,10 @@ def test_backtest_prints_a_row_per_model(data_dir: Path) -> None:
     models = "seasonal_naive,tsb"
     result = run("backtest", "--data", data_dir, "--horizon", 7, "--folds", 2, "--models", models)
     assert result.exit_code == 0, result.output
-    lines = [line for line in result.stdout.splitlines() if "seasonal_naive" in line or "tsb" in line]
+    lines = [line for line in result.stdout.splitlines() if line.startswith(("│ seasonal_naive", "│ tsb"))]
     assert len(lines) == 2
     assert "WSPL" in result.stdout and "cov95" in result.stdout and "tot95@7" in result.stdout
+    assert "tsb fold 2/2: fit" in result.stdout  # a progress line per model and fold
 
 
 @pytest.mark.parametrize(
