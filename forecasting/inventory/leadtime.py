@@ -8,6 +8,13 @@ promised) and the trend of that bias over recent quarters.
 
 A supplier without receipts falls back to its promised lead time with an assumed CV (``fallback=True``);
 a SKU without a known supplier gets a default lead time (flagged as well).
+
+Plans follow slips (``follow_slippage``): when the slippage test of
+:func:`forecasting.signals.slippage.slippage_table` finds a supplier's last quarter later or more
+variable than before, its distribution (and its SKUs') is measured only on the orders placed since the
+change point (the split of its receipts, by order date, with the largest two-sample t statistic of the
+lead time), not on a 180-day half-life that would still be mostly the old behaviour. The row says so:
+``slipped``, ``slip_since`` and ``slip_from_days`` (the mean before).
 """
 
 from __future__ import annotations
@@ -40,6 +47,8 @@ class LeadTimeConfig(BaseModel):
         long_lead_time_days: Mean actual lead time above which a lead time is 'long'.
         trend_quarters: Recent quarters the bias trend is fitted on.
         on_time_grace_days: Days late a receipt may be and still count as on time.
+        follow_slippage: Plan a slipped supplier on its receipts since the change point.
+        slippage_recent_days: Recent window of the slippage test.
     """
 
     model_config = ConfigDict(extra="forbid")
@@ -56,6 +65,8 @@ class LeadTimeConfig(BaseModel):
     long_lead_time_days: float = Field(default=21.0, gt=0)
     trend_quarters: int = Field(default=4, ge=2)
     on_time_grace_days: float = Field(default=1.0, ge=0)
+    follow_slippage: bool = True
+    slippage_recent_days: int = Field(default=91, ge=7)
 
 
 @dataclass(frozen=True)
@@ -165,6 +176,41 @@ class LeadTimeAudit:
         return None if rows.empty else rows.iloc[0]
 
 
+def _change_point(group: pd.DataFrame, min_side: int) -> pd.Timestamp | None:
+    """Order date where the lead time shifted most (largest two-sample t statistic), or None."""
+    ordered = group.sort_values("ordered_on")
+    days = ordered["actual_days"].to_numpy(dtype=float)
+    n = len(days)
+    if n < 2 * min_side:
+        return None
+    best, where = 0.0, None
+    cum, cum2 = np.cumsum(days), np.cumsum(days**2)
+    for k in range(min_side, n - min_side + 1):
+        m1, m2 = cum[k - 1] / k, (cum[-1] - cum[k - 1]) / (n - k)
+        v1 = max(cum2[k - 1] / k - m1**2, 0.0)
+        v2 = max((cum2[-1] - cum2[k - 1]) / (n - k) - m2**2, 0.0)
+        t = abs(m2 - m1) / np.sqrt((v1 + 1.0) / k + (v2 + 1.0) / (n - k))
+        if t > best:
+            best, where = t, ordered["ordered_on"].iloc[k]
+    return where
+
+
+def _slip(group: pd.DataFrame, supplier: str, as_of: pd.Timestamp,
+          cfg: LeadTimeConfig) -> tuple[pd.Timestamp, float] | None:
+    """``(since, mean before)`` when the supplier's recent lead times slipped, else None."""
+    from forecasting.signals.slippage import slippage_table
+
+    table = slippage_table(group.assign(supplier=supplier), as_of=as_of,
+                           recent_days=cfg.slippage_recent_days, min_receipts=cfg.min_receipts_per_sku)
+    if table.empty or not bool(table["later"].iloc[0] or table["more_variable"].iloc[0]):
+        return None
+    since = _change_point(group, cfg.min_receipts_per_sku)
+    if since is None:
+        return None
+    before = group.loc[group["ordered_on"] < since, "actual_days"]
+    return since, float(before.mean()) if len(before) else float("nan")
+
+
 def _weighted_quantile(values: np.ndarray, weights: np.ndarray, q: float) -> float:
     order = np.argsort(values)
     cdf = np.cumsum(weights[order]) / weights.sum()
@@ -271,6 +317,7 @@ def audit_lead_times(
     rec["weight"] = 0.5 ** ((as_of - rec["received_on"]).dt.days.to_numpy(dtype=float) / cfg.half_life_days)
 
     rows, dists = [], {}
+    slipped: dict[str, pd.Timestamp] = {}
     all_suppliers = sorted(set(promised) | set(rec["supplier"].astype(str)))
     for supplier in all_suppliers:
         group = rec[rec["supplier"] == supplier]
@@ -287,13 +334,23 @@ def audit_lead_times(
                 "fallback": True,
             }
         else:
+            slip = _slip(group, supplier, as_of, cfg) if cfg.follow_slippage else None
+            if slip is not None:
+                group = group[group["ordered_on"] >= slip[0]]
+                slipped[supplier] = slip[0]
             row, dist = _summarise(group, as_of, promise, cfg)
+            row["slipped"] = slip is not None
+            row["slip_since"] = str(slip[0].date()) if slip is not None else ""
+            row["slip_from_days"] = slip[1] if slip is not None else float("nan")
         rows.append({"supplier": supplier, **row})
         dists[supplier] = dist
 
     sku_rows, sku_dists = [], {}
     if "sku" in rec:
         with_sku = rec.dropna(subset=["sku"])
+        # A slipped supplier's SKUs plan on the orders since its change point too.
+        since = pd.to_datetime(with_sku["supplier"].astype(str).map(slipped))
+        with_sku = with_sku[since.isna() | (with_sku["ordered_on"] >= since)]
         counts = with_sku["sku"].value_counts()
         for sku in sorted(counts[counts >= cfg.min_receipts_per_sku].index.astype(str)):
             group = with_sku[with_sku["sku"] == sku]
@@ -304,8 +361,11 @@ def audit_lead_times(
 
     columns = ["n_receipts", "promised_days", "mean_days", "p50_days", "p90_days", "cv", "on_time_rate",
                "bias_days", "bias_trend_per_quarter", "reliability", "length", "fallback"]
+    supplier_table = pd.DataFrame(rows, columns=["supplier", *columns, "slipped", "slip_since",
+                                                 "slip_from_days"])
+    supplier_table["slipped"] = supplier_table["slipped"].eq(True)
     return LeadTimeAudit(
-        suppliers=pd.DataFrame(rows, columns=["supplier", *columns]),
+        suppliers=supplier_table,
         skus=pd.DataFrame(sku_rows, columns=["sku", "supplier", *columns]),
         distributions=dists,
         sku_distributions=sku_dists,

@@ -287,6 +287,9 @@ def assign_policies(
             if lean is not None:
                 score += 1 if lean == JIT else -1
                 reasons.append(f"{signal}={value} ({evidence}) leans {lean}")
+        note = row.get("lead_time_note")
+        if isinstance(note, str) and note:
+            reasons.append(note)
         window = windows.get((str(row["sku"]), str(row["channel"])))
         if score >= rules.jit_min_score and klass in rules.policies.jit.allowed_classes:
             policy = JIT

@@ -218,13 +218,15 @@ def _add_supplier(out: pd.DataFrame, data: Dataset, audit: LeadTimeAudit | None)
         out["lead_time_reliability"] = "unknown"
         out["lead_time_length"] = "unknown"
         out["lead_time_fallback"] = True
+        out["lead_time_note"] = ""
         return
     dists = {sku: audit.for_sku(sku) for sku in out["sku"].unique()}
     out["lead_time_mean"] = out["sku"].map({k: d.mean for k, d in dists.items()})
     table = audit.suppliers.set_index("supplier")
     own = audit.skus.set_index("sku") if not audit.skus.empty else None
-    reliability, length, fallback = [], [], []
+    reliability, length, fallback, notes = [], [], [], []
     for sku, sup in zip(out["sku"], out["supplier"], strict=True):
+        notes.append(_slip_note(table, sup, dists[sku].mean))
         if own is not None and sku in own.index:
             row = own.loc[sku]
         elif isinstance(sup, str) and sup in table.index:
@@ -240,3 +242,16 @@ def _add_supplier(out: pd.DataFrame, data: Dataset, audit: LeadTimeAudit | None)
     out["lead_time_reliability"] = reliability
     out["lead_time_length"] = length
     out["lead_time_fallback"] = fallback
+    out["lead_time_note"] = notes
+
+
+def _slip_note(table: pd.DataFrame, supplier: object, planned: float) -> str:
+    """'planned on 8.4 days: SUP006 slipped from 4.0 since 2024-10-02' for a slipped supplier, else ''."""
+    if not isinstance(supplier, str) or supplier not in table.index or "slipped" not in table.columns:
+        return ""
+    row = table.loc[supplier]
+    if not bool(row["slipped"]):
+        return ""
+    since = str(row["slip_since"])[:10]
+    before = float(row["slip_from_days"])
+    return f"planned on {planned:.1f} days: {supplier} slipped from {before:.1f} since {since}"

@@ -106,3 +106,33 @@ def test_empirical_distribution_quantile_and_sampling() -> None:
     draws = dist.sample(np.random.default_rng(0), 4000)
     assert set(np.unique(draws)) <= {3, 5, 9}
     assert (draws == 3).mean() == pytest.approx(0.5, abs=0.03)
+
+
+def test_plans_follow_a_supplier_slip_and_the_reasons_say_so() -> None:
+    from features.synthetic import generate_catalogue
+    from features.validation import build_dataset
+    from forecasting.inventory.leadtime import LeadTimeConfig, audit_lead_times
+    from forecasting.inventory.policy import compute_policies
+    from forecasting.inventory.rules import load_rules
+    from models.baselines import SeasonalNaive
+
+    catalogue = generate_catalogue(60, 2, 500, 7)
+    data = build_dataset(catalogue.tables)
+    truth = catalogue.truth.suppliers.set_index("supplier")
+    slipped = truth[truth["slippage_days"] > 0].index
+    follow = audit_lead_times(data).suppliers.set_index("supplier")
+    blind = audit_lead_times(data, config=LeadTimeConfig(follow_slippage=False))
+    blind = blind.suppliers.set_index("supplier")
+    assert set(follow.index[follow["slipped"]]) == set(slipped)
+    for supplier in slipped:
+        now = truth.loc[supplier, "lead_time_mean"] + truth.loc[supplier, "slippage_days"]
+        # The change-point window plans near today's lead time; the half-life average lags behind.
+        assert abs(follow.loc[supplier, "mean_days"] - now) < abs(blind.loc[supplier, "mean_days"] - now)
+        assert abs(follow.loc[supplier, "slip_from_days"] - truth.loc[supplier, "lead_time_mean"]) < 2.0
+    model = SeasonalNaive().fit(data)
+    policies = compute_policies(data, model.sample_paths(28, 100, random_state=0), load_rules())
+    own = policies[policies["supplier"].isin(slipped)]
+    notes = own["reasons"].map(lambda rs: [r for r in rs if "slipped from" in r])
+    assert notes.map(len).eq(1).all()
+    first = own.iloc[0]
+    assert notes.iloc[0][0].startswith(f"planned on {first['lead_time_mean']:.1f} days: {first['supplier']}")
