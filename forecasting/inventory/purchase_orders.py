@@ -163,7 +163,8 @@ def _channel_reasons(frame: pd.DataFrame) -> list[str]:
 
 def with_order_inputs(policies: pd.DataFrame, data: Dataset) -> pd.DataFrame:
     """The policy rows plus what ordering needs from master data: ``unit_cost``, ``moq``, ``pack_size``
-    (kept when already there) and ``stock_known`` (the SKU-channel has a row in the inventory table).
+    (kept when already there), ``category`` and ``stock_known`` (the SKU-channel has a row in the
+    inventory table).
 
     The weekly job publishes these with the policies so the API can propose orders from the run alone.
     """
@@ -174,6 +175,8 @@ def with_order_inputs(policies: pd.DataFrame, data: Dataset) -> pd.DataFrame:
         for col, default in (("unit_cost", np.nan), ("moq", 0.0), ("pack_size", 1.0)):
             if col not in out and col in master:
                 out[col] = pd.to_numeric(skus.map(master[col]), errors="coerce").fillna(default).to_numpy()
+        if "category" not in out and "category" in master:  # campaigns can name a category
+            out["category"] = skus.map(master["category"]).astype(object).to_numpy()
     known = np.zeros(len(out), dtype=bool)
     if data.inventory is not None:
         inv = pd.MultiIndex.from_frame(data.inventory[["sku", "channel"]].astype(str))

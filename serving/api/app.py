@@ -46,6 +46,7 @@ from serving.api.routes import (
     models,
     purchase_orders,
     replenishment,
+    scenarios,
     segments,
     suppliers,
 )
@@ -190,8 +191,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_exception_handler(StarletteHTTPException, http_error_handler)
     app.add_exception_handler(sa.exc.SQLAlchemyError, store_error_handler)
     app.add_exception_handler(Exception, internal_error_handler)
-    for module in (forecasts, replenishment, purchase_orders, kpis, segments, alerts, suppliers, models,
-                   health):
+    for module in (forecasts, replenishment, purchase_orders, kpis, scenarios, segments, alerts, suppliers,
+                   models, health):
         app.include_router(module.router)
     # Analyst pages and drift reports (server-rendered HTML): a read key by header or the sign-in
     # form's cookie, or BLENDCAST_PUBLIC_PAGES=true.

@@ -22,6 +22,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "serving.cli.simulate",
     "serving.cli.exceptions",
     "serving.cli.kpis",
+    "serving.cli.what_if",
     "serving.cli.train",
     "serving.cli.summary",
     "serving.cli.keys",

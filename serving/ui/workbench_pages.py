@@ -129,3 +129,49 @@ def kpis_page(request: Request, store: StoreDep) -> HTMLResponse:
                  rows=[g for g in groups if g["quarter_end"] == last],
                  suppliers=[s for s in suppliers if s["quarter_end"] == last_sup],
                  chart=kpi_trend_chart(groups) if groups else None)
+
+
+@ui_router.get("/what-if", response_class=HTMLResponse)
+def what_if_page(request: Request, store: StoreDep, skus: str = "", category: str = "", channels: str = "",
+                 start: str = "", end: str = "", uplift: str = "", best: str = "") -> HTMLResponse:
+    """A campaign what-if form; with its fields filled, the answer below it (nothing is stored)."""
+    from serving.workbench.scenarios import run_scenario
+
+    run = store.latest_run()
+    if run is None:
+        return _no_run(request)
+    form = {"skus": skus, "category": category, "channels": channels, "start": start, "end": end,
+            "uplift": uplift, "best": best}
+    answer, error, status = None, None, 200
+    if start or end or uplift:
+        try:
+            base = _fraction("uplift", uplift)
+            best_value = _fraction("best", best) if best else None
+            served = served_run(request)
+            if served is not None and served.run_id == run.id:
+                from serving.workbench.orders import plan_date, policy_frame
+
+                policies, planned = policy_frame(served), plan_date(served)
+            else:
+                policies = store.get_policies(run.id)
+                planned = pd.Timestamp(store.get_segments(run.id)["as_of"].max()).normalize()
+            answer = run_scenario(store, run, policies, planned, skus=_split(skus), category=category or None,
+                                  channels=_split(channels), start=start, end=end, uplift_base=base,
+                                  uplift_best=best_value, n_paths=2000)
+        except ValueError as exc:
+            error, status = str(exc), 422
+    return _page(request, "what_if.html.j2", status, run=run, form=form, answer=answer, error=error)
+
+
+def _split(text: str) -> list[str] | None:
+    items = [t.strip() for t in text.replace(";", ",").split(",") if t.strip()]
+    return items or None
+
+
+def _fraction(name: str, text: str) -> float:
+    """A percentage field of the form (``200`` = +200 %) as a fraction."""
+    try:
+        return float(text) / 100.0
+    except ValueError:
+        raise ValueError(f"The field '{name}' must be a percentage such as 200 (for +200 %). "
+                         f"Got {text!r}.") from None

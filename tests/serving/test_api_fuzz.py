@@ -18,6 +18,7 @@ OPERATIONS = [
     ("post", "/v1/replenishment"),
     ("get", "/v1/purchase-orders"),
     ("get", "/v1/kpis"),
+    ("post", "/v1/scenarios"),
     ("get", "/v1/segments"),
     ("get", "/v1/segments/{sku}"),
     ("get", "/v1/alerts"),

@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
 import pytest
 import uvicorn
 
@@ -21,7 +22,8 @@ from tests.serving.api_support import build_run, publish
 from tests.serving.test_browser import Watched, _free_port, browser  # noqa: F401  (the module's fixture)
 
 PAGES = {"orders": "/ui/orders", "exceptions": "/ui/exceptions", "alerts": "/ui/alerts", "kpis": "/ui/kpis",
-         "overview": "/ui"}
+         "overview": "/ui",
+         "what_if": "/ui/what-if"}
 
 
 @pytest.fixture(scope="module")
@@ -144,3 +146,26 @@ def test_overview_says_what_to_do_today(wide: Watched, base_url: str) -> None:
     page.wait_for_url("**/ui/orders?supplier=**")
     assert page.locator("section.po").count() == 1
     assert wide.errors == []
+
+
+def test_what_if_form_plans_a_campaign(wide: Watched, base_url: str) -> None:
+    run = build_run(n_skus=20, n_channels=2, seed=4)
+    first = pd.Timestamp(run.forecasts["date"].min())
+    sku = str(run.policies["sku"].iloc[0])
+    page = wide.page
+    page.goto(base_url + "/ui/what-if")
+    page.fill("#skus", sku)
+    page.fill("#start", str((first + pd.Timedelta(days=7)).date()))
+    page.fill("#end", str((first + pd.Timedelta(days=13)).date()))
+    page.fill("#uplift", "200")
+    page.fill("#best", "300")
+    page.click("#campaign button[type=submit]")
+    page.wait_for_url("**uplift=200**")
+    assert page.locator("tr.scenario-row").count() == 4  # 2 channels x base / best
+    assert "+200%" in page.locator("#scenario").inner_text()
+    assert page.locator("#orders li.order").count() == 2
+    page.fill("#uplift", "-300")
+    page.click("#campaign button[type=submit]")
+    page.wait_for_url("**uplift=-300**")
+    assert "uplift_base" in page.locator("#error").inner_text()
+    assert [e for e in wide.errors if "422" not in e] == []
