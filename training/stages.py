@@ -13,6 +13,7 @@ import pandas as pd
 from features.dataset import Dataset
 from forecasting.evaluation.backtest import BacktestResult, backtest
 from forecasting.evaluation.metrics import evaluate
+from forecasting.inventory.change_cap import limit_changes
 from forecasting.inventory.exceptions import (
     ExceptionThresholds,
     detect_exceptions,
@@ -183,6 +184,11 @@ def plan_stage(data: Dataset, model: Forecaster, options: TrainOptions, store: R
     policies = compute_policies(data, paths, rules, data.end_date, spike_windows=spikes,
                                 random_state=seed, context=ctx)
     policies = with_order_inputs(_with_ltd_grid(policies, paths, rules, ctx, seed), data)
+    # Adjust in small steps: the reorder point moves at most max_change_ratio-fold since the served run.
+    last = store.get_policies(latest.id) if latest is not None else None
+    policies = limit_changes(policies, last, rules.max_change_ratio, shifts=shifts,
+                             moq=policies["moq"].to_numpy() if "moq" in policies else 0.0,
+                             pack_size=policies["pack_size"].to_numpy() if "pack_size" in policies else 1.0)
     seg_out = stable.merge(policies[["sku", "channel", "policy"]], on=["sku", "channel"], how="left")
     seg_out["as_of"] = data.end_date
     changes = segment_changes(previous, seg_out, as_of=data.end_date)

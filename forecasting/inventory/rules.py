@@ -109,6 +109,9 @@ class Rules(BaseModel):
             orders, more stock, service above target).
         fill_rate_patterns: Demand patterns whose service target is read as a fill rate (share of
             units served) instead of a cycle-service probability.
+        max_change_ratio: Largest factor by which a series' reorder point may move between two
+            published runs unless a spike, a volatility shift or a supplier slip justifies it
+            (:mod:`forecasting.inventory.change_cap`); a large value (e.g. 1000) switches it off.
         service_levels: Cycle-service target per revenue class, each in (0.5, 1).
         segmentation: Segmentation thresholds.
         lead_time: Lead-time audit settings.
@@ -123,6 +126,7 @@ class Rules(BaseModel):
     review_period_days: int = Field(default=7, ge=1, le=91)
     lot_review_periods: float = Field(default=0.0, ge=0.0, le=13.0)
     fill_rate_patterns: tuple[str, ...] = ()
+    max_change_ratio: float | None = Field(default=2.0, gt=1.0)
     service_levels: dict[str, float] = Field(default_factory=lambda: {"A": 0.97, "B": 0.90, "C": 0.80})
     segmentation: SegmentationConfig = Field(default_factory=SegmentationConfig)
     lead_time: LeadTimeConfig = Field(default_factory=LeadTimeConfig)

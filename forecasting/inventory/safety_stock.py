@@ -202,6 +202,18 @@ def jit_reorder_point(daily_mean: np.ndarray, lead_mean: np.ndarray, review_days
     return daily_mean * (lead_mean + review_days + buffer_days)
 
 
+def cap_change(new: np.ndarray, previous: np.ndarray, max_ratio: float) -> np.ndarray:
+    """``new`` kept within ``[previous / max_ratio, previous x max_ratio]`` where ``previous`` > 0.
+
+    Where there is no previous figure (NaN) or it was 0, ``new`` is returned as it is.
+    """
+    new = np.asarray(new, dtype=float)
+    previous = np.asarray(previous, dtype=float)
+    known = np.isfinite(previous) & (previous > 0)
+    safe = np.where(known, previous, 1.0)
+    return np.where(known, np.clip(new, safe / max_ratio, safe * max_ratio), new)
+
+
 def round_order(quantity: np.ndarray, moq: np.ndarray | float = 0.0, pack_size: np.ndarray | float = 1.0
                 ) -> np.ndarray:
     """Round positive order quantities UP to the minimum order quantity, then to whole packs.

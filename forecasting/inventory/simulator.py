@@ -51,6 +51,7 @@ from sklearn.base import clone
 
 from features.dataset import Dataset
 from features.schema import SERIES_KEY
+from forecasting.inventory.change_cap import limit_changes
 from forecasting.inventory.leadtime import LeadTimeConfig, audit_lead_times
 from forecasting.inventory.ltd_calibration import LeadTimeDemandCalibration, calibration_groups
 from forecasting.inventory.policy import compute_policies, lead_uniforms, prepare_context
@@ -100,6 +101,8 @@ class SimulationConfig(BaseModel):
         ltd_calibration: BLENDED plans lead-time demand at the levels its realized coverage implies
             (:mod:`forecasting.inventory.ltd_calibration`): every plan's path totals over lead time +
             review period are scored once observed, by demand pattern and lead-time bucket.
+        change_cap: BLENDED's reorder points move at most ``rules.max_change_ratio`` fold between two
+            re-plans unless a spike window or a supplier slip justifies it (as the weekly job does).
         calibration_origins: Rolling origins, ``replan_days`` apart before the replay, whose plans
             warm the calibration up (each re-fits the forecaster once).
         calibration_prior: PITs that weigh as much as the uncorrected target.
@@ -121,6 +124,7 @@ class SimulationConfig(BaseModel):
     classic_service_level: float = Field(default=0.95, gt=0.5, lt=1.0)
     classic_levels: tuple[float, ...] = ()
     ltd_calibration: bool = True
+    change_cap: bool = True
     calibration_origins: int = Field(default=3, ge=0, le=12)
     calibration_prior: float = Field(default=30.0, ge=0.0)
     holding_rate: float = Field(default=0.25, gt=0.0, le=2.0)
@@ -230,12 +234,15 @@ def _plan(
     data: Dataset, rules: Rules, cfg: SimulationConfig, keys: pd.DataFrame, y_hist: np.ndarray,
     launched: np.ndarray, as_of: pd.Timestamp, step: int, forecaster: Forecaster | None,
     calibration: LeadTimeDemandCalibration | None = None, record_only: bool = False,
+    last: dict[str, pd.DataFrame] | None = None,
 ) -> tuple[dict[str, tuple[np.ndarray, np.ndarray]], pd.DataFrame]:
     """(s, S) of every policy for every series, planned on the data up to ``as_of``.
 
     With ``calibration``, BLENDED plans at the levels its realized lead-time demand so far implies,
     and the plan's path totals are recorded for scoring once observed; ``record_only`` stops there
-    (the rolling origins before the replay that warm the calibration up).
+    (the rolling origins before the replay that warm the calibration up). ``last`` holds BLENDED's
+    previous plan: with ``cfg.change_cap`` its reorder points move at most ``rules.max_change_ratio``
+    fold from it (as between two published runs of the weekly job).
     """
     n = len(keys)
     hist = data.truncate(as_of)
@@ -290,6 +297,9 @@ def _plan(
             levels = calibration.levels(groups, targets)
             bctx = replace(ctx, assigned=ctx.assigned.assign(service_level=levels))
         pol = compute_policies(hist, blended_paths, rules, as_of, random_state=seed, context=bctx)
+        if last is not None and cfg.change_cap:
+            pol = limit_changes(pol, last.get(BLENDED), rules.max_change_ratio)
+            last[BLENDED] = pol
         plans[BLENDED] = full(pol["reorder_point"].to_numpy(), pol["order_up_to"].to_numpy())
     if ALL_JIT in cfg.policies:
         lead = draw_lead_times(ctx.lead_distributions, lead_uniforms(ctx.assigned["sku"], cfg.n_paths, seed))
@@ -377,6 +387,7 @@ def simulate(
     # at the next, so each is fitted once.
     member_fits: dict[tuple[object, ...], Forecaster] = {}
     calibration = None
+    last_plans: dict[str, pd.DataFrame] = {}
     if cfg.ltd_calibration and BLENDED in cfg.policies:
         calibration = LeadTimeDemandCalibration(prior_weight=cfg.calibration_prior, seed=cfg.seed)
         for back in range(cfg.calibration_origins, 0, -1):
@@ -395,7 +406,7 @@ def simulate(
                 calibration.update(y[:, : t0 + t])
             with shared_member_fits(member_fits):
                 plans, assigned = _plan(data, rules, cfg, keys, y[:, : t0 + t], first <= t0 + t - 1, as_of,
-                                        t, forecaster, calibration)
+                                        t, forecaster, calibration, last=last_plans)
             # A later plan's holdouts reach back at most two re-plans (holdout_folds <= 2).
             prune_member_fits(member_fits, as_of - pd.Timedelta(days=2 * cfg.replan_days))
             s = np.stack([plans[p][0] for p in names])
