@@ -22,6 +22,7 @@ from features.specs import (
     Lags,
     Price,
     Promotions,
+    Restarts,
     RollingOnLag,
     SameWeekday,
     Static,
@@ -106,8 +107,13 @@ class Cells:
                 out.update(self._promotions())
             elif isinstance(spec, Intermittency):
                 out.update(self._intermittency(spec))
+            elif isinstance(spec, Restarts):
+                continue  # after the loop: its ratios read the EWMs wherever they are declared
             elif isinstance(spec, Static):
                 out.update(self._static(spec))
+        for spec in self.b.specs:
+            if isinstance(spec, Restarts):
+                out.update(self._restarts(spec, out))
         if self.b.horizon_aware:
             out["horizon"] = self.gap.astype(float)
         return {k: v if isinstance(v, pd.Categorical) else np.asarray(v, dtype=np.float32)
@@ -280,6 +286,57 @@ class Cells:
         np.minimum.at(first, codes, day)
         out["series_age"] = (self.cells - first[self.rows]).astype(float)
         return out
+
+    def _restarts(self, spec: Restarts, done: dict[str, np.ndarray | pd.Categorical]
+                  ) -> dict[str, np.ndarray]:
+        end = self.cells - self.gap
+        last = max(0, min(self.n_days, int(end.max()) + 1))
+        n = self.y.shape[0]
+        restart_day = np.full((n, last), -1, dtype=np.int32)
+        run_length = np.full((n, last), np.nan, dtype=np.float32)
+        started = np.zeros(n, dtype=bool)
+        current = np.zeros(n)
+        day_of = np.full(n, -1, dtype=np.int32)
+        length_of = np.full(n, np.nan, dtype=np.float32)
+        for t in range(last):  # a loop over days, vectorised over series
+            sold = np.nan_to_num(self.y[:, t]) > 0
+            restart = sold & started & (current >= spec.min_run)
+            day_of[restart] = t
+            length_of[restart] = current[restart]
+            # Zero and censored days extend the run once the series has sold; a sale ends it.
+            current = np.where(sold, 0.0, current + started)
+            started |= sold
+            restart_day[:, t] = day_of
+            run_length[:, t] = length_of
+        since = self._at(restart_day.astype(float), end)
+        since = np.where(since >= 0, since, np.nan)
+        first = np.where(np.isnan(since), end, since).astype(int)
+        n_obs = self._range("n", first, end)
+        total = self._range("sum", first, end)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            level = np.where(~np.isnan(since) & (n_obs > 0), total / n_obs, np.nan)
+        out = {
+            "restart_days_since": end - since,
+            "restart_run_length": self._at(run_length.astype(float), end),
+            "restart_level": level,
+        }
+        alphas = self.b._ewm_ratio_alphas()
+        if alphas:
+            suffix = self.b._suffix(EWM())
+            # The smallest alpha is the longest memory: the reference of every ratio.
+            longest = np.asarray(done[f"ewm_{self.b._ewm_alphas()[0]:g}_{suffix}"], dtype=float)
+            for a in alphas:
+                with np.errstate(divide="ignore", invalid="ignore"):
+                    short = np.asarray(done[f"ewm_{a:g}_{suffix}"], dtype=float)
+                    out[f"ewm_ratio_{a:g}"] = np.where(longest > 0, short / longest, np.nan)
+        return out
+
+    def _range(self, name: str, first: np.ndarray, end: np.ndarray) -> np.ndarray:
+        """Sum of ``name`` over columns ``first..end`` (inclusive) of each row's series."""
+        cum = self._cumsum(name)
+        hi = np.clip(end + 1, 0, self.n_days)
+        lo = np.clip(first, 0, None)
+        return np.where(hi > lo, cum[self.rows, hi] - cum[self.rows, np.minimum(lo, hi)], 0).astype(float)
 
     def _static(self, spec: Static) -> dict[str, pd.Categorical]:
         out = {}

@@ -43,6 +43,7 @@ from features.specs import (
     Lags,
     Price,
     Promotions,
+    Restarts,
     RollingOnLag,
     SameWeekday,
     Static,
@@ -50,7 +51,8 @@ from features.specs import (
 )
 
 _SPEC_TYPES = (
-    Lags, RollingOnLag, SameWeekday, EWM, Calendar, Events, Price, Promotions, Intermittency, Static,
+    Lags, RollingOnLag, SameWeekday, EWM, Calendar, Events, Price, Promotions, Intermittency, Restarts,
+    Static,
 )
 
 
@@ -168,6 +170,14 @@ class FeatureBuilder:
             return (spec.lag,)
         return ()
 
+    def _ewm_alphas(self) -> list[float]:
+        """The alphas of the row-gap EWMs (no fixed lag), smallest (longest memory) first."""
+        return sorted({a for s in self.specs if isinstance(s, EWM) and s.lag is None for a in s.alphas})
+
+    def _ewm_ratio_alphas(self) -> list[float]:
+        """The shorter EWM alphas that get a ratio to the longest one (needs the EWM spec before)."""
+        return self._ewm_alphas()[1:]
+
     def _suffix(self, spec: RollingOnLag | SameWeekday | EWM) -> str:
         """Name part saying how far back a spec looks: a fixed lag, or each row's origin."""
         if spec.lag is not None:
@@ -220,6 +230,9 @@ class FeatureBuilder:
             return (["promo"] + (["promo_uplift"] if self.has_uplift_ else [])) if self.has_promo_ else []
         if isinstance(spec, Intermittency):
             return ["days_since_sale", *(f"zero_share_{w}" for w in spec.windows), "series_age"]
+        if isinstance(spec, Restarts):
+            return ["restart_days_since", "restart_run_length", "restart_level",
+                    *(f"ewm_ratio_{a:g}" for a in self._ewm_ratio_alphas())]
         return [f"static_{c}" for c in spec.columns if c in self.levels_]
 
     def transform(

@@ -253,3 +253,32 @@ def test_transform_before_fit_and_bad_dates_raise():
         builder.transform(data, [pd.Timestamp("2023-12-01")])
     with pytest.raises(ValueError, match="'rng' is required"):
         builder.transform(data, [data.end_date], max_rows=1)
+
+
+def test_restart_features_follow_a_relaunch_and_do_not_leak():
+    dates = pd.date_range("2024-01-01", periods=120, freq="D")
+    units = np.full(120, 4.0)
+    units[40:70] = 0.0  # 30 days without a sale (a stockout or a delisting), then back at 10 a day
+    units[70:] = 10.0
+    censored = np.zeros(120, dtype=bool)
+    censored[50:55] = True  # censored days inside the run still count as part of it
+    sales = pd.DataFrame({"sku": "a", "channel": "web", "date": dates, "units": units, "censored": censored})
+    data = _dataset(sales)
+    builder = FeatureBuilder(min_lag=7).fit(data)
+    names = builder.feature_names_
+    assert {"restart_days_since", "restart_run_length", "restart_level", "ewm_ratio_0.2",
+            "ewm_ratio_0.5"} <= set(names)
+    frame = builder.transform(data, [dates[69], dates[89], dates[119]]).set_index("date")
+    # The information date of day 89 is day 82: 12 days after the restart on day 70, level 10.
+    assert frame.loc[dates[89], "restart_days_since"] == 12
+    assert frame.loc[dates[89], "restart_run_length"] == 30
+    assert frame.loc[dates[89], "restart_level"] == pytest.approx(10.0)
+    assert frame.loc[dates[89], "ewm_ratio_0.5"] > 1.5  # the short mean has caught up, the long one not
+    assert np.isnan(frame.loc[dates[69], "restart_days_since"])  # not restarted yet at day 62
+    # Rows after the information date may change freely: no restart feature may move.
+    t = dates[89]
+    changed = sales.copy()
+    late = changed["date"] > t - pd.Timedelta(days=7)
+    changed.loc[late, "units"] = 0.0
+    moved = builder.transform(_dataset(changed), [t]).set_index("date")
+    pd.testing.assert_frame_equal(moved[names], frame.loc[[t], names])
