@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -95,15 +96,30 @@ def _cap_horizon(node: Any, top: int) -> None:
             _cap_horizon(value, top)
 
 
+def _published_levels(schema: dict[str, Any], levels: list[float], names: list[str]) -> None:
+    """The quantile levels a request may ask for: the served run's, as an enum and a query pattern."""
+    one = "(" + "|".join(re.escape(n) for n in names) + ")"
+    forecast_get = schema["paths"].get("/v1/forecasts/{sku}/{channel}", {}).get("get", {})
+    for param in forecast_get.get("parameters", []):
+        if param["name"] == "quantiles":
+            param["schema"]["anyOf"][0]["pattern"] = rf"^\s*{one}(\s*,\s*{one})*\s*$"
+    batch = schema.get("components", {}).get("schemas", {}).get("ForecastBatchRequest", {})
+    quantiles = batch.get("properties", {}).get("quantiles", {})
+    for option in quantiles.get("anyOf", []):
+        if option.get("type") == "array":
+            option["items"] = {**option["items"], "enum": levels}
+
+
 def _openapi(app: FastAPI) -> dict[str, Any]:
     """The generated schema plus the API-key schemes, required on every ``/v1`` operation.
 
-    ``horizon`` maxima are the served run's horizon (``BLENDCAST_HORIZON`` before a run is loaded); the
-    schema is rebuilt when a run with another horizon is swapped in.
+    ``horizon`` maxima are the served run's horizon (``BLENDCAST_HORIZON`` before a run is loaded) and
+    the quantile levels a request may name are the served run's; the schema is rebuilt on every swap.
     """
     served = app.state.served.current
     top = served.max_horizon if served is not None else app.state.settings.horizon
-    if app.openapi_schema is None or app.state.openapi_horizon != top:
+    version = (top, served.run_id if served is not None else None)
+    if app.openapi_schema is None or app.state.openapi_version != version:
         schema = get_openapi(title=app.title, version=app.version, description=app.description,
                              routes=app.routes)
         schema.setdefault("components", {})["securitySchemes"] = SECURITY_SCHEMES
@@ -112,8 +128,10 @@ def _openapi(app: FastAPI) -> dict[str, Any]:
                 for operation in operations.values():
                     operation["security"] = [{"bearer": []}, {"apiKey": []}]
         _cap_horizon(schema, top)
+        if served is not None:
+            _published_levels(schema, list(served.levels), served.level_names)
         app.openapi_schema = schema
-        app.state.openapi_horizon = top
+        app.state.openapi_version = version
     return app.openapi_schema
 
 
@@ -183,7 +201,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.keys = KeyVerifier(store)
     app.state.metrics = api_metrics
     app.state.registry_cache = {}
-    app.state.openapi_horizon = None
+    app.state.openapi_version = None
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     # One error shape for every answer that is not a success (see serving/api/errors.py).
     app.add_exception_handler(ApiError, api_error_handler)

@@ -52,24 +52,39 @@ def key_id(key: str | None) -> str:
     return match.group(1) if match else "malformed"
 
 
-def presented_key(authorization: str | None, header: str | None) -> str:
-    """The key sent as ``Authorization: Bearer <key>`` or ``X-API-Key: <key>``.
+def _unauthorized(message: str) -> ApiError:
+    return ApiError(401, message, headers={"WWW-Authenticate": "Bearer"})
+
+
+def presented_key(authorization: str | None, header: str | None, cookie: str | None = None) -> str:
+    """The one key sent as ``Authorization: Bearer <key>``, ``X-API-Key: <key>`` or (pages) the cookie.
+
+    Whatever credential is sent must be usable: an ``Authorization`` header of another form, an empty
+    ``X-API-Key`` or two different keys are refused rather than skipped for another header.
 
     Raises:
-        ApiError: 401 when neither header carries a key.
+        ApiError: 401 when no key is sent, or the headers are malformed or disagree.
     """
-    key = None
-    if authorization:
-        scheme, _, credentials = authorization.partition(" ")
-        if scheme.lower() == "bearer" and credentials.strip():
-            key = credentials.strip()
-    key = key or (header.strip() if header else None)
+    bearer = api_key = None
+    if authorization is not None:
+        scheme, _, credentials = authorization.strip().partition(" ")
+        if scheme.lower() != "bearer" or not credentials.strip():
+            # Never echo the header: it may hold a secret in the wrong form.
+            raise _unauthorized("The Authorization header is not of the form 'Bearer <key>'. Fix: send "
+                                "'Authorization: Bearer <key>' or 'X-API-Key: <key>'.")
+        bearer = credentials.strip()
+    if header is not None:
+        api_key = header.strip()
+        if not api_key:
+            raise _unauthorized("The X-API-Key header is empty. Fix: send 'X-API-Key: <key>'.")
+    if bearer and api_key and bearer != api_key:
+        raise _unauthorized("Two different keys were sent (Authorization and X-API-Key). Fix: send one key, "
+                            "in one header.")
+    key = bearer or api_key or (cookie.strip() if cookie else None)
     if not key:
-        raise ApiError(
-            401,
+        raise _unauthorized(
             "Missing API key. Send it as 'Authorization: Bearer <key>' or 'X-API-Key: <key>'. "
-            "Fix: create one with `blendcast api-key create --scope read`.",
-            headers={"WWW-Authenticate": "Bearer"},
+            "Fix: create one with `blendcast api-key create --scope read`."
         )
     return key
 

@@ -6,7 +6,7 @@ import re
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Discriminator, Field, Tag
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Discriminator, Field, Tag, field_validator
 
 MAX_BATCH = 10_000
 # The hard cap of a ``horizon`` in the validation layer; the OpenAPI schema shows the served run's own
@@ -35,6 +35,14 @@ def _iso_text(value: Any) -> Any:
 
 
 IsoDateTime = Annotated[datetime, BeforeValidator(_iso_text)]
+
+
+def _whole(value: Any) -> Any:
+    """``13.0`` is the integer 13 in JSON Schema; strict mode would refuse it (``true`` stays refused)."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
 
 
 class FieldError(BaseModel):
@@ -115,6 +123,8 @@ class ForecastBatchRequest(BaseModel):
                                 description="Days, at most the served run's horizon; default: all published.")
     quantiles: list[Level] | None = Field(default=None, min_length=1, max_length=50,
                                           description="Levels in (0, 1) among those published; default all.")
+
+    _whole_horizon = field_validator("horizon", mode="before")(_whole)
 
 
 class ForecastBatchResponse(RunHeader):

@@ -18,7 +18,8 @@ from fastapi.templating import Jinja2Templates
 from starlette.concurrency import run_in_threadpool
 
 from forecasting.infrastructure.settings import Settings, get_settings
-from serving.api.auth import KeyVerifier, key_id
+from serving.api.auth import KeyVerifier, key_id, presented_key
+from serving.api.errors import ApiError
 from serving.dependencies import app_store
 
 COOKIE = "blendcast_key"
@@ -52,12 +53,12 @@ def _verifier(request: Request) -> KeyVerifier:
     return verifier
 
 
-def _presented(request: Request) -> str | None:
-    auth = request.headers.get("authorization", "")
-    scheme, _, credentials = auth.partition(" ")
-    if scheme.lower() == "bearer" and credentials.strip():
-        return credentials.strip()
-    return (request.headers.get("x-api-key") or request.cookies.get(COOKIE) or "").strip() or None
+def _presented(request: Request) -> str:
+    try:
+        return presented_key(request.headers.get("authorization"), request.headers.get("x-api-key"),
+                             request.cookies.get(COOKIE))
+    except ApiError as exc:
+        raise LoginRequired(exc.detail) from None
 
 
 async def page_access(request: Request) -> None:
@@ -69,8 +70,6 @@ async def page_access(request: Request) -> None:
     if _settings(request).public_pages:
         return
     key = _presented(request)
-    if key is None:
-        raise LoginRequired("Sign in with an API key (scope read or admin) to see the pages.")
     request.state.key_id = key_id(key)
     if await run_in_threadpool(_verifier(request).verify, key) is None:
         raise LoginRequired("That key is unknown or revoked. Fix: check it, or create one with "

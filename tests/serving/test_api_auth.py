@@ -31,7 +31,9 @@ def _path(api: Api) -> str:
         ({}, 401, "Missing API key"),
         ({"X-API-Key": "bck_nothere_secret"}, 401, "Unknown or revoked API key"),
         ({"Authorization": "Bearer not-a-key"}, 401, "Unknown or revoked API key"),
-        ({"Authorization": "Basic dXNlcjpwYXNz"}, 401, "Missing API key"),
+        ({"Authorization": "Basic dXNlcjpwYXNz"}, 401, "not of the form 'Bearer <key>'"),
+        ({"Authorization": "Bearer "}, 401, "not of the form 'Bearer <key>'"),
+        ({"X-API-Key": " "}, 401, "X-API-Key header is empty"),
     ],
 )
 def test_queries_need_a_valid_key(api: Api, headers: dict[str, str], status: int, message: str) -> None:
@@ -39,6 +41,13 @@ def test_queries_need_a_valid_key(api: Api, headers: dict[str, str], status: int
     assert r.status_code == status
     assert message in r.json()["detail"]
     assert r.headers["www-authenticate"] == "Bearer"
+
+
+def test_two_different_keys_are_refused_even_if_one_is_valid(api: Api) -> None:
+    r = api.client.get(_path(api), headers={**api.read, "Authorization": "Bearer bck_00000000_other"})
+    assert r.status_code == 401 and "Two different keys" in r.json()["detail"]
+    both = {**api.read, "Authorization": f"Bearer {api.read['X-API-Key']}"}
+    assert api.client.get(_path(api), headers=both).status_code == 200
 
 
 def test_read_and_admin_keys_both_read_in_either_header(api: Api) -> None:

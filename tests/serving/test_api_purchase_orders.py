@@ -51,9 +51,10 @@ def test_supplier_filter_and_bad_input_name_the_field(api: Api) -> None:
     unknown = api.client.get("/v1/purchase-orders", params={"supplier": "Nobody"}, headers=api.read)
     assert unknown.status_code == 404 and "Nobody" in unknown.json()["detail"]
     past = api.client.get("/v1/purchase-orders", params={"as_of": "2000-01-01"}, headers=api.read)
-    assert past.status_code == 400 and "as_of" in past.json()["detail"] and "past" in past.json()["detail"]
+    assert past.status_code == 409 and "as_of" in past.json()["detail"] and "past" in past.json()["detail"]
     garbage = api.client.get("/v1/purchase-orders", params={"as_of": "soon"}, headers=api.read)
-    assert garbage.status_code == 400 and "'soon'" in garbage.json()["detail"]
+    assert garbage.status_code == 422
+    assert "as_of" in garbage.json()["detail"] and "'soon'" in garbage.json()["detail"]
 
 
 def test_a_run_without_inventory_says_what_to_load(tmp_path: Path) -> None:

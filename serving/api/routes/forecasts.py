@@ -23,6 +23,16 @@ def _levels(
     if quantiles is None:
         cols, names = served.level_columns(None)
         return cols, names, list(served.levels)
+    if isinstance(quantiles, str):
+        # Written as the schema lists them (its pattern names the served run's levels).
+        tokens = [t.strip() for t in quantiles.split(",")]
+        unknown = [t for t in tokens if t not in served.level_names]
+        if unknown:
+            raise ApiError(400, f"The 'quantiles' {unknown} are not levels of run {served.run_id}. "
+                                f"Published levels: {served.level_names}. Fix: ask for some of those, "
+                                "written as listed, e.g. quantiles=0.5,0.975.",
+                           {"published_quantiles": list(served.levels)})
+        quantiles = [float(t) for t in tokens]
     try:
         wanted = parse_quantiles(quantiles)
     except ValueError as exc:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Annotated
 
 from fastapi import Query
@@ -17,7 +18,8 @@ from serving.workbench.orders import check_order_date, proposal
 router = api_router(prefix="/v1", tags=["purchase orders"])
 
 _ERRORS = {**ERRORS, 409: {"model": ERRORS[400]["model"],
-                           "description": "The run was planned without an inventory table."}}
+                           "description": "The run was planned without an inventory table, or as_of is "
+                                          "before its planning date."}}
 
 
 @router.get("/purchase-orders", responses=_ERRORS, summary="Purchase orders due, per supplier")
@@ -25,8 +27,8 @@ def purchase_orders(
     _key: ReadKey,
     served: ServedDep,
     supplier: Annotated[str | None, Query(max_length=200, description="Only this supplier.")] = None,
-    as_of: Annotated[str | None, Query(max_length=32, description="Order date (ISO); default: the "
-                                                                   "run's planning date.")] = None,
+    as_of: Annotated[date | None, Query(description="Order date (ISO, on or after the run's planning date); "
+                                                    "default: the planning date.")] = None,
 ) -> Response:
     """Orders due on the order date: a SKU-channel is on an order when its stock position (on hand + on
     order - backorders) is at or below its reorder point. Each SKU is one line with its channels added
@@ -34,12 +36,12 @@ def purchase_orders(
     ``latest_arrival``), values at unit cost, reasons in words. 409 when the run saw no inventory table.
     """
     try:
-        date = check_order_date(served, as_of)
-        result, records = proposal(served, date)
+        order_date = check_order_date(served, as_of.isoformat() if as_of is not None else None)
+        result, records = proposal(served, order_date)
     except NoInventoryError as exc:
         raise ApiError(409, str(exc)) from None
-    except ValueError as exc:
-        raise ApiError(400, str(exc), {"field": "as_of", "value": as_of}) from None
+    except ValueError as exc:  # a date before the served run's planning date: conflicts with the run
+        raise ApiError(409, str(exc), {"field": "as_of", "value": str(as_of)}) from None
     if supplier is not None:
         names = set(result.orders["supplier"]) | set(result.lines["supplier"])
         known = {str(s) for s in served.policies.columns.get("supplier", []) if s}
@@ -50,6 +52,6 @@ def purchase_orders(
         records = [o for o in records if o["supplier"] == supplier]
     total = sum(float(o["total_value"] or 0.0) for o in records)
     return json_response({
-        **served.header(), "order_date": date.date().isoformat(), "n_series": result.n_series,
+        **served.header(), "order_date": order_date.date().isoformat(), "n_series": result.n_series,
         "n_due": result.n_due, "n_orders": len(records), "total_value": round(total, 2), "orders": records,
     })
