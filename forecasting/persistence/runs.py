@@ -367,6 +367,26 @@ class RunsMixin(StoreBase):
         frame = expand_json(frame, "extra")
         return frame.sort_values(list(SERIES_KEY), kind="stable").reset_index(drop=True)
 
+    def get_policy(self, run_id: int, sku: str, channel: str) -> dict[str, Any] | None:
+        """One series' policy row (its extra figures and reasons included), or None if it has none.
+
+        Raises:
+            NotFoundError: If the run does not exist.
+        """
+        run = self._resolve_run(run_id)
+        p = t.policies.c
+        cols = [*(p[c] for c in POLICY_COLUMNS), p.reasons, p.extra]
+        query = sa.select(*cols).where(p.run_id == run.id, p.sku == sku, p.channel == channel)
+        with self._ready().connect() as conn:
+            row = conn.execute(query).first()
+        if row is None:
+            return None
+        out: dict[str, Any] = dict(zip([c.name for c in cols], row, strict=True))
+        extra = out.pop("extra")
+        for key, value in (extra or {}).items():
+            out.setdefault(str(key), value)
+        return out
+
     def get_segments(self, run_id: int | None = None) -> pd.DataFrame:
         """A run's segmentation, one row per series (figures as their own columns).
 

@@ -15,7 +15,6 @@ from fastapi import FastAPI, Request
 
 from forecasting.persistence import ResultStore, RunInfo
 from forecasting.persistence import tables as store_tables
-from forecasting.persistence.frames import POLICY_COLUMNS
 
 MAX_MATCHES = 50
 _LOCK = threading.Lock()
@@ -133,13 +132,7 @@ def load_series(store: ResultStore, run: RunInfo, sku: str, channel: str) -> Ser
     forecast = store.get_forecasts(run.id, keys=[(sku, channel)])
     if forecast.empty:
         return None
-    p = store_tables.policies.c
-    query = sa.select(*(p[c] for c in POLICY_COLUMNS)).where(p.run_id == run.id, p.sku == sku,
-                                                             p.channel == channel)
-    with store.engine.connect() as conn:
-        row = conn.execute(query).first()
-    policy = dict(zip(POLICY_COLUMNS, row, strict=True)) if row is not None else None
-    return Series(sku, channel, forecast, policy)
+    return Series(sku, channel, forecast, store.get_policy(run.id, sku, channel))
 
 
 def abc_xyz_matrix(store: ResultStore, run: RunInfo) -> dict[str, Any]:

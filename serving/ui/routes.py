@@ -20,6 +20,7 @@ from serving.reports.builder import format_number as _num
 from serving.ui import data
 from serving.ui.access import page_access
 from serving.ui.fan import fan_chart
+from serving.ui.labels import policy_facts
 
 _HERE = FilePath(__file__).parent
 templates = Jinja2Templates(directory=_HERE / "templates")
@@ -80,10 +81,11 @@ def _series_view(request: Request, store: ResultStore, run: RunInfo, sku: str, c
         return None
     history = data.series_history(request, sku, channel)
     policy = series.policy or {}
+    reasons = policy.get("reasons")
     return {"sku": sku, "channel": channel, "chart": fan_chart(series.forecast, history, series.policy),
-            "policy": {k: policy.get(k) for k in ("policy", "abc", "xyz", "pattern", "service_level",
-                                                   "safety_stock", "reorder_point", "order_up_to",
-                                                   "lead_time_mean", "lead_time_p90") if k in policy},
+            "policy": policy_facts(policy),
+            "reasons": [str(r) for r in reasons] if isinstance(reasons, list) else ([str(reasons)] if reasons
+                                                                                   else []),
             "has_history": history is not None and len(history) > 0,
             "days": len(series.forecast)}
 

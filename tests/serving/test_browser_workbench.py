@@ -169,3 +169,22 @@ def test_what_if_form_plans_a_campaign(wide: Watched, base_url: str) -> None:
     page.wait_for_url("**uplift=-300**")
     assert "uplift_base" in page.locator("#error").inner_text()
     assert [e for e in wide.errors if "422" not in e] == []
+
+
+def test_sku_page_draws_stock_levels_on_their_own_axis(wide: Watched, base_url: str) -> None:
+    run = build_run(n_skus=20, n_channels=2, seed=4)
+    row = run.policies.iloc[0]
+    page = wide.page
+    page.goto(base_url + f"/ui/sku?q={row['sku']}&channel={row['channel']}")
+    chart = page.locator('svg[aria-label="fan"]')
+    chart.wait_for(state="visible")
+    svg = chart.inner_html()
+    assert "demand, units per day" in svg and "units in stock" in svg  # two axes, two scales
+    assert "reorder point" in svg and "safety stock" in svg and "on hand" in svg
+    policy = page.locator("#policy")
+    assert policy.locator('tr[data-key="order_qty"] td').first.inner_text().replace(",", "") == \
+        f"{row['order_qty']:,.0f}".replace(",", "") or row["order_qty"] != round(row["order_qty"])
+    assert policy.locator('tr[data-key="on_hand"]').count() == 1
+    assert "ADI" in policy.inner_text()
+    assert page.locator("#reasons li").count() == len(row["reasons"]) > 0
+    assert wide.errors == []

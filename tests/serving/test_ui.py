@@ -134,9 +134,10 @@ def test_sku_search_shows_fan_chart_with_policy_levels(client: TestClient, publi
     page = client.get("/ui/sku", params={"q": row["sku"], "channel": row["channel"]}).text
     assert '<svg role="img" aria-label="fan"' in page
     assert f"{row['sku']} / {row['channel']}" in page
-    # The legend names both levels with their values: the lines are drawn.
-    assert f"reorder point {row['reorder_point']:,.1f}" in page
-    assert f"safety stock {row['safety_stock']:,.1f}" in page
+    # The stock panel (its own axis) names both levels and labels each bar with its value.
+    assert "reorder point" in page and "safety stock" in page
+    assert f" {row['reorder_point']:,.1f}" in page and f" {row['safety_stock']:,.1f}" in page
+    assert "units in stock" in page
     for label in ("50% interval", "95% interval", "99% interval", "history"):
         assert label in page
 
