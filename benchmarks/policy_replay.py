@@ -136,6 +136,9 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=11)
     parser.add_argument("--n-jobs", type=int, default=2)
     parser.add_argument("--rules", type=Path, default=None, help="Rules file of BLENDED.")
+    parser.add_argument("--calibration-origins", type=int, default=3,
+                        help="Rolling origins before the replay warming the lead-time-demand calibration up.")
+    parser.add_argument("--no-change-cap", action="store_true", help="BLENDED re-plans without the cap.")
     parser.add_argument("--no-ltd-calibration", action="store_true",
                         help="BLENDED plans at the class targets without the lead-time-demand calibration.")
     parser.add_argument("--out", type=Path, default=None, help="Directory for kpis per forecaster.")
@@ -148,7 +151,8 @@ def main() -> None:
                   f"{args.replan_days} days, classic sweep {LEVELS}")
     config = SimulationConfig(days=args.days, n_paths=args.n_paths, seed=args.seed,
                               replan_days=args.replan_days, classic_levels=LEVELS,
-                              ltd_calibration=not args.no_ltd_calibration,
+                              ltd_calibration=not args.no_ltd_calibration, change_cap=not args.no_change_cap,
+                              calibration_origins=args.calibration_origins,
                               policies=(ALL_JIT, ALL_SAFETY_STOCK, CLASSIC_BY_CLASS, BLENDED))
     rows = []
     for name in [n.strip() for n in args.forecasters.split(",") if n.strip()]:

@@ -32,6 +32,7 @@ from features.readers import load_dataset, load_dataset_sql
 from features.schema import M5_QUANTILES
 from forecasting.infrastructure.settings import Settings
 from forecasting.inventory.exceptions import ExceptionThresholds
+from forecasting.inventory.ltd_feedback import service_metrics
 from forecasting.persistence import ResultStore
 from models.member_fits import prune_member_fits, shared_member_fits
 from models.registry import make_model
@@ -280,6 +281,8 @@ def _run_locked(
         with stages.stage("plan"):
             outputs = plan_stage(data, model, options, store, settings.seed,
                                  ExceptionThresholds.from_settings(settings), settings.holding_rate)
+            # Target vs realized service of earlier plans per class (MLflow metrics and the run's).
+            scores.metrics.update(service_metrics(outputs.ltd_service))
         with stages.stage("register"), tempfile.TemporaryDirectory() as tmp:
             artifacts = write_artifacts(Path(tmp), scores, model, health, outputs)
             version = register_stage(registry, model, options, data, data_hash, scores, artifacts, Path(tmp),

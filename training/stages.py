@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -21,6 +21,8 @@ from forecasting.inventory.exceptions import (
     run_out_from_paths,
 )
 from forecasting.inventory.leadtime import audit_lead_times
+from forecasting.inventory.ltd_calibration import calibration_groups
+from forecasting.inventory.ltd_feedback import score_published
 from forecasting.inventory.policy import PolicyContext, compute_policies, lead_uniforms, prepare_context
 from forecasting.inventory.purchase_orders import with_order_inputs
 from forecasting.inventory.rules import Rules, load_rules
@@ -70,6 +72,7 @@ class Outputs:
     slippage_alerts: list[dict[str, Any]]
     exceptions: pd.DataFrame = field(default_factory=pd.DataFrame)
     operating_kpis: dict[str, Any] = field(default_factory=dict)
+    ltd_service: pd.DataFrame = field(default_factory=pd.DataFrame)
 
     def alerts(self, run_id: int, version: int, decision: Decision) -> list[dict[str, Any]]:
         """Every alert of this run."""
@@ -181,8 +184,16 @@ def plan_stage(data: Dataset, model: Forecaster, options: TrainOptions, store: R
     spikes = detect_spikes(data, forecasts)
     shifts = detect_volatility_shifts(data)
     ctx = prepare_context(data, paths, rules, data.end_date, spikes, audit, stable)
+    # Closed loop: earlier published plans scored on the demand that followed set the planning levels.
+    calibration, ltd_service = score_published(_published_history(store), data, rules.review_period_days,
+                                               seed=seed)
+    targets = ctx.assigned["service_level"].to_numpy(dtype=float)
+    groups = calibration_groups(ctx.assigned["pattern"], np.array([d.mean for d in ctx.lead_distributions]))
+    levels = calibration.levels(groups, targets)
+    plan_ctx = replace(ctx, assigned=ctx.assigned.assign(service_level=levels))
     policies = compute_policies(data, paths, rules, data.end_date, spike_windows=spikes,
-                                random_state=seed, context=ctx)
+                                random_state=seed, context=plan_ctx)
+    policies = _with_planned_levels(policies, targets, levels, groups)
     policies = with_order_inputs(_with_ltd_grid(policies, paths, rules, ctx, seed), data)
     # Adjust in small steps: the reorder point moves at most max_change_ratio-fold since the served run.
     last = store.get_policies(latest.id) if latest is not None else None
@@ -203,7 +214,38 @@ def plan_stage(data: Dataset, model: Forecaster, options: TrainOptions, store: R
         slippage_alerts=_slippage(data, policies),
         exceptions=_exceptions(data, paths, policies, ctx, spikes, seed, thresholds),
         operating_kpis=_operating_kpis(data, policies, holding_rate),
+        ltd_service=ltd_service,
     )
+
+
+def _published_history(store: ResultStore, limit: int = 12) -> list[tuple[pd.Timestamp, pd.DataFrame]]:
+    """``(planning date, policies)`` of the newest ``limit`` published runs."""
+    out = []
+    for run in store.list_runs(limit=4 * limit):
+        if run.status != "published":
+            continue
+        segments = store.get_segments(run.id)
+        if segments.empty or "as_of" not in segments:
+            continue
+        out.append((pd.Timestamp(segments["as_of"].max()), store.get_policies(run.id)))
+        if len(out) >= limit:
+            break
+    return out
+
+
+def _with_planned_levels(policies: pd.DataFrame, targets: np.ndarray, levels: np.ndarray,
+                         groups: np.ndarray) -> pd.DataFrame:
+    """The class target stays the published ``service_level``; the level planned at is ``planned_level``."""
+    out = policies.copy()
+    out["service_level"] = targets
+    out["planned_level"] = levels
+    moved = np.abs(levels - targets) > 0.005
+    out["reasons"] = [
+        [*rs, f"planned at the {lv:.3f} quantile for the {t:.2f} target: realized lead-time demand of "
+              f"{g} series fell under earlier plans' quantiles at a different rate"] if m else list(rs)
+        for rs, lv, t, g, m in zip(out["reasons"], levels, targets, groups, moved, strict=True)
+    ]
+    return out
 
 
 def _operating_kpis(data: Dataset, policies: pd.DataFrame, holding_rate: float) -> dict[str, Any]:
