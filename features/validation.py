@@ -210,11 +210,13 @@ def _validate(name: str, frame: pd.DataFrame) -> tuple[pd.DataFrame, Factors]:
             fix=f"add the column(s); '{name}' needs {', '.join(spec.required)}",
         )
     if frame.empty:
+        required = name == "sales"  # the one table every command needs (build_dataset)
         raise DataValidationError(
             name,
-            "the table has no rows",
+            "the table is required but has no rows (only a header)" if required else "the table has no rows",
             n_rows=0,
-            fix=f"give at least one row or leave the '{name}' table out",
+            fix=(f"add the sales history to '{name}' ({', '.join(spec.required)}, one row per day sold)"
+                 if required else f"give at least one row or leave the '{name}' table out"),
         )
     typed = frame.copy(deep=False)
     for column in spec.columns:

@@ -33,10 +33,20 @@ class ParamCheck:
     expected: str
 
 
-def check_horizon(horizon: int) -> int:
-    """Return ``horizon`` if it is a whole number of days >= 1, else raise ValueError."""
+MAX_HORIZON_DAYS = 731
+"""Longest horizon the commands accept: two years of daily forecasts (beyond, calendars overflow and
+no daily model says anything useful)."""
+
+
+def check_horizon(horizon: int, maximum: int | None = None) -> int:
+    """Return ``horizon`` if it is a whole number of days >= 1 (and <= ``maximum``), else raise ValueError."""
     if isinstance(horizon, bool) or not isinstance(horizon, int | np.integer) or horizon < 1:
         raise ValueError(f"The 'horizon' must be a whole number of days >= 1. Got {horizon!r}.")
+    if maximum is not None and horizon > maximum:
+        raise ValueError(
+            f"The 'horizon' must be at most {maximum} days (two years of daily forecasts). Got {horizon}. "
+            f"Fix: pass --horizon between 1 and {maximum}, e.g. 28."
+        )
     return int(horizon)
 
 

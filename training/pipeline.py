@@ -14,8 +14,8 @@ import json
 import logging
 import os
 import signal
-import socket
 import tempfile
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -34,9 +34,13 @@ from forecasting.infrastructure.settings import Settings
 from forecasting.inventory.exceptions import ExceptionThresholds
 from forecasting.inventory.ltd_feedback import service_metrics
 from forecasting.persistence import ResultStore
+from forecasting.persistence.locks import make_holder
+from models.base import MAX_HORIZON_DAYS, check_horizon
 from models.member_fits import prune_member_fits, shared_member_fits
 from models.registry import make_model
 from training.artifacts import write_artifacts
+from training.faults import fault_point
+from training.reconcile import PIPELINE_RUN_KIND, reconcile
 from training.registry import CHALLENGER, CHAMPION, PRIMARY_METRIC, Registry
 from training.stages import Outputs, backtest_stage, decide_stage, plan_stage, register_stage
 
@@ -45,12 +49,18 @@ log = logging.getLogger(__name__)
 # Alerts go before publish: publish is the one atomic step that changes what is served, so it comes last.
 STAGES: tuple[str, ...] = ("load", "backtest", "fit", "plan", "register", "alerts", "publish")
 LOCK_NAME = "weekly-training"
+# The lock's heartbeat while a training runs: at every stage and from a thread during long stages.
+HEARTBEAT_SECONDS = 30.0
 # Published runs whose forecasts stay in the store: eight weeks of history for realized-accuracy drift.
 KEEP_RUNS = 8
 
 
 class TrainingLockedError(RuntimeError):
     """Another training holds the lock."""
+
+
+class LockLostError(RuntimeError):
+    """The training lock was taken over (an operator's ``unlock --force``, or a heartbeat gap)."""
 
 
 class InjectedFailure(RuntimeError):
@@ -102,8 +112,8 @@ class TrainOptions:
         """Raise ValueError naming the first bad option."""
         if (self.data_dir is None) == (self.database_url is None):
             raise ValueError("Give exactly one of --data DIR or --database URL.")
-        if self.horizon < 1 or self.backtest_horizon < 1:
-            raise ValueError(f"The 'horizon' must be >= 1 day. Got {self.horizon}.")
+        check_horizon(self.horizon, MAX_HORIZON_DAYS)
+        check_horizon(self.backtest_horizon, MAX_HORIZON_DAYS)
         if self.folds < 1:
             raise ValueError(f"The 'folds' must be >= 1. Got {self.folds}.")
         if not 0.0 <= self.tolerance < 1.0:
@@ -112,7 +122,20 @@ class TrainOptions:
             raise ValueError(f"The 'engine' must be 'local' or 'dask'. Got {self.engine!r}.")
         if self.fail_at is not None and self.fail_at.split(":")[0] not in STAGES:
             raise ValueError(f"The 'fail_at' must name a stage of {STAGES}. Got {self.fail_at!r}.")
-        make_model(self.model, **self.model_params)  # unknown model or parameter: fail before work
+        try:
+            make_model(self.model, **self.model_params)  # unknown model or parameter: fail before work
+        except TypeError as exc:
+            raise ValueError(f"--model-params: {exc} Fix: pass only those parameters.") from None
+        if self.rules_path is not None:
+            from forecasting.inventory.rules import RulesError, load_rules
+
+            if not Path(self.rules_path).is_file():
+                raise ValueError(f"The --rules file '{self.rules_path}' does not exist. Fix: give the path "
+                                 "of a rules TOML file, or leave --rules out for the packaged defaults.")
+            try:
+                load_rules(self.rules_path)
+            except RulesError as exc:
+                raise ValueError(f"The --rules file '{self.rules_path}' is not valid: {exc}") from None
 
     def spec(self) -> dict[str, Any]:
         """The settings that change what a run produces (part of the unchanged-data check)."""
@@ -169,11 +192,14 @@ class _Stages:
         self.fail_at = fail_at
         self.report = report
         self.timings: dict[str, float] = {}
+        self.heartbeat: Callable[[], None] = lambda: None
 
     @contextmanager
     def stage(self, name: str) -> Iterator[None]:
         index = STAGES.index(name) + 1
         self.report(f"[{index}/{len(STAGES)}] {name} ...")
+        self.heartbeat()
+        fault_point(name)
         started = time.perf_counter()
         if self.fail_at == name:
             raise InjectedFailure(f"failure injected at stage '{name}'")
@@ -222,20 +248,32 @@ def run_training(
     settings.ensure_home()
     store = ResultStore.from_settings(settings)
     store.upgrade()
-    holder = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
-    if not store.acquire_lock(LOCK_NAME, holder):
+    holder = make_holder(uuid.uuid4().hex[:8])
+    if not store.acquire_lock(LOCK_NAME, holder, stale_after_s=settings.lock_stale_seconds):
+        info = store.lock_info(LOCK_NAME)
         raise TrainingLockedError(
-            "Another training holds the lock. Wait for it to finish (a lock older than 6 hours is "
-            "taken over)."
+            f"Another training holds the lock {info.describe() if info else '(just released)'}. "
+            "Fix: wait for it to finish; a holder that died on this host is taken over at once, one on "
+            f"another host after {settings.lock_stale_seconds:.0f} s without heartbeat; if you know it is "
+            "gone, run 'blendcast unlock --force'."
         )
     try:
-        if options.engine == "dask":
-            from training.dask_engine import dask_engine
+        with _heartbeat(store, holder) as beat:
+            stages.heartbeat = beat
+            abandoned = store.fail_abandoned_runs(
+                PIPELINE_RUN_KIND, "abandoned: the process running it died (found by the next training)"
+            )
+            if abandoned:
+                report(f"Marked run(s) {', '.join(map(str, abandoned))} failed: their process died.")
+            registry = Registry(settings.resolved_mlflow_uri, artifact_root=settings.resolved_artifact_root)
+            reconcile(store, registry, fix=True, report=report)
+            if options.engine == "dask":
+                from training.dask_engine import dask_engine
 
-            with dask_engine(options.dask_scheduler, options.dask_workers):
-                result = _run_locked(settings, options, store, stages, data, health)
-        else:
-            result = _run_locked(settings, options, store, stages, data, health)
+                with dask_engine(options.dask_scheduler, options.dask_workers):
+                    result = _run_locked(settings, options, store, registry, stages, data, health)
+            else:
+                result = _run_locked(settings, options, store, registry, stages, data, health)
     finally:
         store.release_lock(LOCK_NAME, holder)
     if after is not None and result.status != "unchanged":
@@ -246,16 +284,51 @@ def run_training(
     return result
 
 
+@contextmanager
+def _heartbeat(store: ResultStore, holder: str) -> Iterator[Callable[[], None]]:
+    """Keep the lock alive from a thread while the block runs; yields the stage runner's beat.
+
+    The beat refreshes the heartbeat at each stage and raises :class:`LockLostError` when the lock was
+    taken over meanwhile, so a run that lost its lock never publishes.
+    """
+    stop = threading.Event()
+    lost = threading.Event()
+
+    def loop() -> None:
+        while not stop.wait(HEARTBEAT_SECONDS):
+            try:
+                if not store.heartbeat_lock(LOCK_NAME, holder):
+                    lost.set()
+                    return
+            except Exception:  # a busy database: the next beat retries
+                log.warning("Lock heartbeat failed; retrying in %.0f s", HEARTBEAT_SECONDS, exc_info=True)
+
+    def beat() -> None:
+        if lost.is_set() or not store.heartbeat_lock(LOCK_NAME, holder):
+            raise LockLostError(
+                "This training lost the store lock (it was broken with 'blendcast unlock --force' or taken "
+                "over after a heartbeat gap); it stops without publishing. Fix: run it again."
+            )
+
+    thread = threading.Thread(target=loop, name="blendcast-lock-heartbeat", daemon=True)
+    thread.start()
+    try:
+        yield beat
+    finally:
+        stop.set()
+        thread.join()
+
+
 def _run_locked(
     settings: Settings,
     options: TrainOptions,
     store: ResultStore,
+    registry: Registry,
     stages: _Stages,
     data: Dataset,
     health: dict[str, Any],
 ) -> TrainResult:
     report = stages.report
-    registry = Registry(settings.resolved_mlflow_uri)
     # On Dask the workers hold the cores; threads in this process would only contend with them.
     n_jobs = 1 if options.engine == "dask" else settings.n_jobs or (os.cpu_count() or 1)
     data_hash = dataset_hash(data, options.spec())
@@ -265,7 +338,7 @@ def _run_locked(
         return TrainResult(status="unchanged", run_id=latest.id, timings=stages.timings)
 
     source = {"data_dir": str(Path(options.data_dir).resolve())} if options.data_dir is not None else {}
-    run_id = store.create_run("weekly", {**options.spec(), "n_jobs": n_jobs, **source}, data_hash)
+    run_id = store.create_run(PIPELINE_RUN_KIND, {**options.spec(), "n_jobs": n_jobs, **source}, data_hash)
     snapshot = registry.aliases()
     try:
         # The last backtest fold's members are the final combination's holdout members: fit once.
@@ -286,20 +359,25 @@ def _run_locked(
         with stages.stage("register"), tempfile.TemporaryDirectory() as tmp:
             artifacts = write_artifacts(Path(tmp), scores, model, health, outputs)
             version = register_stage(registry, model, options, data, data_hash, scores, artifacts, Path(tmp),
-                                     outputs.forecasts)
+                                     outputs.forecasts, run_id)
         decision = decide_stage(registry, scores, options)
         with stages.stage("alerts"):
             n_alerts = _emit(store, settings, outputs.alerts(run_id, version.version, decision))
         with stages.stage("publish"):
             if decision.promote:
+                stages.heartbeat()  # a run that lost its lock must not publish
                 _publish(store, registry, run_id, version.version, outputs, scores.metrics, options)
+                fault_point("publish:committed")
                 status = "published"
             else:
                 registry.set_aliases({CHALLENGER: version.version})
                 store.fail_run(run_id, f"not promoted: {decision.reason}")
                 status = "not_promoted"
     except BaseException as exc:
-        registry.restore_aliases(snapshot)
+        try:
+            registry.restore_aliases(snapshot)
+        except Exception:  # the registry may be what failed; the next train reconciles the aliases
+            log.exception("Could not restore the registry aliases after: %s", exc)
         try:
             store.fail_run(run_id, f"{type(exc).__name__}: {exc}")
         except ValueError:  # already published or failed: its status says enough
@@ -353,6 +431,7 @@ def _publish(
         if options.fail_at == "publish:kill":
             os.kill(os.getpid(), signal.SIGKILL)
         registry.set_aliases({CHAMPION: version, CHALLENGER: version})
+        fault_point("publish:aliases-moved")
 
     store.publish_run(
         run_id,

@@ -20,6 +20,7 @@ EXPERIMENT = "blendcast-weekly"
 CHAMPION = "champion"
 CHALLENGER = "challenger"
 PRIMARY_METRIC = "backtest_wspl"
+STORE_RUN_TAG = "store_run_id"
 
 
 class RegistryError(RuntimeError):
@@ -58,11 +59,16 @@ class Registry:
     Args:
         tracking_uri: MLflow tracking and registry URI.
         model_name: Registered model name.
+        artifact_root: Directory (or URI) of the experiment's artifacts when this registry creates it;
+            None leaves MLflow's default, which for a database URI is ``./mlruns`` of the current
+            directory (the pipeline always passes ``Settings.resolved_artifact_root``).
     """
 
-    def __init__(self, tracking_uri: str, model_name: str = MODEL_NAME) -> None:
+    def __init__(self, tracking_uri: str, model_name: str = MODEL_NAME, *,
+                 artifact_root: str | None = None) -> None:
         self.tracking_uri = tracking_uri
         self.model_name = model_name
+        self.artifact_root = artifact_root
 
     def _client(self) -> Any:
         import mlflow
@@ -83,6 +89,7 @@ class Registry:
         output_example: pd.DataFrame,
         pip_requirements: list[str],
         tags: Mapping[str, str] | None = None,
+        version_tags: Mapping[str, str] | None = None,
     ) -> VersionInfo:
         """Log one training run and register its pyfunc model (no alias moves yet).
 
@@ -98,6 +105,8 @@ class Registry:
             output_example: The model's answer to it, for the signature.
             pip_requirements: Explicit requirements (inference costs seconds).
             tags: Extra run tags.
+            version_tags: Tags of the new model version (the pipeline records its result-store run,
+                :data:`STORE_RUN_TAG`, to recognise a lost or replaced registry later).
 
         Returns:
             The new version.
@@ -109,7 +118,7 @@ class Registry:
         from training.pyfunc_model import BlendcastForecastModel
 
         client = self._client()
-        mlflow.set_experiment(EXPERIMENT)
+        mlflow.set_experiment(experiment_id=self._experiment_id(client))
         signature = infer_signature(input_example, output_example)
         signature.params = ParamSchema([ParamSpec("horizon", "long", int(params.get("horizon", 28)))])
         with mlflow.start_run(tags=dict(tags or {})) as run:
@@ -127,7 +136,20 @@ class Registry:
             )
             version = mlflow.register_model(info.model_uri, self.model_name)
         client.set_model_version_tag(self.model_name, version.version, "run_id", run.info.run_id)
+        for key, value in (version_tags or {}).items():
+            client.set_model_version_tag(self.model_name, version.version, key, value)
         return self.get(int(version.version))
+
+    def _experiment_id(self, client: Any) -> str:
+        """The experiment's id, creating it with :attr:`artifact_root` as artifact location."""
+        found = client.get_experiment_by_name(EXPERIMENT)
+        if found is not None:
+            return str(found.experiment_id)
+        location = None
+        if self.artifact_root:
+            root = self.artifact_root
+            location = root if "://" in root else Path(root).expanduser().resolve().as_uri()
+        return str(client.create_experiment(EXPERIMENT, artifact_location=location))
 
     def aliases(self) -> dict[str, int]:
         """Current ``{alias: version}`` of the model (empty before the first registration)."""
@@ -158,6 +180,11 @@ class Registry:
                 client.set_registered_model_alias(self.model_name, alias, str(snapshot[alias]))
             elif alias not in snapshot and alias in current:
                 client.delete_registered_model_alias(self.model_name, alias)
+
+    def delete_alias(self, alias: str) -> None:
+        """Remove ``alias`` from whichever version holds it (no-op when none does)."""
+        if alias in self.aliases():
+            self._client().delete_registered_model_alias(self.model_name, alias)
 
     def get(self, version: int) -> VersionInfo:
         """One version with its aliases and metrics."""
@@ -236,14 +263,12 @@ class Registry:
             f"beyond the tolerance of {tolerance:.1%}",
         )
 
-    def promote(self, version: int) -> VersionInfo:
-        """Make ``version`` the champion (by hand or after a winning backtest)."""
-        self.get(version)  # raises a clear error for an unknown version
-        self.set_aliases({CHAMPION: version})
-        return self.get(version)
+    def rollback_target(self) -> tuple[VersionInfo, VersionInfo]:
+        """``(current champion, the version promoted before it)``; nothing is changed.
 
-    def rollback(self) -> VersionInfo:
-        """Give ``champion`` back to the version promoted before the current one."""
+        Raises:
+            RegistryError: Without a champion, or when it is the first promoted version.
+        """
         current = self.champion()
         if current is None or current.promoted_at is None:
             raise RegistryError("There is no champion to roll back from. Train and promote a model first.")
@@ -259,15 +284,16 @@ class Registry:
                 f"Champion v{current.version} is the first promoted version: "
                 "there is nothing to roll back to."
             )
-        target = max(earlier, key=lambda v: v.promoted_at or 0.0)
+        return current, max(earlier, key=lambda v: v.promoted_at or 0.0)
+
+    def apply_rollback(self, current: VersionInfo, target: VersionInfo) -> None:
+        """Give ``champion`` to ``target`` and unstamp ``current`` (so a second rollback goes further)."""
         client = self._client()
         client.set_registered_model_alias(self.model_name, CHAMPION, str(target.version))
-        # The rolled-back version loses its promotion stamp so a second rollback goes further back.
         client.delete_model_version_tag(self.model_name, str(current.version), "promoted_at")
         client.set_model_version_tag(
             self.model_name, str(current.version), "rolled_back_at", f"{time.time():.6f}"
         )
-        return self.get(target.version)
 
     def log_text(self, version: int, text: str, artifact_file: str) -> None:
         """Attach a text artifact (e.g. the drift report) to the run that produced ``version``."""

@@ -35,7 +35,7 @@ from forecasting.signals.volatility import detect_volatility_shifts
 from models.base import Forecaster, SamplePaths
 from models.registry import make_model
 from training.bundle import Manifest, package_versions, pip_requirements, save_bundle
-from training.registry import PRIMARY_METRIC, Decision, Registry, VersionInfo
+from training.registry import PRIMARY_METRIC, STORE_RUN_TAG, Decision, Registry, VersionInfo
 
 if TYPE_CHECKING:
     from training.pipeline import TrainOptions
@@ -327,10 +327,12 @@ def register_stage(
     artifacts: dict[str, Path],
     workdir: Path,
     forecasts: pd.DataFrame,
+    store_run_id: int,
 ) -> VersionInfo:
     """Save the bundle and log the run, its artifacts and the pyfunc model to MLflow.
 
-    ``forecasts`` is the plan stage's forecast, reused for the signature's output example.
+    ``forecasts`` is the plan stage's forecast, reused for the signature's output example;
+    ``store_run_id`` (the result-store run) is tagged on the version.
     """
     features = _feature_names(model)
     manifest = Manifest(
@@ -365,6 +367,7 @@ def register_stage(
     }
     return registry.log_candidate(
         bundle,
+        version_tags={STORE_RUN_TAG: str(store_run_id)},
         params=params,
         metrics=scores.metrics,
         artifacts={**artifacts, "manifest": bundle / "manifest.json"},

@@ -45,6 +45,11 @@ class Settings(BaseSettings):
         infer_stockouts: When ``sales`` has no ``in_stock`` column, censor zero runs that are
             improbable under the series' recent rate as likely stockouts (:mod:`features.stockouts`).
         stockout_threshold: Probability below which a zero run counts as a stockout, in (0, 1).
+        mlflow_artifact_root: Where MLflow keeps run artifacts and models; empty means
+            ``$BLENDCAST_HOME/mlartifacts`` (never the current directory).
+        lock_stale_seconds: A training lock whose holder runs on another host (so its process cannot
+            be checked) is taken over after this many seconds without a heartbeat; a holder on this
+            host that died is taken over at once.
     """
 
     model_config = SettingsConfigDict(env_prefix="BLENDCAST_", extra="ignore")
@@ -70,6 +75,8 @@ class Settings(BaseSettings):
     public_pages: bool = False
     infer_stockouts: bool = True
     stockout_threshold: float = 0.001
+    mlflow_artifact_root: str = ""
+    lock_stale_seconds: float = 900.0
 
     @field_validator("horizon")
     @classmethod
@@ -119,6 +126,18 @@ class Settings(BaseSettings):
     def resolved_mlflow_uri(self) -> str:
         """The MLflow tracking/registry URI, defaulting to ``sqlite:///$BLENDCAST_HOME/mlflow.db``."""
         return self.mlflow_tracking_uri or f"sqlite:///{self.home.expanduser() / 'mlflow.db'}"
+
+    @cached_property
+    def resolved_artifact_root(self) -> str:
+        """MLflow's artifact root, defaulting to ``$BLENDCAST_HOME/mlartifacts``."""
+        return self.mlflow_artifact_root or str(self.home.expanduser().resolve() / "mlartifacts")
+
+    @field_validator("lock_stale_seconds")
+    @classmethod
+    def _check_stale(cls, value: float) -> float:
+        if not value > 0:
+            raise ValueError(f"BLENDCAST_LOCK_STALE_SECONDS must be > 0 seconds. Got {value}.")
+        return value
 
     def ensure_home(self) -> Path:
         """Create ``home`` if needed and return it."""

@@ -220,8 +220,60 @@ class RunsMixin(StoreBase):
                 sa.update(t.runs).where(t.runs.c.id == run_id).values(status="failed", notes=error[:10_000])
             )
 
-    def republish_run(self, run_id: int) -> None:
+    def has_forecasts(self, run_id: int) -> bool:
+        """Whether the run's forecasts are stored (not pruned, not a failed run)."""
+        with self._ready().connect() as conn:
+            found = conn.execute(
+                sa.select(t.forecasts.c.run_id).where(t.forecasts.c.run_id == run_id).limit(1)
+            ).first()
+        return found is not None
+
+    def fail_abandoned_runs(self, kind: str, note: str) -> list[int]:
+        """Mark every ``running`` run of ``kind`` failed: the caller knows no live process owns them.
+
+        The weekly pipeline calls it once it holds the training lock: a run of its kind still
+        ``running`` then belongs to a process that died (killed, host lost).
+
+        Returns:
+            The ids of the runs marked failed.
+        """
+        r = t.runs.c
+        with self._ready().begin() as conn:
+            ids = [row.id for row in conn.execute(
+                sa.select(r.id).where(r.status == "running", r.kind == kind).order_by(r.id)
+            )]
+            if ids:
+                conn.execute(sa.update(t.runs).where(r.id.in_(ids), r.status == "running")
+                             .values(status="failed", notes=note[:10_000]))
+        return ids
+
+    def detach_model_versions(self, note: str) -> list[int]:
+        """Forget the registry versions of every run (the registry they name was lost).
+
+        ``model_version`` becomes NULL and ``model_uri`` is kept behind a ``lost-registry:`` prefix, so
+        a new registry's ``models:/.../1`` never collides with an old run's URI.
+
+        Returns:
+            The ids of the runs changed.
+        """
+        r = t.runs.c
+        with self._ready().begin() as conn:
+            query = sa.select(r.id, r.model_uri, r.notes).where(r.model_version.is_not(None))
+            rows = conn.execute(query).all()
+            for row in rows:
+                uri = f"lost-registry:{row.model_uri}" if row.model_uri else None
+                notes = "; ".join(n for n in (row.notes, note) if n)[:10_000]
+                conn.execute(sa.update(t.runs).where(r.id == row.id)
+                             .values(model_version=None, model_uri=uri, notes=notes))
+        return [row.id for row in rows]
+
+    def republish_run(self, run_id: int, before_commit: Callable[[], None] | None = None) -> None:
         """Serve an earlier published run again (a manual promote or rollback of its model).
+
+        Args:
+            run_id: A published run whose forecasts are still stored.
+            before_commit: Called inside the transaction just before it commits (the registry's
+                champion alias moves there); if it raises, nothing changes.
 
         Raises:
             NotFoundError: If the run does not exist.
@@ -242,6 +294,8 @@ class RunsMixin(StoreBase):
                     "Fix: retrain, or pick a newer run from list_runs()."
                 )
             conn.execute(sa.update(t.runs).where(t.runs.c.id == run_id).values(published_at=t.utcnow()))
+            if before_commit is not None:
+                before_commit()
 
     def prune_runs(self, keep: int = 8) -> int:
         """Delete the forecasts and policies of all but the newest ``keep`` published runs.

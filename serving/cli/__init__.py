@@ -24,6 +24,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "serving.cli.kpis",
     "serving.cli.what_if",
     "serving.cli.train",
+    "serving.cli.ops",
     "serving.cli.summary",
     "serving.cli.keys",
     "serving.cli.serve",

@@ -24,7 +24,13 @@ T = TypeVar("T")
 console = Console()
 err_console = Console(stderr=True)
 
+# Exit codes of every command (the README lists them): 0 done, 1 an unexpected error (a bug: the
+# traceback is shown), 2 bad input, 3 the training lock is held, 4 a store or the registry cannot be
+# used (read-only, unreachable, lost), 5 ``doctor`` found problems it did not repair.
 EXIT_BAD_INPUT = 2
+EXIT_LOCKED = 3
+EXIT_STORE = 4
+EXIT_UNHEALTHY = 5
 
 
 def fail(message: str, code: int = EXIT_BAD_INPUT) -> typer.Exit:
@@ -42,6 +48,70 @@ def bad_input_exits() -> Iterator[None]:
         raise fail(str(exc)) from None
     except (ValueError, FileNotFoundError, NotADirectoryError) as exc:
         raise fail(str(exc)) from None
+
+
+def _from_mlflow(exc: BaseException) -> bool:
+    """Whether ``exc`` is MLflow's own error or was raised inside MLflow's code (its SQL store)."""
+    if any(c.__module__.split(".")[0] == "mlflow" for c in type(exc).__mro__):
+        return True
+    tb = exc.__traceback__
+    while tb is not None:
+        if "/mlflow/" in tb.tb_frame.f_code.co_filename.replace("\\", "/"):
+            return True
+        tb = tb.tb_next
+    return False
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(getattr(exc, "orig", None) or exc).strip().splitlines()
+    return (text[0] if text else type(exc).__name__)[:300]
+
+
+def store_fault_message(exc: BaseException) -> str | None:
+    """One paragraph naming the store that failed and the fix, or None if ``exc`` is no store fault."""
+    from forecasting.infrastructure.settings import get_settings
+
+    sql = any(c.__module__.split(".")[0] == "sqlalchemy" for c in type(exc).__mro__)
+    if _from_mlflow(exc):
+        uri = get_settings().resolved_mlflow_uri
+        return (
+            f"The MLflow tracking store {uri} failed: {_first_line(exc)}. The result store still serves "
+            "what it served before (a training publishes only after MLflow registered its model). Fix: "
+            "check that the MLflow database exists and is writable (BLENDCAST_MLFLOW_TRACKING_URI); if "
+            "it was deleted, restore it from a backup, then run 'blendcast doctor'."
+        )
+    if sql:
+        import sqlalchemy as sa
+
+        url = sa.make_url(get_settings().resolved_database_url).render_as_string(hide_password=True)
+        detail = _first_line(exc)
+        if "readonly" in detail.replace("-", "").replace(" ", "").lower():
+            return (
+                f"The result store {url} is read-only ({detail}): nothing was written and the served run "
+                "is unchanged. Fix: make the database file and its folder writable for this user, or "
+                "set BLENDCAST_DATABASE_URL to a writable database."
+            )
+        return (
+            f"The result store {url} cannot be used: {detail}. Nothing was published. Fix: check that "
+            "the database is reachable and this user may write to it (BLENDCAST_DATABASE_URL)."
+        )
+    return None
+
+
+@contextmanager
+def store_fault_exits() -> Iterator[None]:
+    """Turn a store or registry fault into one paragraph and exit code 4 (no traceback)."""
+    try:
+        yield
+    except typer.Exit:
+        raise
+    except Exception as exc:
+        message = store_fault_message(exc)
+        if message is None:
+            if type(exc).__name__ == "RegistryLostError":
+                raise fail(str(exc), code=EXIT_STORE) from None
+            raise
+        raise fail(message, code=EXIT_STORE) from None
 
 
 def guarded(fn: Callable[[], T]) -> T:

@@ -140,12 +140,12 @@ def forecast_command(
     ),
 ) -> None:
     """Fit on all history and write the forecast (one row per sku, channel, date)."""
-    from models.base import check_horizon
+    from models.base import MAX_HORIZON_DAYS, check_horizon
     from models.registry import make_model
 
     setup_logging("WARNING")
     with bad_input_exits():
-        horizon = check_horizon(horizon)
+        horizon = check_horizon(horizon, MAX_HORIZON_DAYS)
         qs = parse_quantiles(quantiles)
         lead_times = parse_totals(totals, horizon)
         if lead_times and n_paths < 50:
@@ -228,12 +228,12 @@ def backtest_command(
 ) -> None:
     """Backtest models on the same rolling windows and print one row per model."""
     from forecasting.evaluation.backtest import backtest
-    from models.base import check_horizon
+    from models.base import MAX_HORIZON_DAYS, check_horizon
     from models.registry import make_model
 
     setup_logging("WARNING")
     with bad_input_exits():
-        horizon = check_horizon(horizon)
+        horizon = check_horizon(horizon, MAX_HORIZON_DAYS)
         if folds < 1:
             raise ValueError(f"--folds must be >= 1. Got {folds}.")
         if n_jobs < 1:

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.table import Table
 
-from serving.cli.common import bad_input_exits, console, fail, setup_logging
+from serving.cli.common import EXIT_LOCKED, bad_input_exits, console, fail, setup_logging, store_fault_exits
 
 if TYPE_CHECKING:
     from features.dataset import Dataset
@@ -85,7 +85,7 @@ def train(
 
     settings = get_settings()
     setup_logging(settings.log_level)
-    with bad_input_exits():
+    with bad_input_exits(), store_fault_exits():
         horizon = settings.horizon if horizon is None else horizon
         options = _options(data, database, model, model_params, horizon, folds, tolerance, rules, force,
                            engine, dask_scheduler, dask_workers, fail_at)
@@ -93,7 +93,7 @@ def train(
             result = run_training(settings, options, report=lambda line: console.print(line, highlight=False),
                                   after=drift_after_training(settings))
         except TrainingLockedError as exc:
-            raise fail(str(exc), code=3) from None
+            raise fail(str(exc), code=EXIT_LOCKED) from None
     console.print(f"[bold]{result.status}[/]: run {result.run_id}, model v{result.version}. {result.reason}")
     if result.metrics:
         table = Table("metric", "value", title="Backtest of the candidate")
@@ -143,47 +143,38 @@ def models() -> None:
     console.print(table)
 
 
-def _republish(version: int) -> None:
-    """Serve the forecasts of the last published run made with ``version``, if the store has one."""
-    from forecasting.infrastructure.settings import get_settings
-    from forecasting.persistence import ResultStore
-
-    store = ResultStore.from_settings(get_settings())
-    for run in store.list_runs(limit=200):
-        if run.model_version == str(version) and run.published_at is not None:
-            store.republish_run(run.id)
-            console.print(f"Run {run.id} of model v{version} is served again.")
-            return
-    console.print(f"No published run of v{version} in the result store: the served forecasts are unchanged "
-                  "until the next training.")
-
-
 def promote(version: Annotated[int, typer.Argument(help="Registered version to make champion.")]) -> None:
-    """Make VERSION the champion by hand (overrides the backtest decision)."""
+    """Make VERSION the champion by hand and serve its published run again (one atomic switch)."""
     from forecasting.infrastructure.settings import get_settings
-    from training.registry import Registry, RegistryError
+    from training.promotion import PromotionLockedError
+    from training.promotion import promote as promote_version
+    from training.registry import RegistryError
 
-    registry = Registry(get_settings().resolved_mlflow_uri)
-    try:
-        info = registry.promote(version)
-    except RegistryError as exc:
-        raise fail(str(exc)) from None
-    console.print(f"Model v{info.version} is now the champion.")
-    _republish(info.version)
+    with store_fault_exits():
+        try:
+            info, run_id = promote_version(get_settings(), version)
+        except RegistryError as exc:
+            raise fail(str(exc)) from None
+        except PromotionLockedError as exc:
+            raise fail(str(exc), code=EXIT_LOCKED) from None
+    console.print(f"Model v{info.version} is now the champion; its run {run_id} is served.")
 
 
 def rollback() -> None:
-    """Give the champion alias back to the version promoted before the current one."""
+    """Give the champion back to the version promoted before the current one and serve its run again."""
     from forecasting.infrastructure.settings import get_settings
-    from training.registry import Registry, RegistryError
+    from training.promotion import PromotionLockedError
+    from training.promotion import rollback as rollback_version
+    from training.registry import RegistryError
 
-    registry = Registry(get_settings().resolved_mlflow_uri)
-    try:
-        info = registry.rollback()
-    except RegistryError as exc:
-        raise fail(str(exc)) from None
-    console.print(f"Rolled back: model v{info.version} is the champion again.")
-    _republish(info.version)
+    with store_fault_exits():
+        try:
+            info, run_id = rollback_version(get_settings())
+        except RegistryError as exc:
+            raise fail(str(exc)) from None
+        except PromotionLockedError as exc:
+            raise fail(str(exc), code=EXIT_LOCKED) from None
+    console.print(f"Rolled back: model v{info.version} is the champion again; its run {run_id} is served.")
 
 
 def schedule(

@@ -44,7 +44,7 @@ def test_empty_file(tmp_path):
 
 def test_header_only_file_is_an_empty_table(tmp_path):
     (tmp_path / "sales.csv").write_text("date,sku,channel,units\n")
-    with pytest.raises(DataValidationError, match=r"Table 'sales': the table has no rows"):
+    with pytest.raises(DataValidationError, match=r"Table 'sales': the table is required but has no rows"):
         load_dataset(tmp_path)
 
 

@@ -141,9 +141,12 @@ def test_at_most_five_examples():
     assert "row 6" not in str(err.value)
 
 
-def test_empty_table_is_an_error():
-    with pytest.raises(DataValidationError, match=r"Table 'sales': the table has no rows. 0 rows"):
+def test_empty_table_is_an_error_and_sales_is_told_it_is_required():
+    with pytest.raises(DataValidationError, match=r"'sales': the table is required but has no rows") as err:
         validate_table("sales", pd.DataFrame(columns=["date", "sku", "channel", "units"]))
+    assert "leave the" not in str(err.value) and "add the sales history" in str(err.value)
+    with pytest.raises(DataValidationError, match=r"'events': the table has no rows.*leave the 'events'"):
+        validate_table("events", pd.DataFrame(columns=["date", "event"]))
 
 
 @pytest.mark.parametrize(

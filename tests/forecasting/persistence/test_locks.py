@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -32,3 +33,51 @@ def test_training_lock(store: ResultStore) -> None:
     assert store.acquire_lock("training", "host-a:1")
     with pytest.raises(ValueError, match="stale_after_s"):
         store.acquire_lock("training", "x", stale_after_s=0)
+
+
+def _dead_pid() -> int:
+    import subprocess
+    import sys
+
+    proc = subprocess.Popen([sys.executable, "-c", "pass"])
+    proc.wait()
+    return proc.pid
+
+
+def test_a_dead_holder_on_this_host_is_taken_over_at_once(store: ResultStore) -> None:
+    from forecasting.persistence.locks import holder_alive, make_holder
+
+    dead = f"{socket.gethostname()}:{_dead_pid()}:crashed"
+    assert holder_alive(dead) is False
+    assert holder_alive(make_holder("me")) is True
+    assert holder_alive("other-host:1:x") is None
+    assert store.acquire_lock("training", dead)
+    info = store.lock_info("training")
+    assert info is not None and info.holder == dead and info.alive is False
+    assert "dead" in info.describe()
+    # The heartbeat is fresh, but the holder is known dead: taken over without waiting.
+    assert store.acquire_lock("training", make_holder("next"), stale_after_s=6 * 3600)
+    assert not store.heartbeat_lock("training", dead)
+
+
+def test_a_live_holder_keeps_its_lock_and_another_host_waits_for_the_heartbeat(store: ResultStore) -> None:
+    from forecasting.persistence.locks import make_holder
+
+    live = make_holder("running")
+    assert store.acquire_lock("training", live)
+    assert not store.acquire_lock("training", f"{socket.gethostname()}:{_dead_pid()}:late")
+    remote = "far-away-host:4242:x"
+    store.release_lock("training", live)
+    assert store.acquire_lock("training", remote)
+    assert not store.acquire_lock("training", live, stale_after_s=60)  # cannot check: waits
+    with store.engine.begin() as conn:
+        conn.execute(sa.update(t.training_lock).values(heartbeat=datetime.now(UTC) - timedelta(seconds=61)))
+    assert store.acquire_lock("training", live, stale_after_s=60)
+
+
+def test_break_lock_removes_any_holder(store: ResultStore) -> None:
+    assert store.break_lock("training") is None
+    assert store.acquire_lock("training", "far-away-host:1:x")
+    broken = store.break_lock("training")
+    assert broken is not None and broken.holder == "far-away-host:1:x"
+    assert store.lock_info("training") is None
