@@ -14,6 +14,8 @@ import os
 import signal
 import subprocess
 import sys
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -51,8 +53,16 @@ def _cli(
                           text=True, timeout=300, cwd=home)
 
 
+_IN_PROCESS = threading.Lock()  # MLflow's client sets process-wide URIs: one check at a time
+
+
 def _agree(settings: Settings) -> tuple[int, int]:
     """Champion == served run's version == the API's served and champion versions; nothing left held."""
+    with _IN_PROCESS:
+        return _agree_locked(settings)
+
+
+def _agree_locked(settings: Settings) -> tuple[int, int]:
     from fastapi.testclient import TestClient
 
     from serving.api import create_app
@@ -105,14 +115,23 @@ def _matrix(home: Path, database_url: str, data: Path) -> list[tuple[str, int, b
     return rows
 
 
-def test_kill_9_anywhere_then_plain_train_recovers_on_sqlite(tmp_path: Path, tiny_data: Path) -> None:
-    rows = _matrix(tmp_path / "home", f"sqlite:///{tmp_path / 'home' / 'blendcast.db'}", tiny_data)
-    assert [r[0] for r in rows] == [*TRAIN_POINTS, "promote:aliases-moved", "rollback:aliases-moved"]
-
-
-@pytest.mark.postgres
-def test_kill_9_anywhere_then_plain_train_recovers_on_postgresql(
-    tmp_path: Path, tiny_data: Path, postgres_url: str
+def test_kill_9_anywhere_then_plain_train_recovers(
+    tmp_path: Path, tiny_data: Path, request: pytest.FixtureRequest
 ) -> None:
-    rows = _matrix(tmp_path / "home", postgres_url, tiny_data)
-    assert len(rows) == len(TRAIN_POINTS) + 2
+    """The SQLite and the PostgreSQL chains run side by side (their processes wait on each other's
+    cores, not on this test); PostgreSQL is skipped only where the server is absent and CI is off."""
+    stores = {"sqlite": f"sqlite:///{tmp_path / 'sqlite' / 'blendcast.db'}"}
+    try:
+        stores["postgresql"] = str(request.getfixturevalue("postgres_url"))
+    except pytest.skip.Exception as exc:  # no server here (under CI=true the fixture fails instead)
+        print(f"PostgreSQL chain skipped: {exc}")
+    with ThreadPoolExecutor(max_workers=len(stores)) as pool:
+        futures = {n: pool.submit(_matrix, tmp_path / n, url, tiny_data) for n, url in stores.items()}
+        results = {name: future.result() for name, future in futures.items()}
+    expected = [*TRAIN_POINTS, "promote:aliases-moved", "rollback:aliases-moved"]
+    print("kill point                 | " + " | ".join(f"{n}: next train exit, agree" for n in results))
+    for i, point in enumerate(expected):
+        print(f"{point:26} | " + " | ".join(f"{rows[i][1]}, {rows[i][2]}" for rows in results.values()))
+    for rows in results.values():
+        assert [r[0] for r in rows] == expected
+        assert all(code == 0 and agree for _, code, agree in rows)
