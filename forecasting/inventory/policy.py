@@ -80,7 +80,37 @@ def prepare_context(
     if segments is None:
         segments = segment(data, as_of, rules.segmentation, audit)
     assigned = assign_policies(_align(paths, segments), rules, as_of, spike_windows)
+    if rules.service_allocation == "economic":
+        assigned = economic_targets(assigned, data, rules)
     return PolicyContext(audit, assigned, [audit.for_sku(s) for s in assigned["sku"]])
+
+
+def economic_targets(assigned: pd.DataFrame, data: Dataset, rules: Rules) -> pd.DataFrame:
+    """Service targets from margin vs holding cost (``rules.service_allocation = 'economic'``).
+
+    Target = margin / (margin + holding_rate x unit_cost x R / 365), the probability of no stockout
+    that balances a lost unit's margin against a unit carried one more review period, within the
+    class's ``economic_bounds``. SKUs without a positive price and cost keep their class target.
+    """
+    price = _sku_column(data, assigned["sku"].astype(str), "unit_price", np.nan)
+    cost = _sku_column(data, assigned["sku"].astype(str), "unit_cost", np.nan)
+    margin = price - cost
+    holding = rules.holding_rate * cost * rules.review_period_days / 365.0
+    known = np.isfinite(margin) & (margin > 0) & np.isfinite(holding) & (holding > 0)
+    ratio = np.where(known, margin / np.where(known, margin + holding, 1.0), np.nan)
+    bounds = assigned["abc"].astype(str).map(rules.economic_bounds)
+    lo = np.array([b[0] if isinstance(b, tuple | list) else 0.5 for b in bounds])
+    hi = np.array([b[1] if isinstance(b, tuple | list) else 0.999 for b in bounds])
+    target = assigned["service_level"].to_numpy(dtype=float)
+    level = np.where(known, np.clip(ratio, lo, hi), target)
+    out = assigned.copy()
+    out["service_level"] = level
+    out["reasons"] = [
+        [*rs, f"economic target {lv:.3f}: margin {m:.2f} vs holding {h:.4f} per review period"]
+        if k else list(rs)
+        for rs, lv, m, h, k in zip(out["reasons"], level, margin, holding, known, strict=True)
+    ]
+    return out
 
 
 def _inventory(data: Dataset, keys: pd.DataFrame) -> pd.DataFrame:

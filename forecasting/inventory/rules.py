@@ -13,7 +13,7 @@ from __future__ import annotations
 import tomllib
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -112,6 +112,12 @@ class Rules(BaseModel):
         max_change_ratio: Largest factor by which a series' reorder point may move between two
             published runs unless a spike, a volatility shift or a supplier slip justifies it
             (:mod:`forecasting.inventory.change_cap`); a large value (e.g. 1000) switches it off.
+        service_allocation: 'class' (each class's ``service_levels`` target) or 'economic': each
+            SKU's target is the newsvendor critical ratio margin / (margin + holding cost of a unit
+            over one review period), margin = unit price - unit cost, kept within its class's
+            ``economic_bounds`` (SKUs without prices keep the class target).
+        economic_bounds: Per class, the lowest and highest economic target.
+        holding_rate: Yearly holding cost as a share of unit cost (economic allocation).
         service_levels: Cycle-service target per revenue class, each in (0.5, 1).
         segmentation: Segmentation thresholds.
         lead_time: Lead-time audit settings.
@@ -127,6 +133,10 @@ class Rules(BaseModel):
     lot_review_periods: float = Field(default=0.0, ge=0.0, le=13.0)
     fill_rate_patterns: tuple[str, ...] = ()
     max_change_ratio: float | None = Field(default=2.0, gt=1.0)
+    service_allocation: Literal["class", "economic"] = "class"
+    economic_bounds: dict[str, tuple[float, float]] = Field(
+        default_factory=lambda: {"A": (0.95, 0.995), "B": (0.85, 0.99), "C": (0.7, 0.98)})
+    holding_rate: float = Field(default=0.25, gt=0.0, le=2.0)
     service_levels: dict[str, float] = Field(default_factory=lambda: {"A": 0.97, "B": 0.90, "C": 0.80})
     segmentation: SegmentationConfig = Field(default_factory=SegmentationConfig)
     lead_time: LeadTimeConfig = Field(default_factory=LeadTimeConfig)
@@ -166,6 +176,15 @@ class Rules(BaseModel):
         missing = [k for k in ABC_CLASSES if k not in value]
         if missing:
             raise ValueError(f"The 'service_levels' table misses class(es) {missing}. Give A, B and C.")
+        return value
+
+    @field_validator("economic_bounds")
+    @classmethod
+    def _bounds(cls, value: dict[str, tuple[float, float]]) -> dict[str, tuple[float, float]]:
+        for klass, (lo, hi) in value.items():
+            if klass not in ABC_CLASSES or not 0.5 < lo <= hi < 1.0:
+                raise ValueError(f"The 'economic_bounds' of class {klass!r} must be [low, high] with "
+                                 f"0.5 < low <= high < 1, e.g. [0.95, 0.995]. Got [{lo}, {hi}].")
         return value
 
     @field_validator("leans")

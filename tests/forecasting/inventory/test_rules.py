@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -123,3 +124,25 @@ def test_fill_rate_patterns_switch_the_service_measure() -> None:
     assert any("fill_rate_patterns" in r for r in lumpy["reasons"])
     with pytest.raises(RulesError, match="'fill_rate_patterns' must be among smooth"):
         parse_rules({"fill_rate_patterns": ["spiky"]})
+
+
+def test_economic_allocation_sets_targets_from_margin_and_holding_cost() -> None:
+    from features.synthetic import generate_catalogue
+    from features.validation import build_dataset
+    from forecasting.inventory.policy import prepare_context
+    from models.baselines import SeasonalNaive
+
+    data = build_dataset(generate_catalogue(20, 2, 200, 4).tables)
+    paths = SeasonalNaive().fit(data).sample_paths(28, 50, random_state=0)
+    rules = parse_rules({"service_allocation": "economic", "holding_rate": 0.25,
+                         "economic_bounds": {"A": [0.9, 0.999], "B": [0.6, 0.99], "C": [0.6, 0.98]}})
+    ctx = prepare_context(data, paths, rules, data.end_date)
+    skus = data.skus.set_index("sku")
+    margin = ctx.assigned["sku"].map(skus["unit_price"] - skus["unit_cost"]).to_numpy()
+    holding = 0.25 * ctx.assigned["sku"].map(skus["unit_cost"]).to_numpy() * rules.review_period_days / 365
+    bounds = ctx.assigned["abc"].map({"A": (0.9, 0.999), "B": (0.6, 0.99), "C": (0.6, 0.98)})
+    expected = np.clip(margin / (margin + holding), [b[0] for b in bounds], [b[1] for b in bounds])
+    assert np.allclose(ctx.assigned["service_level"], expected)
+    assert ctx.assigned["reasons"].map(lambda rs: rs[-1].startswith("economic target")).all()
+    with pytest.raises(RulesError, match="economic_bounds"):
+        parse_rules({"economic_bounds": {"A": [0.99, 0.9], "B": [0.8, 0.9], "C": [0.6, 0.8]}})
