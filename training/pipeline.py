@@ -42,7 +42,14 @@ from training.artifacts import write_artifacts
 from training.faults import fault_point
 from training.reconcile import PIPELINE_RUN_KIND, reconcile
 from training.registry import CHALLENGER, CHAMPION, PRIMARY_METRIC, Registry
-from training.stages import Outputs, backtest_stage, decide_stage, plan_stage, register_stage
+from training.stages import (
+    Outputs,
+    backtest_stage,
+    decide_stage,
+    kpis_stage,
+    plan_stage,
+    register_stage,
+)
 
 log = logging.getLogger(__name__)
 
@@ -353,7 +360,8 @@ def _run_locked(
                 model = make_model(options.model, **_with_jobs(options, n_jobs, settings.seed)).fit(data)
         with stages.stage("plan"):
             outputs = plan_stage(data, model, options, store, settings.seed,
-                                 ExceptionThresholds.from_settings(settings), settings.holding_rate)
+                                 ExceptionThresholds.from_settings(settings))
+            outputs.operating_kpis = kpis_stage(data, outputs.policies, settings.holding_rate)
             # Target vs realized service of earlier plans per class (MLflow metrics and the run's).
             scores.metrics.update(service_metrics(outputs.ltd_service))
         with stages.stage("register"), tempfile.TemporaryDirectory() as tmp:

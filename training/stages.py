@@ -169,8 +169,7 @@ def _segment_scores(data: Dataset, result: BacktestResult) -> pd.DataFrame:
 
 
 def plan_stage(data: Dataset, model: Forecaster, options: TrainOptions, store: ResultStore,
-               seed: int, thresholds: ExceptionThresholds | None = None,
-               holding_rate: float = 0.25) -> Outputs:
+               seed: int, thresholds: ExceptionThresholds | None = None) -> Outputs:
     """Forecasts, sample paths, audit, stabilised segments, spikes, shifts, policies, changes and the
     planner's exceptions (run-out risk from the paths, excess stock and orders, policy health)."""
     forecasts = model.predict(options.horizon, options.quantiles)
@@ -213,7 +212,6 @@ def plan_stage(data: Dataset, model: Forecaster, options: TrainOptions, store: R
         segment_alerts=changes,
         slippage_alerts=_slippage(data, policies),
         exceptions=_exceptions(data, paths, policies, ctx, spikes, seed, thresholds),
-        operating_kpis=_operating_kpis(data, policies, holding_rate),
         ltd_service=ltd_service,
     )
 
@@ -248,8 +246,9 @@ def _with_planned_levels(policies: pd.DataFrame, targets: np.ndarray, levels: np
     return out
 
 
-def _operating_kpis(data: Dataset, policies: pd.DataFrame, holding_rate: float) -> dict[str, Any]:
-    """Realized KPIs of the last four quarters (a failure costs only the KPIs, never the run)."""
+def kpis_stage(data: Dataset, policies: pd.DataFrame, holding_rate: float) -> dict[str, Any]:
+    """Realized KPIs of the last four quarters, run after the plan stage so the sample paths are freed
+    (its daily stock grid holds series x 364 days); a failure costs only the KPIs, never the run."""
     from forecasting.inventory.operating_kpis import kpi_records, operating_kpis
 
     try:
