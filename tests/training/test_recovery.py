@@ -145,3 +145,28 @@ def test_mlflow_database_deleted_mid_run_is_named_and_changes_nothing(
     served = store.latest_run()
     assert served is not None and served.id == first.run_id
     assert store.list_runs()[0].status == "failed"
+
+
+def test_a_training_that_loses_its_lock_stops_before_publishing(
+    settings: Settings, catalogue_dir: Path
+) -> None:
+    from training.pipeline import LockLostError
+
+    first = _train(settings, catalogue_dir)
+    store = ResultStore.from_settings(settings)
+    beats: list[float] = []
+
+    def report(line: str) -> None:
+        info = store.lock_info(LOCK_NAME)
+        if info is not None:
+            beats.append(info.heartbeat.timestamp())
+        if line.startswith("[3/7] fit ..."):
+            store.break_lock(LOCK_NAME)  # an operator's 'unlock --force' while it runs
+
+    with pytest.raises(LockLostError, match="lost the store lock"):
+        run_training(settings, TrainOptions(data_dir=catalogue_dir, force=True, **FAST), report=report)  # type: ignore[arg-type]
+    assert beats == sorted(beats) and len(set(beats)) >= 2, "each stage refreshes the heartbeat"
+    served = store.latest_run()
+    assert served is not None and served.id == first.run_id
+    assert Registry(settings.resolved_mlflow_uri).aliases()[CHAMPION] == first.version
+    assert store.list_runs()[0].status == "failed"
