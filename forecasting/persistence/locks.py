@@ -10,7 +10,8 @@ from __future__ import annotations
 import os
 import socket
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import sqlalchemy as sa
 
@@ -23,11 +24,24 @@ def make_holder(tag: str) -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{tag}"
 
 
-def holder_alive(holder: str) -> bool | None:
+def _process_start(pid: int) -> datetime | None:
+    """When process ``pid`` started (UTC), from Linux's /proc; None elsewhere or if unreadable."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        boot = next(int(line.split()[1]) for line in Path("/proc/stat").read_text().splitlines()
+                    if line.startswith("btime "))
+        ticks = os.sysconf("SC_CLK_TCK")
+    except (OSError, StopIteration, IndexError, ValueError):
+        return None
+    return datetime.fromtimestamp(boot + int(fields[19]) / ticks, UTC)
+
+
+def holder_alive(holder: str, since: datetime | None = None) -> bool | None:
     """Whether the process named by a ``host:pid:...`` holder runs: None when it cannot be told.
 
     Only a holder on this host can be checked (a signal 0 to its PID); another host, or a holder
-    string without a PID, answers None.
+    string without a PID, answers None. With ``since`` (when the lock was taken), a process with that
+    PID started later is a reused PID, so the holder is dead.
     """
     host, _, rest = holder.partition(":")
     pid_text = rest.split(":", 1)[0]
@@ -41,8 +55,10 @@ def holder_alive(holder: str) -> bool | None:
     except ProcessLookupError:
         return False
     except PermissionError:  # someone else's live process
-        return True
-    return True
+        pass
+    started = _process_start(pid) if since is not None else None
+    # A process started after the lock was taken got a reused PID: the holder is gone.
+    return started is None or since is None or started <= since + timedelta(seconds=2)
 
 
 @dataclass(frozen=True)
@@ -132,7 +148,8 @@ class LocksMixin(StoreBase):
             ).first()
         if row is None:
             return None
-        return LockInfo(name, row.holder, row.acquired_at, row.heartbeat, holder_alive(row.holder))
+        return LockInfo(name, row.holder, row.acquired_at, row.heartbeat,
+                        holder_alive(row.holder, since=row.acquired_at))
 
     def heartbeat_lock(self, name: str, holder: str) -> bool:
         """Refresh the heartbeat of a held lock; False means ``holder`` no longer holds it."""

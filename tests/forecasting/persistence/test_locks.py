@@ -81,3 +81,17 @@ def test_break_lock_removes_any_holder(store: ResultStore) -> None:
     broken = store.break_lock("training")
     assert broken is not None and broken.holder == "far-away-host:1:x"
     assert store.lock_info("training") is None
+
+
+def test_a_reused_pid_does_not_keep_a_dead_holders_lock(store: ResultStore) -> None:
+    import os
+
+    from forecasting.persistence.locks import holder_alive
+
+    # A lock taken ten years ago by "this PID": the process now using it started later, so the PID was
+    # reused and the holder is dead; a lock taken now by it is held by a live process.
+    pid = os.getppid()  # not this process (which always counts as alive)
+    host = socket.gethostname()
+    assert holder_alive(f"{host}:{pid}:old", since=datetime.now(UTC) - timedelta(days=3650)) is False
+    assert holder_alive(f"{host}:{pid}:new", since=datetime.now(UTC)) is True
+    assert holder_alive(f"{host}:{pid}:unknown") is True
