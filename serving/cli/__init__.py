@@ -6,8 +6,11 @@ module only assembles them, so capabilities add commands without touching each o
 
 from __future__ import annotations
 
+import functools
 import importlib
 import sys
+from collections.abc import Callable
+from typing import Any
 
 import typer
 
@@ -53,7 +56,28 @@ def build_app() -> typer.Typer:
     app.callback()(_read_settings_afresh)
     for name in COMMAND_MODULES:
         importlib.import_module(name).register(app)
+    _guard_store_faults(app)
     return app
+
+
+def _guard_store_faults(app: typer.Typer) -> None:
+    """Every command turns a store or registry fault into one paragraph and exit 4 (no traceback)."""
+    from serving.cli.common import store_fault_exits
+
+    def guard(callback: Callable[..., Any]) -> Callable[..., Any]:
+        @functools.wraps(callback)
+        def run(*args: Any, **kwargs: Any) -> Any:
+            with store_fault_exits():
+                return callback(*args, **kwargs)
+
+        return run
+
+    for info in app.registered_commands:
+        if info.callback is not None:
+            info.callback = guard(info.callback)
+    for group in app.registered_groups:
+        if group.typer_instance is not None:
+            _guard_store_faults(group.typer_instance)
 
 
 def main() -> None:

@@ -15,12 +15,10 @@ from typing import TYPE_CHECKING, Any
 import typer
 from rich.table import Table
 
-from serving.cli.common import bad_input_exits, console, err_console, fail
+from serving.cli.common import EXIT_STORE, bad_input_exits, console, err_console, fail, store_fault_message
 
 if TYPE_CHECKING:
     from forecasting.persistence import ResultStore
-
-EXIT_STORE_UNAVAILABLE = 1
 
 
 class Scope(StrEnum):
@@ -32,7 +30,7 @@ class Scope(StrEnum):
 
 @contextmanager
 def _store() -> Iterator[ResultStore]:
-    """The configured store; unknown ids exit 2, an unreachable database exits 1."""
+    """The configured store; unknown ids exit 2, an unreachable or read-only database exits 4."""
     import sqlalchemy as sa
 
     from forecasting.infrastructure.settings import get_settings
@@ -45,11 +43,7 @@ def _store() -> Iterator[ResultStore]:
     except NotFoundError as exc:
         raise fail(str(exc)) from None
     except sa.exc.OperationalError as exc:
-        raise fail(
-            f"The result store at {store!r} cannot be reached ({type(exc.orig).__name__}). "
-            "Fix: check BLENDCAST_DATABASE_URL, or leave it empty to use SQLite under BLENDCAST_HOME.",
-            EXIT_STORE_UNAVAILABLE,
-        ) from None
+        raise fail(store_fault_message(exc) or str(exc), EXIT_STORE) from None
     finally:
         store.dispose()
 

@@ -68,13 +68,13 @@ def test_bad_input_exits_2(app: typer.Typer, home: Path) -> None:
     assert empty.exit_code == 0 and "No API keys yet" in empty.stderr
 
 
-def test_unreachable_store_exits_1(app: typer.Typer, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_unreachable_store_exits_4(app: typer.Typer, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv(
         "BLENDCAST_DATABASE_URL", "postgresql+psycopg://nobody@127.0.0.1:1/none?connect_timeout=1"
     )
     result = runner.invoke(app, ["api-key", "list"])
-    assert result.exit_code == 1
-    assert "cannot be reached" in result.stderr
+    assert result.exit_code == 4
+    assert "cannot be used" in result.stderr and "BLENDCAST_DATABASE_URL" in result.stderr
 
 
 def test_the_commands_are_registered() -> None:

@@ -170,3 +170,19 @@ def test_a_training_that_loses_its_lock_stops_before_publishing(
     assert served is not None and served.id == first.run_id
     assert Registry(settings.resolved_mlflow_uri).aliases()[CHAMPION] == first.version
     assert store.list_runs()[0].status == "failed"
+
+
+@pytest.mark.parametrize("args", [["api-key", "create", "--scope", "read"], ["unlock", "--force"]])
+def test_other_commands_on_a_read_only_store_exit_4_without_a_traceback(
+    cli_home: Settings, monkeypatch: pytest.MonkeyPatch, args: list[str]
+) -> None:
+    store = ResultStore.from_settings(cli_home)
+    store.upgrade()
+    assert store.acquire_lock(LOCK_NAME, "another-host:1:x")
+    store.dispose()
+    db = cli_home.home / "blendcast.db"
+    monkeypatch.setenv("BLENDCAST_DATABASE_URL", f"sqlite:///file:{db}?mode=ro&uri=true")
+    result = CliRunner().invoke(build_app(), args)
+    assert result.exit_code == 4, result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+    assert "read-only" in " ".join(result.output.split())
