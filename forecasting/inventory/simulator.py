@@ -340,8 +340,8 @@ def simulate(
         forecaster: Optional forecaster re-fitted at every re-plan; BLENDED plans from its sample
             paths instead of the weekly bootstrap (the classic baselines keep the bootstrap).
         progress: Optional callback ``(day, days)`` called after each simulated day.
-        on_replan: Optional callback ``(replans_done, replans, as_of)`` called after each re-plan (the
-            forecaster's re-fit is most of a re-plan's time).
+        on_replan: Optional callback ``(plans_done, plans, as_of)`` called after each plan: the
+            calibration origins' then the re-plans (the forecaster's re-fit is most of a plan's time).
 
     Returns:
         The KPIs per policy and segment, per series, and the daily inventory trace.
@@ -359,8 +359,12 @@ def simulate(
         )
     names = cfg.policy_names
     days, n, k = cfg.days, len(keys), len(names)
-    n_replans = -(-days // cfg.replan_days)
     t0 = len(dates) - days
+    warm = [t0 - back * cfg.replan_days for back in range(cfg.calibration_origins, 0, -1)]
+    warm_up = cfg.ltd_calibration and BLENDED in cfg.policies
+    warm = [o for o in warm if o - 1 >= MIN_HISTORY_DAYS] if warm_up else []
+    # Progress counts the calibration origins' plans with the re-plans: each re-fits the forecaster.
+    n_replans = -(-days // cfg.replan_days) + len(warm)
     true = true_demand(data, keys, y, first, dates, days, demand)
     unit_cost = sku_values(data, keys["sku"], "unit_cost", 1.0)
     unit_price = sku_values(data, keys["sku"], "unit_price", 1.0)
@@ -390,14 +394,13 @@ def simulate(
     last_plans: dict[str, pd.DataFrame] = {}
     if cfg.ltd_calibration and BLENDED in cfg.policies:
         calibration = LeadTimeDemandCalibration(prior_weight=cfg.calibration_prior, seed=cfg.seed)
-        for back in range(cfg.calibration_origins, 0, -1):
-            origin = t0 - back * cfg.replan_days
-            if origin - 1 < MIN_HISTORY_DAYS:
-                continue
+        for done, origin in enumerate(warm, start=1):
             with shared_member_fits(member_fits):
                 _plan(data, rules, cfg.model_copy(update={"policies": (BLENDED,)}), keys, y[:, :origin],
-                      first <= origin - 1, dates[origin - 1], 10_000 + back, forecaster, calibration, True)
+                      first <= origin - 1, dates[origin - 1], 10_000 + done, forecaster, calibration, True)
             log.info("calibration origin %s recorded", dates[origin - 1].date())
+            if on_replan is not None:
+                on_replan(done, n_replans, dates[origin - 1])
     for t in range(days):
         active = first <= t0 + t
         if t % cfg.replan_days == 0:
@@ -417,7 +420,7 @@ def simulate(
             log.info("simulation day %d/%d: re-planned %d series as of %s", t, days, int(active.sum()),
                      as_of.date())
             if on_replan is not None:
-                on_replan(t // cfg.replan_days + 1, n_replans, as_of)
+                on_replan(len(warm) + t // cfg.replan_days + 1, n_replans, as_of)
         # A series launched since the last plan has s = S = 0 until the next plan: nothing to plan from.
         arrived = pipeline[:, :, t]
         # A replenishment cycle runs from one receipt to the next: close it when stock arrives.

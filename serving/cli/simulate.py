@@ -121,13 +121,14 @@ def simulate_command(
         model = replay_forecaster(name, n_jobs=threads, random_state=seed)
         columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
         with Progress(*columns, console=err_console, transient=True) as bar:
-            plans = bar.add_task(f"re-plans ({name})", total=-(-config.days // config.replan_days))
+            plans = bar.add_task(f"plans ({name})", total=None)
             task = bar.add_task("days", total=config.days)
             result = simulate(
                 dataset, rules, config, forecaster=model,
                 progress=lambda done, total: bar.update(task, completed=done),
                 on_replan=lambda done, total, as_of: bar.update(
-                    plans, completed=done, description=f"re-plans ({name}, last as of {as_of.date()})"))
+                    plans, completed=done, total=total,
+                    description=f"plans ({name}, last as of {as_of.date()})"))
     kpis = result.kpis
     if not with_cost:
         kpis = kpis.assign(**{c: np.nan for c in COST_COLUMNS})
