@@ -6,6 +6,7 @@ for it at start-up.
 
 from __future__ import annotations
 
+import logging
 import math
 import time
 from collections.abc import Mapping
@@ -14,6 +15,8 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+
+log = logging.getLogger(__name__)
 
 MODEL_NAME = "blendcast-demand"
 EXPERIMENT = "blendcast-weekly"
@@ -144,12 +147,24 @@ class Registry:
         """The experiment's id, creating it with :attr:`artifact_root` as artifact location."""
         found = client.get_experiment_by_name(EXPERIMENT)
         if found is not None:
+            location = str(found.artifact_location)
+            if self.artifact_root and not any(
+                location.startswith(root) for root in (self.artifact_root, self._artifact_uri() or "")
+            ):
+                log.warning(
+                    "The MLflow experiment '%s' was created before Blendcast set an artifact root: its "
+                    "artifacts stay at %s (MLflow cannot move them). Delete the experiment, or point "
+                    "BLENDCAST_MLFLOW_TRACKING_URI at a fresh database, to use %s.",
+                    EXPERIMENT, found.artifact_location, self.artifact_root,
+                )
             return str(found.experiment_id)
-        location = None
-        if self.artifact_root:
-            root = self.artifact_root
-            location = root if "://" in root else Path(root).expanduser().resolve().as_uri()
-        return str(client.create_experiment(EXPERIMENT, artifact_location=location))
+        return str(client.create_experiment(EXPERIMENT, artifact_location=self._artifact_uri()))
+
+    def _artifact_uri(self) -> str | None:
+        root = self.artifact_root
+        if not root:
+            return None
+        return root if "://" in root else Path(root).expanduser().resolve().as_uri()
 
     def aliases(self) -> dict[str, int]:
         """Current ``{alias: version}`` of the model (empty before the first registration)."""
