@@ -186,3 +186,20 @@ def test_other_commands_on_a_read_only_store_exit_4_without_a_traceback(
     assert result.exit_code == 4, result.output
     assert result.exception is None or isinstance(result.exception, SystemExit)
     assert "read-only" in " ".join(result.output.split())
+
+
+def test_a_champion_alias_without_any_served_run_is_removed(
+    settings: Settings, catalogue_dir: Path
+) -> None:
+    from training.reconcile import reconcile
+
+    first = _train(settings, catalogue_dir)
+    # As if the very first publish was killed after the alias move: a fresh store serves nothing.
+    other = ResultStore(f"sqlite:///{settings.home / 'empty.db'}")
+    registry = Registry(settings.resolved_mlflow_uri)
+    assert registry.aliases()[CHAMPION] == first.version
+    found = reconcile(other, registry, fix=False)
+    assert len(found) == 1 and not found[0].fixed and "serves no registered model" in found[0].problem
+    assert CHAMPION in registry.aliases()
+    fixed = reconcile(other, registry, fix=True)
+    assert fixed[0].fixed and CHAMPION not in registry.aliases()
