@@ -163,7 +163,8 @@ def write_frontier_chart(kpis: pd.DataFrame, path: Path) -> Path:
     ax.set(title="Inventory value vs fill rate: the classic frontier and each policy",
            xlabel="average inventory value (at unit cost)", ylabel="fill rate %")
     ax.grid(alpha=0.3)
-    ax.legend(loc="lower right", fontsize=8)
+    if len(frontier):
+        ax.legend(loc="lower right", fontsize=8)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
