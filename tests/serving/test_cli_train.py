@@ -96,3 +96,13 @@ def test_blendcast_horizon_drives_the_weekly_job(
     explicit = runner.invoke(build_app(), [*TRAIN, "--data", str(data_dir), "--horizon", "7", "--force"])
     assert explicit.exit_code == 0, explicit.output
     assert store.latest_run().horizon == 7  # type: ignore[union-attr]
+
+
+def test_train_tsb_force_on_a_small_demo_publishes(runner: CliRunner, tmp_path: Path) -> None:
+    # The reported crash: spike detection on a small demo with TSB ended in a numpy reduction error.
+    small = tmp_path / "small"
+    write_catalogue(generate_catalogue(5, 2, 200, seed=1), small)
+    app = build_app()
+    first = runner.invoke(app, ["train", "--model", "tsb", "--folds", "1", "--data", str(small), "--force"])
+    assert first.exit_code == 0, first.output
+    assert "published" in first.output
