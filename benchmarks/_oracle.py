@@ -31,7 +31,7 @@ class OracleForecaster(Forecaster):
     detail.
     """
 
-    def __init__(self, truth_mean: pd.DataFrame | None = None,
+    def __init__(self, *, truth_mean: pd.DataFrame | None = None,
                  truth_series: pd.DataFrame | None = None) -> None:
         self.truth_mean = truth_mean
         self.truth_series = truth_series
@@ -82,11 +82,13 @@ class OracleForecaster(Forecaster):
 
     def _predict(self, horizon: int, quantiles: tuple[float, ...]) -> pd.DataFrame:
         values = self._draw(self._means(horizon), 500, np.random.default_rng(0))
-        qvals = np.quantile(values, quantiles, axis=1)
+        qvals = np.moveaxis(np.quantile(values, quantiles, axis=1), 0, -1)  # (n, horizon, n_q)
         return forecast_frame(self.keys_, self.origin_ + pd.Timedelta(days=1), values.mean(axis=1), qvals,
                               quantiles, np.full(len(self.keys_), "oracle", dtype=object))
 
-    def _sample_paths(self, horizon: int, n_paths: int, rng: np.random.Generator) -> SamplePaths:
-        return SamplePaths(self.keys_.copy(), self.origin_ + pd.Timedelta(days=1),
-                           self._draw(self._means(horizon), n_paths, rng),
-                           model=np.full(len(self.keys_), "oracle", dtype=object))
+    def _sample_rows(
+        self, horizon: int, n_paths: int, rng: np.random.Generator, rows: np.ndarray
+    ) -> SamplePaths:
+        values = self._draw(self._means(horizon), n_paths, rng)[rows]
+        return SamplePaths(self.keys_.iloc[rows].reset_index(drop=True), self.origin_ + pd.Timedelta(days=1),
+                           values, model=np.full(len(rows), "oracle", dtype=object))

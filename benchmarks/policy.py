@@ -106,7 +106,8 @@ def blended_forecaster(name: str, n_jobs: int, seed: int, path_rho: float | None
         return None
     if name == "oracle":
         assert truth.mean is not None
-        return OracleForecaster(truth.mean[["sku", "channel", "date", "mean"]], truth.series)
+        return OracleForecaster(truth_mean=truth.mean[["sku", "channel", "date", "mean"]],
+                                truth_series=truth.series)
     lightgbm = LightGBMQuantile(quantiles=(0.05, 0.25, 0.5, 0.75, 0.9, 0.95, 0.98, 0.995), max_horizon=56,
                             n_estimators=60, learning_rate=0.1, num_leaves=31, min_child_samples=50,
                             train_days=365, max_train_rows=60_000, path_rho=path_rho, n_jobs=n_jobs,

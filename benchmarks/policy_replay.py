@@ -87,7 +87,8 @@ def forecaster_for(name: str, truth: GroundTruth | None, n_jobs: int, seed: int)
         if truth is None:
             raise SystemExit("--forecasters oracle needs --dataset synthetic (it reads the truth).")
         assert truth.mean is not None
-        return OracleForecaster(truth.mean[["sku", "channel", "date", "mean"]], truth.series)
+        return OracleForecaster(truth_mean=truth.mean[["sku", "channel", "date", "mean"]],
+                                truth_series=truth.series)
     return replay_forecaster(name, n_jobs=n_jobs, random_state=seed)
 
 

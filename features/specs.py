@@ -15,15 +15,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-import numpy as np
+from features.checks import is_whole
 
 CALENDAR_FIELDS: tuple[str, ...] = ("dayofweek", "day", "month", "weekofyear", "dayofyear", "year")
 ROLLING_STATS: tuple[str, ...] = ("mean", "std")
 STATIC_COLUMNS: tuple[str, ...] = ("sku", "channel", "category", "supplier")
-
-
-def _whole(value: object) -> bool:
-    return isinstance(value, int | np.integer) and not isinstance(value, bool)
 
 
 def _fail(spec: str, param: str, expected: str, got: object, fix: str) -> None:
@@ -32,7 +28,7 @@ def _fail(spec: str, param: str, expected: str, got: object, fix: str) -> None:
 
 def _positive_ints(spec: str, param: str, values: Sequence[int]) -> tuple[int, ...]:
     items = tuple(values) if isinstance(values, Sequence) and not isinstance(values, str) else ()
-    if not items or not all(_whole(v) and v >= 1 for v in items):
+    if not items or not all(is_whole(v, 1) for v in items):
         _fail(spec, param, "a non-empty tuple of whole numbers >= 1", values, "E.g. (28, 35, 42).")
     return tuple(sorted({int(v) for v in items}))
 
@@ -70,7 +66,7 @@ class RollingOnLag:
     stats: tuple[str, ...] = ("mean", "std")
 
     def __post_init__(self) -> None:
-        if self.lag is not None and not (_whole(self.lag) and self.lag >= 1):
+        if self.lag is not None and not is_whole(self.lag, 1):
             _fail("RollingOnLag", "lag", "None or a whole number of days >= 1", self.lag, "E.g. 28.")
         object.__setattr__(self, "windows", _positive_ints("RollingOnLag", "windows", self.windows))
         stats = tuple(self.stats)
@@ -99,10 +95,10 @@ class SameWeekday:
     season_length: int = 7
 
     def __post_init__(self) -> None:
-        if self.lag is not None and not (_whole(self.lag) and self.lag >= 1):
+        if self.lag is not None and not is_whole(self.lag, 1):
             _fail("SameWeekday", "lag", "None or a whole number of days >= 1", self.lag, "E.g. 28.")
         object.__setattr__(self, "weeks", _positive_ints("SameWeekday", "weeks", self.weeks))
-        if not (_whole(self.season_length) and self.season_length >= 2):
+        if not is_whole(self.season_length, 2):
             _fail("SameWeekday", "season_length", "a whole number of days >= 2", self.season_length,
                   "E.g. 7.")
 
@@ -120,7 +116,7 @@ class EWM:
     alphas: tuple[float, ...] = (0.05, 0.2, 0.5)
 
     def __post_init__(self) -> None:
-        if self.lag is not None and not (_whole(self.lag) and self.lag >= 1):
+        if self.lag is not None and not is_whole(self.lag, 1):
             _fail("EWM", "lag", "None or a whole number of days >= 1", self.lag, "E.g. 28.")
         alphas = tuple(self.alphas)
         if not alphas or not all(isinstance(a, float | int) and 0 < a <= 1 for a in alphas):
@@ -163,7 +159,7 @@ class Events:
     max_days: int = 14
 
     def __post_init__(self) -> None:
-        if not (_whole(self.max_days) and 1 <= self.max_days <= 366):
+        if not is_whole(self.max_days, 1, 366):
             _fail("Events", "max_days", "a whole number of days in 1..366", self.max_days, "E.g. 14.")
 
 
@@ -183,7 +179,7 @@ class Price:
     reference_days: int = 364
 
     def __post_init__(self) -> None:
-        if not (_whole(self.reference_days) and self.reference_days >= 7):
+        if not is_whole(self.reference_days, 7):
             _fail("Price", "reference_days", "a whole number of days >= 7", self.reference_days, "E.g. 364.")
 
 
@@ -233,7 +229,7 @@ class Restarts:
     min_run: int = 14
 
     def __post_init__(self) -> None:
-        if not (_whole(self.min_run) and self.min_run >= 2):
+        if not is_whole(self.min_run, 2):
             _fail("Restarts", "min_run", "a whole number of days >= 2", self.min_run, "E.g. 14.")
 
 

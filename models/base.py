@@ -2,35 +2,33 @@
 
 ``__init__`` only stores keyword parameters; ``fit(data)`` learns from a :class:`Dataset` and returns
 ``self``; learned state ends in ``_``; ``predict`` and ``sample_paths`` before ``fit`` raise
-:class:`NotFittedError`. Parameter checks are declared once per class in ``_param_checks`` and run by
-``fit``.
+:class:`NotFittedError`. The contract is enforced: the hooks are abstract (``ABCMeta``), every
+``__init__`` is keyword-only, every constructor parameter has a check declared once per class in
+``_param_checks`` (run by ``fit``), and what a model can do is declared on the base class
+(``max_horizon_``, ``feature_names_``, ``feature_importances_``, ``holdout_reach``; None when it does
+not apply) rather than probed with ``getattr``. Quantile arrays are laid out
+``(n_series, horizon, n_quantiles)`` everywhere.
 """
 
 from __future__ import annotations
 
-from abc import abstractmethod
-from collections.abc import Callable, Sequence
+from abc import ABCMeta, abstractmethod
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, ClassVar, Self
+from typing import ClassVar, Self
 
 import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator
 
+from features.checks import ParamCheck as ParamCheck  # re-exported: models declare their checks with it
+from features.checks import check_params, is_whole
 from features.dataset import Dataset
 from features.schema import DEFAULT_QUANTILES, SERIES_KEY, quantile_column
 
 
 class NotFittedError(RuntimeError):
     """``predict`` or ``sample_paths`` was called before ``fit``."""
-
-
-@dataclass(frozen=True)
-class ParamCheck:
-    """A declared check of one constructor parameter: ``test(value)`` must be true."""
-
-    test: Callable[[Any], bool]
-    expected: str
 
 
 MAX_HORIZON_DAYS = 731
@@ -40,7 +38,7 @@ no daily model says anything useful)."""
 
 def check_horizon(horizon: int, maximum: int | None = None) -> int:
     """Return ``horizon`` if it is a whole number of days >= 1 (and <= ``maximum``), else raise ValueError."""
-    if isinstance(horizon, bool) or not isinstance(horizon, int | np.integer) or horizon < 1:
+    if not is_whole(horizon, 1):
         raise ValueError(f"The 'horizon' must be a whole number of days >= 1. Got {horizon!r}.")
     if maximum is not None and horizon > maximum:
         raise ValueError(
@@ -102,26 +100,39 @@ class SamplePaths:
         return cum[np.arange(cum.shape[0]), :, lt - 1]
 
 
-class Forecaster(BaseEstimator):
+class Forecaster(BaseEstimator, metaclass=ABCMeta):
     """Base class of every Blendcast forecaster.
 
-    Subclasses implement ``_fit``, ``_predict`` and ``_sample_paths``; the public methods check the
+    Subclasses implement ``_fit``, ``_predict`` and ``_sample_rows``; the public methods check the
     parameters and the fitted state and put the output into the canonical forecast format: one row
     per ``sku, channel, date`` with ``mean``, one column per quantile named by its decimal string, and
     ``model`` saying which model or path served the row.
+
+    Attributes:
+        keys_: The ``sku, channel`` of each fitted series, in the order of the sample paths.
+        max_horizon_: The longest horizon the fitted model forecasts; None: any horizon.
+        feature_names_: The features the fitted model reads (those of its members for a combination);
+            None for models without features.
+        feature_importances_: ``feature, gain`` (gains summing to 1) of a model with features; None
+            otherwise.
     """
 
+    # One check per constructor parameter (the contract test holds every model to it).
     _param_checks: ClassVar[dict[str, ParamCheck]] = {}
-    # Set by ``fit``: the ``sku, channel`` of each fitted series, in the order of the sample paths.
     keys_: pd.DataFrame
+    max_horizon_: int | None = None
+    feature_names_: list[str] | None = None
+    feature_importances_: pd.DataFrame | None = None
+
+    @property
+    def holdout_reach(self) -> int | None:
+        """Days before the data's end at which ``fit`` fits members on an internal holdout (the oldest
+        origin it asks :mod:`models.member_fits` for); None for models without an internal holdout."""
+        return None
 
     def _check_params(self) -> None:
-        for name, check in self._param_checks.items():
-            value = getattr(self, name)
-            if not check.test(value):
-                raise ValueError(
-                    f"The '{name}' of {type(self).__name__} must be {check.expected}. Got {value!r}."
-                )
+        check_params(type(self).__name__, self._param_checks,
+                     **{name: getattr(self, name) for name in self._param_checks})
 
     def _check_fitted(self) -> None:
         if not getattr(self, "is_fitted_", False):
@@ -178,14 +189,14 @@ class Forecaster(BaseEstimator):
                 these rows.
         """
         horizon = check_horizon(horizon)
-        if n_paths < 1:
-            raise ValueError(f"The 'n_paths' must be >= 1. Got {n_paths}.")
+        if not is_whole(n_paths, 1):
+            raise ValueError(f"The 'n_paths' must be a whole number >= 1. Got {n_paths!r}.")
         self._check_fitted()
         rng = np.random.default_rng(random_state)
+        n_series = len(self.keys_)
         if rows is None:
-            return self._sample_paths(horizon, n_paths, rng)
+            return self._sample_rows(horizon, n_paths, rng, np.arange(n_series))
         rows = np.asarray(rows, dtype=np.int64)
-        n_series = len(getattr(self, "keys_", ()))
         if rows.ndim != 1 or (rows.size and (rows.min() < 0 or rows.max() >= n_series)):
             raise ValueError(
                 f"The 'rows' must be positions of fitted series, in [0, {n_series}). "
@@ -193,26 +204,20 @@ class Forecaster(BaseEstimator):
             )
         return self._sample_rows(horizon, n_paths, rng, rows)
 
+    @abstractmethod
+    def _fit(self, data: Dataset) -> None:
+        """Learn from ``data`` and set ``keys_`` (and the capabilities that apply)."""
+
+    @abstractmethod
+    def _predict(self, horizon: int, quantiles: tuple[float, ...]) -> pd.DataFrame:
+        """The forecast frame of every fitted series (before :func:`finalize_forecast`)."""
+
+    @abstractmethod
     def _sample_rows(
         self, horizon: int, n_paths: int, rng: np.random.Generator, rows: np.ndarray
     ) -> SamplePaths:
-        """Paths of the series at ``rows`` only; override where drawing a subset is cheaper."""
-        full = self._sample_paths(horizon, n_paths, rng)
-        return SamplePaths(
-            keys=full.keys.iloc[rows].reset_index(drop=True), start=full.start, values=full.values[rows],
-            model=None if full.model is None else full.model[rows],
-        )
-
-    @abstractmethod
-    def _fit(self, data: Dataset) -> None: ...
-
-    @abstractmethod
-    def _predict(self, horizon: int, quantiles: tuple[float, ...]) -> pd.DataFrame: ...
-
-    @abstractmethod
-    def _sample_paths(
-        self, horizon: int, n_paths: int, rng: np.random.Generator
-    ) -> SamplePaths: ...
+        """Paths ``(len(rows), n_paths, horizon)`` of the series at positions ``rows`` of ``keys_``,
+        in that order (``sample_paths`` passes every position, in order, for a whole draw)."""
 
 
 def forecast_frame(
@@ -229,7 +234,7 @@ def forecast_frame(
         keys: ``sku, channel`` of each series.
         start: First forecast date.
         mean: ``(n_series, horizon)`` means.
-        quantile_values: ``(n_quantiles, n_series, horizon)``, in the order of ``quantiles``.
+        quantile_values: ``(n_series, horizon, n_quantiles)``, levels in the order of ``quantiles``.
         quantiles: The levels.
         model: ``(n_series,)`` which model or path served each series.
     """
@@ -240,8 +245,9 @@ def forecast_frame(
         "date": np.tile(pd.date_range(start, periods=horizon, freq="D"), n),
         "mean": np.asarray(mean).ravel(),
     })
+    flat = np.asarray(quantile_values).reshape(n * horizon, len(quantiles))
     for k, q in enumerate(quantiles):
-        frame[quantile_column(q)] = np.asarray(quantile_values[k]).ravel()
+        frame[quantile_column(q)] = flat[:, k]
     frame["model"] = np.repeat(np.asarray(model), horizon)
     return frame
 

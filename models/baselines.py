@@ -8,13 +8,13 @@ differences, so that it can be scored on quantile losses and used for lead-time 
 from __future__ import annotations
 
 import warnings
-from collections.abc import Callable
 from typing import ClassVar
 
 import numpy as np
 import pandas as pd
 
 from features.builder import demand_matrix
+from features.checks import whole
 from features.dataset import Dataset
 from features.schema import quantile_column
 from models.base import Forecaster, ParamCheck, SamplePaths
@@ -23,13 +23,6 @@ from models.base import Forecaster, ParamCheck, SamplePaths
 _PATH_VALUES_PER_BLOCK = 4_000_000
 
 __all__ = ["SeasonalNaive", "demand_matrix"]
-
-
-def _is_int_at_least(minimum: int) -> Callable[[object], bool]:
-    def test(value: object) -> bool:
-        return bool(isinstance(value, int | np.integer) and not isinstance(value, bool) and value >= minimum)
-
-    return test
 
 
 class SeasonalNaive(Forecaster):
@@ -49,21 +42,16 @@ class SeasonalNaive(Forecaster):
     Args:
         season_length: Days per season (7 for weekly seasonality).
         window_seasons: How many recent seasons feed the fallback and the error distribution.
-        random_state: Unused by fitting (deterministic); kept for the common model interface.
     """
 
     _param_checks: ClassVar[dict[str, ParamCheck]] = {
-        "season_length": ParamCheck(_is_int_at_least(1), "a whole number of days >= 1"),
-        "window_seasons": ParamCheck(_is_int_at_least(1), "a whole number of seasons >= 1"),
-        "random_state": ParamCheck(
-            lambda v: isinstance(v, int | np.integer) and not isinstance(v, bool), "an int seed"
-        ),
+        "season_length": whole(1, "a whole number of days >= 1"),
+        "window_seasons": whole(1, "a whole number of seasons >= 1"),
     }
 
-    def __init__(self, season_length: int = 7, window_seasons: int = 8, random_state: int = 0) -> None:
+    def __init__(self, *, season_length: int = 7, window_seasons: int = 8) -> None:
         self.season_length = season_length
         self.window_seasons = window_seasons
-        self.random_state = random_state
 
     def _fit(self, data: Dataset) -> None:
         keys, y = demand_matrix(data)
@@ -116,9 +104,6 @@ class SeasonalNaive(Forecaster):
             frame[quantile_column(q)] = flat_point + np.repeat(rq[:, j], horizon)
         frame["model"] = "seasonal_naive"
         return frame
-
-    def _sample_paths(self, horizon: int, n_paths: int, rng: np.random.Generator) -> SamplePaths:
-        return self._sample_rows(horizon, n_paths, rng, np.arange(len(self.keys_)))
 
     def _sample_rows(
         self, horizon: int, n_paths: int, rng: np.random.Generator, rows: np.ndarray

@@ -24,6 +24,7 @@ import numpy as np
 import pandas as pd
 from sklearn.base import clone
 
+from features.checks import flag, whole
 from features.dataset import Dataset
 from features.schema import M5_QUANTILES, SERIES_KEY, quantile_column
 from models.base import Forecaster, ParamCheck, SamplePaths
@@ -91,10 +92,6 @@ def segments(data: Dataset, window_days: int = 365) -> pd.Series:
     return pd.Series(seg, name="segment")
 
 
-def _is_int(minimum: int) -> Any:
-    return lambda v: isinstance(v, int | np.integer) and not isinstance(v, bool) and v >= minimum
-
-
 class Combination(Forecaster):
     """Choose or blend member forecasts per series or segment by an internal holdout, then calibrate.
 
@@ -133,21 +130,22 @@ class Combination(Forecaster):
             "None or a non-empty dict of name -> Forecaster",
         ),
         "selection": ParamCheck(lambda v: v in SELECTIONS, f"one of {SELECTIONS}"),
-        "holdout_days": ParamCheck(_is_int(7), "a whole number of days >= 7"),
+        "holdout_days": whole(7, "a whole number of days >= 7"),
         "holdout_folds": ParamCheck(lambda v: v in (1, 2), "1 or 2"),
-        "blends": ParamCheck(lambda v: isinstance(v, bool), "True or False"),
-        "prefer_simpler": ParamCheck(lambda v: isinstance(v, bool), "True or False"),
+        "blends": flag(),
+        "prefer_simpler": flag(),
         "shrinkage": ParamCheck(
             lambda v: isinstance(v, int | float) and not isinstance(v, bool) and v >= 0, "a number >= 0"
         ),
-        "calibrate": ParamCheck(lambda v: isinstance(v, bool), "True or False"),
-        "n_paths_calibration": ParamCheck(_is_int(20), "a whole number >= 20"),
-        "n_jobs": ParamCheck(_is_int(1), "a whole number of workers >= 1"),
-        "random_state": ParamCheck(_is_int(0), "a non-negative int seed"),
+        "calibrate": flag(),
+        "n_paths_calibration": whole(20),
+        "n_jobs": whole(1, "a whole number of workers >= 1"),
+        "random_state": whole(0, "a non-negative int seed"),
     }
 
     def __init__(
         self,
+        *,
         members: dict[str, Forecaster] | None = None,
         selection: str = "per_segment",
         holdout_days: int = 28,
@@ -171,6 +169,11 @@ class Combination(Forecaster):
         self.n_paths_calibration = n_paths_calibration
         self.n_jobs = n_jobs
         self.random_state = random_state
+
+    @property
+    def holdout_reach(self) -> int | None:
+        """Days before the data's end of the first holdout origin (``holdout_days x holdout_folds``)."""
+        return int(self.holdout_days) * int(self.holdout_folds)
 
     # ----------------------------------------------------------------------------------------- fit
     def _member_templates(self) -> dict[str, Forecaster]:
@@ -216,9 +219,15 @@ class Combination(Forecaster):
             fitted[name] = fit_member(name, templates[name], data)
             self.fit_seconds_[name] = self.fit_seconds_.get(name, 0.0) + time.perf_counter() - t0
         self.members_ = fitted
-        # The longest horizon every serving member can forecast (None: no member has a limit).
-        limits = [int(m.max_horizon) for m in fitted.values() if hasattr(m, "max_horizon")]
+        # Capabilities of the serving members: the longest horizon all of them forecast (None: no
+        # limit), the features any of them reads, the importances of the first one that has them.
+        limits = [m.max_horizon_ for m in fitted.values() if m.max_horizon_ is not None]
         self.max_horizon_ = min(limits) if limits else None
+        names_ = [n for m in fitted.values() for n in m.feature_names_ or []]
+        self.feature_names_ = list(dict.fromkeys(names_)) or None
+        self.feature_importances_ = next(
+            (m.feature_importances_ for m in fitted.values() if m.feature_importances_ is not None), None
+        )
 
     def _holdout(
         self, data: Dataset, templates: dict[str, Forecaster], keys: pd.DataFrame
@@ -457,9 +466,6 @@ class Combination(Forecaster):
             result[quantile_column(q)] = out_q[:, :, j].reshape(-1)
         result["model"] = np.repeat(labels, horizon)
         return result
-
-    def _sample_paths(self, horizon: int, n_paths: int, rng: np.random.Generator) -> SamplePaths:
-        return self._sample_rows(horizon, n_paths, rng, np.arange(len(self.keys_)))
 
     def _sample_rows(
         self, horizon: int, n_paths: int, rng: np.random.Generator, rows: np.ndarray

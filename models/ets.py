@@ -38,6 +38,7 @@ from statsmodels.tools.eval_measures import aicc as aicc_of
 from statsmodels.tsa.exponential_smoothing.ets import ETSModel
 from threadpoolctl import threadpool_limits
 
+from features.checks import whole
 from features.dataset import Dataset
 from models._parallel import SeriesMatrix, chunk_bounds, map_chunks, pack_recent, series_matrix
 from models.base import Forecaster, ParamCheck, SamplePaths, forecast_frame
@@ -61,10 +62,6 @@ _FORM, _AICC, _ALPHA, _BETA, _GAMMA, _PHI, _SIGMA, _LEVEL, _TREND, _WARN = range
 _N_FIXED = 10
 # Simulated values per block of series (block x paths x days): bounds the temporaries to ~100 MB.
 _SIM_VALUES_PER_BLOCK = 4_000_000
-
-
-def _is_int(value: Any, low: int) -> bool:
-    return bool(isinstance(value, int | np.integer) and not isinstance(value, bool) and value >= low)
 
 
 def _valid_forms(value: Any) -> bool:
@@ -184,7 +181,8 @@ class ETSForecaster(Forecaster):
         fallback_days: Recent uncensored days the fallback draws from.
         chunk_size: Series per worker task.
         n_jobs: Worker processes for fitting; 1 fits in this process.
-        random_state: Seed of the simulated sample paths.
+
+    Fitting and ``predict`` are deterministic; ``sample_paths`` takes its seed as an argument.
 
     Attributes:
         series_: Per series (``data.series()`` order): ``sku, channel, model`` (tag of its rows),
@@ -198,17 +196,16 @@ class ETSForecaster(Forecaster):
 
     _param_checks: ClassVar[dict[str, ParamCheck]] = {
         "forms": ParamCheck(_valid_forms, f"a non-empty tuple of distinct codes from {sorted(FORMS)}"),
-        "season_length": ParamCheck(lambda v: _is_int(v, 2), "a whole number of days >= 2"),
-        "history_days": ParamCheck(lambda v: _is_int(v, 28), "a whole number of days >= 28"),
-        "min_history_days": ParamCheck(lambda v: _is_int(v, 14), "a whole number of days >= 14"),
+        "season_length": whole(2, "a whole number of days >= 2"),
+        "history_days": whole(28, "a whole number of days >= 28"),
+        "min_history_days": whole(14, "a whole number of days >= 14"),
         "min_nonzero_share": ParamCheck(
             lambda v: isinstance(v, int | float) and 0.0 <= v <= 1.0, "a share in [0, 1]"
         ),
-        "max_series": ParamCheck(lambda v: v is None or _is_int(v, 0), "None or a whole number >= 0"),
-        "fallback_days": ParamCheck(lambda v: _is_int(v, 1), "a whole number of days >= 1"),
-        "chunk_size": ParamCheck(lambda v: _is_int(v, 1), "a whole number of series >= 1"),
-        "n_jobs": ParamCheck(lambda v: _is_int(v, 1), "a whole number of processes >= 1"),
-        "random_state": ParamCheck(lambda v: v is None or _is_int(v, 0), "None or an integer seed >= 0"),
+        "max_series": whole(0, allow_none=True),
+        "fallback_days": whole(1, "a whole number of days >= 1"),
+        "chunk_size": whole(1, "a whole number of series >= 1"),
+        "n_jobs": whole(1, "a whole number of processes >= 1"),
     }
 
     def __init__(
@@ -223,7 +220,6 @@ class ETSForecaster(Forecaster):
         fallback_days: int = 56,
         chunk_size: int = 200,
         n_jobs: int = 1,
-        random_state: int | None = 0,
     ) -> None:
         self.forms = forms
         self.season_length = season_length
@@ -234,7 +230,6 @@ class ETSForecaster(Forecaster):
         self.fallback_days = fallback_days
         self.chunk_size = chunk_size
         self.n_jobs = n_jobs
-        self.random_state = random_state
 
     # ------------------------------------------------------------------ fit
     def _fit(self, data: Dataset) -> None:
@@ -340,7 +335,7 @@ class ETSForecaster(Forecaster):
     def _predict(self, horizon: int, quantiles: tuple[float, ...]) -> pd.DataFrame:
         n = len(self.keys_)
         means = np.zeros((n, horizon))
-        qvals = np.zeros((len(quantiles), n, horizon))
+        qvals = np.zeros((n, horizon, len(quantiles)))
         if len(self.covered_index_):
             mu, sd = self._moments(horizon)
             sd = np.maximum(sd, 1e-12)
@@ -348,17 +343,20 @@ class ETSForecaster(Forecaster):
             # Mean of the normal clipped at zero (demand is never negative).
             means[self.covered_index_] = mu * stats.norm.cdf(z) + sd * stats.norm.pdf(z)
             for k, q in enumerate(quantiles):
-                qvals[k][self.covered_index_] = mu + sd * stats.norm.ppf(q)
+                qvals[self.covered_index_, :, k] = mu + sd * stats.norm.ppf(q)
         if len(self.fallback_index_):
             sample = self.fallback_sample_
             has = ~np.isnan(sample).all(axis=1)
             rows = self.fallback_index_[has]
             means[rows] = np.nanmean(sample[has], axis=1)[:, None]
-            qvals[:, rows] = nan_row_quantiles(sample[has], quantiles).T[:, :, None]
+            qvals[rows] = nan_row_quantiles(sample[has], quantiles)[:, None, :]
         return forecast_frame(self.keys_, self.start_, means, qvals, quantiles,
                               self.series_["model"].to_numpy())
 
-    def _sample_paths(self, horizon: int, n_paths: int, rng: np.random.Generator) -> SamplePaths:
+    def _sample_rows(
+        self, horizon: int, n_paths: int, rng: np.random.Generator, rows: np.ndarray
+    ) -> SamplePaths:
+        # Every series is simulated (one random stream, blocks of covered series), then ``rows`` kept.
         n = len(self.keys_)
         values = np.zeros((n, n_paths, horizon), dtype=np.float32)
         m = self.season_length
@@ -388,7 +386,10 @@ class ETSForecaster(Forecaster):
             # Independent days drawn from the recent observed days (a bootstrap); zeros if none.
             scale = np.maximum(counts[a:b], 1)[:, None, None]
             pick = (rng.random((b - a, n_paths, horizon)) * scale).astype(int)
-            rows = np.arange(b - a)[:, None, None]
-            values[self.fallback_index_[a:b]] = sample[a:b][rows, pick]
-        return SamplePaths(keys=self.keys_.copy(), start=self.start_, values=values,
-                           model=self.series_["model"].to_numpy())
+            within = np.arange(b - a)[:, None, None]
+            values[self.fallback_index_[a:b]] = sample[a:b][within, pick]
+        model = self.series_["model"].to_numpy()
+        if np.array_equal(rows, np.arange(n)):
+            return SamplePaths(keys=self.keys_.copy(), start=self.start_, values=values, model=model)
+        return SamplePaths(keys=self.keys_.iloc[rows].reset_index(drop=True), start=self.start_,
+                           values=values[rows], model=model[rows])

@@ -30,6 +30,7 @@ from typing import Any, ClassVar
 import numpy as np
 import pandas as pd
 
+from features.checks import flag, one_of, whole
 from features.dataset import Dataset
 from models._parallel import chunk_bounds, pack_recent, series_matrix
 from models.base import Forecaster, ParamCheck, SamplePaths, forecast_frame
@@ -54,10 +55,6 @@ def _grid_ok(value: Any) -> bool:
     return isinstance(value, tuple | list) and len(value) > 0 and all(
         _alpha_ok(v) and v is not None for v in value
     )
-
-
-def _is_int(value: Any, low: int) -> bool:
-    return bool(isinstance(value, int | np.integer) and not isinstance(value, bool) and value >= low)
 
 
 def smooth_intermittent(
@@ -167,14 +164,14 @@ class TSBForecaster(Forecaster):
         "alpha_demand": ParamCheck(_alpha_ok, "None (chosen per series) or a number in (0, 1]"),
         "alpha_prob": ParamCheck(_alpha_ok, "None (chosen per series) or a number in (0, 1]"),
         "alpha_grid": ParamCheck(_grid_ok, "a non-empty tuple of numbers in (0, 1]"),
-        "method": ParamCheck(lambda v: v in _METHODS, f"one of {_METHODS}"),
-        "size_distribution": ParamCheck(lambda v: v in _SIZE_DISTRIBUTIONS, f"one of {_SIZE_DISTRIBUTIONS}"),
-        "level_uncertainty": ParamCheck(lambda v: isinstance(v, bool), "True or False"),
-        "season_length": ParamCheck(lambda v: v is None or _is_int(v, 2), "None or a whole number >= 2"),
-        "history_days": ParamCheck(lambda v: v is None or _is_int(v, 28), "None or a whole number >= 28"),
-        "max_sizes": ParamCheck(lambda v: _is_int(v, 1), "a whole number >= 1"),
-        "n_sim": ParamCheck(lambda v: _is_int(v, 100), "a whole number of paths >= 100"),
-        "random_state": ParamCheck(lambda v: v is None or _is_int(v, 0), "None or an integer seed >= 0"),
+        "method": one_of(_METHODS),
+        "size_distribution": one_of(_SIZE_DISTRIBUTIONS),
+        "level_uncertainty": flag(),
+        "season_length": whole(2, allow_none=True),
+        "history_days": whole(28, allow_none=True),
+        "max_sizes": whole(1),
+        "n_sim": whole(100, "a whole number of paths >= 100"),
+        "random_state": whole(0, "None or an integer seed >= 0", allow_none=True),
     }
 
     def __init__(
@@ -360,25 +357,21 @@ class TSBForecaster(Forecaster):
         # The daily marginal only changes with the profile's phase, so one period of days is
         # simulated and repeated over the horizon (4x less work for 28 days of a weekly profile).
         period = min(horizon, self.profile_.shape[1])
-        qvals = np.zeros((len(quantiles), n, period))
+        qvals = np.zeros((n, period, len(quantiles)))
         # Quantiles as interpolated order statistics of paths sorted along a contiguous last axis
         # (np.quantile's default rule, several times faster than calling it on the middle axis).
         pos = np.asarray(quantiles) * (self.n_sim - 1)
         low = np.floor(pos).astype(int)
         high = np.minimum(low + 1, self.n_sim - 1)
-        frac = (pos - low)[:, None, None]
+        frac = pos - low
         for a, b in self._blocks(n, self.n_sim, period):
             paths = np.sort(self._simulate(slice(a, b), self.n_sim, period, rng).transpose(0, 2, 1), axis=2)
-            lo_v = np.moveaxis(paths[:, :, low], 2, 0)
-            hi_v = np.moveaxis(paths[:, :, high], 2, 0)
-            qvals[:, a:b, :] = lo_v + frac * (hi_v - lo_v)
-        qvals = qvals[:, :, np.arange(horizon) % period]
+            lo_v, hi_v = paths[:, :, low], paths[:, :, high]
+            qvals[a:b] = lo_v + frac * (hi_v - lo_v)
+        qvals = qvals[:, np.arange(horizon) % period]
         mean = self.prob_[:, None] * self._day_factor(slice(None), horizon) * self.size_level_[:, None]
         return forecast_frame(self.keys_, self.start_, mean, qvals, quantiles,
                               self.series_["model"].to_numpy())
-
-    def _sample_paths(self, horizon: int, n_paths: int, rng: np.random.Generator) -> SamplePaths:
-        return self._sample_rows(horizon, n_paths, rng, np.arange(len(self.keys_)))
 
     def _sample_rows(
         self, horizon: int, n_paths: int, rng: np.random.Generator, rows: np.ndarray

@@ -44,6 +44,7 @@ import numpy as np
 import pandas as pd
 
 from features.builder import FeatureBuilder
+from features.checks import flag, whole
 from features.dataset import Dataset
 from features.schema import M5_QUANTILES, quantile_column
 from features.specs import FeatureSpec
@@ -61,13 +62,6 @@ BOOSTER_TRAINER: contextvars.ContextVar[BoosterTrainer | None] = contextvars.Con
 )
 
 _RHO_SERIES = 600  # series sampled to estimate the day-to-day correlation of errors
-
-
-def _whole(minimum: int) -> ParamCheck:
-    def test(value: object) -> bool:
-        return bool(isinstance(value, int | np.integer) and not isinstance(value, bool) and value >= minimum)
-
-    return ParamCheck(test, f"a whole number >= {minimum}")
 
 
 def _quantile_levels(value: object) -> bool:
@@ -102,29 +96,30 @@ class LightGBMQuantile(Forecaster):
 
     _param_checks: ClassVar[dict[str, ParamCheck]] = {
         "quantiles": ParamCheck(_quantile_levels, "at least two distinct levels in (0, 1)"),
-        "max_horizon": _whole(1),
-        "n_estimators": _whole(1),
+        "max_horizon": whole(1),
+        "n_estimators": whole(1),
         "learning_rate": ParamCheck(lambda v: isinstance(v, float | int) and 0 < v <= 1,
                                     "a number in (0, 1]"),
-        "num_leaves": _whole(2),
-        "min_child_samples": _whole(1),
+        "num_leaves": whole(2),
+        "min_child_samples": whole(1),
         "feature_fraction": ParamCheck(lambda v: isinstance(v, float | int) and 0 < v <= 1,
                                        "a number in (0, 1]"),
-        "train_days": _whole(7),
-        "max_train_rows": _whole(100),
-        "new_sku_days": _whole(1),
+        "train_days": whole(7),
+        "max_train_rows": whole(100),
+        "new_sku_days": whole(1),
         "tweedie_variance_power": ParamCheck(lambda v: isinstance(v, float | int) and 1 <= v < 2,
                                              "a number in [1, 2)"),
         "path_rho": ParamCheck(lambda v: v is None or (isinstance(v, float | int) and 0 <= v < 1),
                                "None (estimate it) or a number in [0, 1)"),
-        "horizon_aware": ParamCheck(lambda v: isinstance(v, bool), "True or False"),
+        "horizon_aware": flag(),
         "specs": ParamCheck(lambda v: v is None or isinstance(v, list | tuple), "None or a tuple of specs"),
-        "n_jobs": _whole(1),
-        "random_state": _whole(0),
+        "n_jobs": whole(1),
+        "random_state": whole(0),
     }
 
     def __init__(
         self,
+        *,
         quantiles: Sequence[float] = M5_QUANTILES,
         max_horizon: int = 28,
         n_estimators: int = 150,
@@ -217,8 +212,9 @@ class LightGBMQuantile(Forecaster):
         self.boosters_ = boosters
         self.levels_ = levels
         self.origin_ = data.end_date
-        self.feature_names_in_ = list(names)
-        self.feature_importance_ = self._importance(boosters, names)
+        self.max_horizon_ = int(self.max_horizon)
+        self.feature_names_ = list(names)
+        self.feature_importances_ = self._importance(boosters, names)
         self._precompute_forecast(data)
         self.rho_ = float(self.path_rho) if self.path_rho is not None else self._estimate_rho(data, rng)
         logger.info("lightgbm: fit done in %.1f s (rho=%.2f)", time.perf_counter() - started, self.rho_)
@@ -232,7 +228,7 @@ class LightGBMQuantile(Forecaster):
 
     def _predict_frame(self, frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
         """Mean and sorted quantiles (rows x levels) of feature rows."""
-        x = frame[self.feature_names_in_]
+        x = frame[self.feature_names_]
         mean = np.clip(self.boosters_["mean"].predict(x), 0.0, None)
         values = np.column_stack([self.boosters_[quantile_column(q)].predict(x) for q in self.levels_])
         values = np.sort(np.clip(values, 0.0, None), axis=1)
@@ -302,9 +298,6 @@ class LightGBMQuantile(Forecaster):
             frame[quantile_column(q)] = flat[:, j]
         frame["model"] = np.repeat(self.series_model_, horizon)
         return frame
-
-    def _sample_paths(self, horizon: int, n_paths: int, rng: np.random.Generator) -> SamplePaths:
-        return self._sample_rows(horizon, n_paths, rng, np.arange(len(self.keys_)))
 
     def _sample_rows(
         self, horizon: int, n_paths: int, rng: np.random.Generator, rows: np.ndarray

@@ -37,7 +37,7 @@ def write_artifacts(
         scores.by_segment.to_csv(seg, index=False)
         files["backtest_by_segment"] = seg
     files["calibration"] = calibration_plot(scores.result.metrics, directory / "calibration.png")
-    importance = feature_importance(model)
+    importance = model.feature_importances_
     if importance is not None:
         path = directory / "feature_importance.csv"
         importance.to_csv(path, index=False)
@@ -51,18 +51,6 @@ def write_artifacts(
     )
     files["policies"] = policies
     return files
-
-
-def feature_importance(model: Forecaster) -> pd.DataFrame | None:
-    """The LightGBM gain importance of the model or of its LightGBM member, if any."""
-    found = getattr(model, "feature_importance_", None)
-    if isinstance(found, pd.DataFrame):
-        return found
-    for member in (getattr(model, "members_", None) or {}).values():
-        found = getattr(member, "feature_importance_", None)
-        if isinstance(found, pd.DataFrame):
-            return found
-    return None
 
 
 def calibration_plot(metrics: pd.DataFrame, path: Path) -> Path:

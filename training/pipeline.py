@@ -354,7 +354,7 @@ def _run_locked(
                 scores = backtest_stage(data, options, registry, n_jobs, settings.seed)
             # Only the final fit's holdout origins are asked for again: free the older folds' members.
             template = make_model(options.model, **options.model_params)
-            reach = int(getattr(template, "holdout_days", 0)) * int(getattr(template, "holdout_folds", 0))
+            reach = template.holdout_reach or 0
             prune_member_fits(member_fits, data.end_date - pd.Timedelta(days=reach))
             with stages.stage("fit"):
                 model = make_model(options.model, **_with_jobs(options, n_jobs, settings.seed)).fit(data)

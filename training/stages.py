@@ -333,7 +333,7 @@ def register_stage(
     ``forecasts`` is the plan stage's forecast, reused for the signature's output example;
     ``store_run_id`` (the result-store run) is tagged on the version.
     """
-    features = _feature_names(model)
+    features = list(model.feature_names_ or [])
     manifest = Manifest(
         model=options.model,
         params={k: repr(v) for k, v in model.get_params(deep=False).items()},
@@ -374,14 +374,6 @@ def register_stage(
         output_example=output,
         pip_requirements=pip_requirements(),
     )
-
-
-def _feature_names(model: Forecaster) -> list[str]:
-    """The features of the model, or of the members of a combination that use features."""
-    names = list(getattr(model, "feature_names_in_", None) or [])
-    for member in (getattr(model, "members_", None) or {}).values():
-        names += [n for n in getattr(member, "feature_names_in_", None) or [] if n not in names]
-    return names
 
 
 def decide_stage(registry: Registry, scores: Scores, options: TrainOptions) -> Decision:

@@ -9,8 +9,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
 import pandas as pd
+
+from features.checks import is_whole
 
 BASE_CHANNELS: tuple[str, ...] = ("own_shop", "marketplace", "wholesale")
 
@@ -124,10 +125,6 @@ class _Check:
     fix: str
 
 
-def _is_int(value: Any) -> bool:
-    return isinstance(value, int | np.integer) and not isinstance(value, bool)
-
-
 def _is_date(value: Any) -> bool:
     try:
         pd.Timestamp(value)
@@ -137,13 +134,13 @@ def _is_date(value: Any) -> bool:
 
 
 PARAM_CHECKS: dict[str, _Check] = {
-    "n_skus": _Check(lambda v: _is_int(v) and 1 <= v <= 1_000_000, "a whole number in 1..1,000,000",
+    "n_skus": _Check(lambda v: is_whole(v, 1, 1_000_000), "a whole number in 1..1,000,000",
                      "use e.g. --skus 60"),
-    "n_channels": _Check(lambda v: _is_int(v) and 1 <= v <= 50, "a whole number in 1..50",
+    "n_channels": _Check(lambda v: is_whole(v, 1, 50), "a whole number in 1..50",
                          "use e.g. --channels 3 (own_shop, marketplace, wholesale)"),
-    "n_days": _Check(lambda v: _is_int(v) and 28 <= v <= 3660, "a whole number of days in 28..3660",
+    "n_days": _Check(lambda v: is_whole(v, 28, 3660), "a whole number of days in 28..3660",
                      "use at least four weeks, e.g. --days 730"),
-    "seed": _Check(lambda v: _is_int(v) and 0 <= v < 2**63, "a whole number >= 0", "use e.g. --seed 7"),
+    "seed": _Check(lambda v: is_whole(v, 0, 2**63 - 1), "a whole number >= 0", "use e.g. --seed 7"),
     "start": _Check(_is_date, "a date such as '2023-01-01'", "give an ISO date"),
 }
 

@@ -29,15 +29,15 @@ import pandas as pd
 from scipy import stats
 
 from features.builder import FeatureBuilder
+from features.checks import ParamCheck, check_params, is_whole
 from features.dataset import Dataset
 from features.schema import SERIES_KEY
 from features.specs import EWM, Intermittency, Lags, RollingOnLag
 from forecasting.evaluation.realized_accuracy import forecast_drift, labels_from_segments, realized_accuracy
 from forecasting.inventory.segmentation import segment
 from forecasting.persistence import ResultStore, RunInfo
-from forecasting.signals.matrix import check_params, demand_matrix, is_whole
+from forecasting.signals.matrix import demand_matrix
 from forecasting.signals.volatility import detect_volatility_shifts
-from models.base import ParamCheck
 
 log = logging.getLogger(__name__)
 

@@ -220,7 +220,7 @@ def _forecast_paths(forecaster: Forecaster, hist: Dataset, keys: pd.DataFrame, f
     repeat their last week); series it does not forecast keep their ``fallback`` (bootstrap) paths.
     """
     fitted = clone(forecaster).fit(hist)
-    limit = getattr(fitted, "max_horizon_", None) or getattr(fitted, "max_horizon", None) or horizon
+    limit = fitted.max_horizon_ or horizon
     length = min(horizon, int(limit))
     drawn = fitted.sample_paths(length, n_paths, random_state=seed)
     order = keys.merge(drawn.keys[list(SERIES_KEY)].reset_index(), on=list(SERIES_KEY), how="left")["index"]

@@ -14,8 +14,6 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from models.base import ParamCheck
-
 
 @dataclass(frozen=True)
 class DemandMatrix:
@@ -137,35 +135,6 @@ def mask_events(
         else:
             values[:, lo:hi] = np.nan
     return values
-
-
-def check_params(owner: str, checks: dict[str, ParamCheck], **values: object) -> None:
-    """Run the declared parameter checks of a detector.
-
-    Args:
-        owner: The detector's name, for the message.
-        checks: One :class:`~models.base.ParamCheck` per parameter.
-        **values: The parameters as given.
-
-    Raises:
-        ValueError: Naming the first parameter that fails, what it must be and what was given.
-    """
-    for name, check in checks.items():
-        value = values[name]
-        if not check.test(value):
-            raise ValueError(f"The '{name}' of {owner} must be {check.expected}. Got {value!r}.")
-
-
-def is_number(value: object) -> bool:
-    """True for a real number that is not a bool (bools are ints to Python, never a valid figure)."""
-    return isinstance(value, int | float | np.integer | np.floating) and not isinstance(value, bool)
-
-
-def is_whole(value: object, minimum: int = 0, maximum: int | None = None) -> bool:
-    """True for a whole number (not a bool) in ``minimum..maximum``."""
-    if isinstance(value, bool) or not isinstance(value, int | np.integer):
-        return False
-    return bool(value >= minimum and (maximum is None or value <= maximum))
 
 
 def runs(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

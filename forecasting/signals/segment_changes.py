@@ -15,9 +15,9 @@ from typing import Any, Final
 import numpy as np
 import pandas as pd
 
+from features.checks import is_number
 from features.schema import SERIES_KEY
 from forecasting.signals.alerts import make_alert
-from forecasting.signals.matrix import is_number
 
 SEGMENT_FIELDS: Final = ("abc", "xyz", "pattern", "policy")
 # The figures shown with an alert, when the segmentation has them.

@@ -21,9 +21,8 @@ import numpy as np
 import pandas as pd
 from scipy.stats import levene, mannwhitneyu
 
+from features.checks import ParamCheck, check_params, is_number, is_whole
 from forecasting.signals.alerts import make_alert
-from forecasting.signals.matrix import check_params, is_number, is_whole
-from models.base import ParamCheck
 
 logger = logging.getLogger(__name__)
 

@@ -28,6 +28,7 @@ import numpy as np
 import pandas as pd
 from scipy.stats import norm, poisson
 
+from features.checks import ParamCheck, check_params, is_number, is_whole
 from features.dataset import Dataset
 from features.schema import SERIES_KEY
 from forecasting.signals.matrix import (
@@ -35,17 +36,13 @@ from forecasting.signals.matrix import (
     argmax_in_runs,
     bridge_unknown,
     centred_sums,
-    check_params,
     close_gaps,
     demand_matrix,
-    is_number,
-    is_whole,
     mask_events,
     run_sums,
     runs,
     sku_totals,
 )
-from models.base import ParamCheck
 
 logger = logging.getLogger(__name__)
 

@@ -27,9 +27,9 @@ import pandas as pd
 from scipy.stats import kstwobign
 from statsmodels.stats.multitest import multipletests
 
+from features.checks import ParamCheck, check_params, is_number, is_whole
 from features.dataset import Dataset
-from forecasting.signals.matrix import check_params, demand_matrix, is_number, is_whole, mask_events
-from models.base import ParamCheck
+from forecasting.signals.matrix import demand_matrix, mask_events
 
 logger = logging.getLogger(__name__)
 

@@ -103,7 +103,7 @@ def test_predict_before_fit_raises():
     ("params", "match"),
     [({"season_length": 0}, "'season_length' of SeasonalNaive must be a whole number of days >= 1"),
      ({"window_seasons": 1.5}, "'window_seasons' of SeasonalNaive must be a whole number"),
-     ({"random_state": None}, "'random_state' of SeasonalNaive must be an int seed")],
+     ({"window_seasons": True}, "'window_seasons' of SeasonalNaive must be a whole number")],
 )
 def test_param_checks(params, match):
     data = _dataset({("a", "web"): np.ones(30)})

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import inspect
+from abc import ABCMeta
 from typing import Any
 
 import numpy as np
@@ -10,7 +12,7 @@ import pytest
 from sklearn.base import clone
 
 from features.schema import forecast_columns
-from models.base import NotFittedError
+from models.base import Forecaster, NotFittedError
 from models.registry import MODELS, make_model
 
 # Small but real settings so the whole file runs in seconds on 2 shared cores.
@@ -38,6 +40,42 @@ def test_registry_rejects_unknown_names_listing_valid_ones() -> None:
         make_model("arima")
     with pytest.raises(TypeError, match=r"Model 'seasonal_naive' has no parameter\(s\) \['alpha'\]"):
         make_model("seasonal_naive", alpha=1)
+
+
+def test_the_hooks_are_enforced() -> None:
+    assert isinstance(Forecaster, ABCMeta)
+    assert Forecaster.__abstractmethods__ == {"_fit", "_predict", "_sample_rows"}
+
+    class Incomplete(Forecaster):
+        def _fit(self, data: Any) -> None: ...
+
+    with pytest.raises(TypeError, match="abstract"):
+        Incomplete()  # type: ignore[abstract]
+
+
+@pytest.mark.parametrize("name", sorted(MODELS))
+def test_declared_contract(name: str) -> None:
+    cls = MODELS[name]
+    params = inspect.signature(cls.__init__).parameters
+    given = [p for n, p in params.items() if n != "self"]
+    # Keyword-only constructors that store their parameters (scikit-learn style).
+    assert all(p.kind is inspect.Parameter.KEYWORD_ONLY for p in given), name
+    assert all(p.default is not inspect.Parameter.empty for p in given), name
+    # One declared check per constructor parameter, no check for anything else.
+    assert set(cls._param_checks) == {p.name for p in given}, name
+    # Every default passes its own check; a value of the wrong kind fails with the parameter named.
+    model = cls()
+    model._check_params()
+    first = given[0].name
+    with pytest.raises(ValueError, match=rf"The '{first}' of {cls.__name__} must be .+\. Got "):
+        model.set_params(**{first: object()})._check_params()
+    # Capabilities are declared on the base class (None when they do not apply), not probed.
+    for capability in ("max_horizon_", "feature_names_", "feature_importances_"):
+        assert getattr(Forecaster, capability) is None
+    reach = cls().holdout_reach
+    assert reach is None or reach >= 1
+    # One sampling hook.
+    assert not hasattr(cls, "_sample_paths")
 
 
 @pytest.mark.parametrize("name", sorted(MODELS))
@@ -75,6 +113,19 @@ def test_model_contract(name: str, toy_dataset) -> None:
     np.testing.assert_allclose(paths.totals(7), paths.values[:, :, :7].sum(axis=2), rtol=1e-5)
     same = model.sample_paths(HORIZON, n_paths=25, random_state=3)
     np.testing.assert_array_equal(paths.values, same.values)
+
+    # Declared capabilities, filled in by fit where they apply.
+    assert model.max_horizon_ is None or model.max_horizon_ >= HORIZON
+    if model.feature_names_ is not None:
+        assert len(model.feature_names_) > 0 and all(isinstance(n, str) for n in model.feature_names_)
+    if model.feature_importances_ is not None:
+        importances = model.feature_importances_
+        assert list(importances.columns) == ["feature", "gain"]
+        assert set(importances["feature"]) <= set(model.feature_names_ or [])
+        assert importances["gain"].sum() == pytest.approx(1.0)
+    # Only LightGBM reads features; a combination has those of its serving members.
+    uses_features = name == "lightgbm" or (name == "combination" and "lightgbm" in model.members_)
+    assert (model.feature_names_ is not None) == uses_features
 
 
 @pytest.mark.parametrize("name", sorted(MODELS))

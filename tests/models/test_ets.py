@@ -44,7 +44,7 @@ def _weekly(n_days: int, level: float, noise: float, seed: int) -> np.ndarray:
         ({"min_nonzero_share": 1.5}, r"'min_nonzero_share' .* share in \[0, 1\]. Got 1.5"),
         ({"max_series": -1}, r"'max_series' .* None or a whole number >= 0"),
         ({"n_jobs": 0}, r"'n_jobs' .* processes >= 1"),
-        ({"random_state": "x"}, r"'random_state' .* integer seed"),
+        ({"chunk_size": 2.0}, r"'chunk_size' of ETSForecaster must be a whole number of series >= 1"),
         ({"min_history_days": 400}, r"'min_history_days' .* at most 'history_days' \(364\)"),
         ({"season_length": 30, "min_history_days": 28}, r"at least two seasons .* = 60"),
     ],

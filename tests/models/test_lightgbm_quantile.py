@@ -47,7 +47,7 @@ def test_beats_a_per_series_mean_on_pinball_loss(horizon_aware: bool):
     cutoff = end - pd.Timedelta(days=28)
     train = make_dataset(sales[sales["date"] <= cutoff])
     model = LightGBMQuantile(horizon_aware=horizon_aware, **FAST).fit(train)
-    assert ("horizon" in model.feature_names_in_) == horizon_aware
+    assert ("horizon" in model.feature_names_) == horizon_aware
     forecast = model.predict(28).merge(sales, on=["sku", "channel", "date"])
     actual = forecast["units"].to_numpy()
     naive = forecast[["sku"]].merge(
@@ -58,8 +58,8 @@ def test_beats_a_per_series_mean_on_pinball_loss(horizon_aware: bool):
     assert (np.diff(forecast[cols].to_numpy(), axis=1) >= 0).all()
     assert forecast["date"].min() == cutoff + pd.Timedelta(days=1)
     assert set(forecast["model"]) == {"lightgbm"}
-    assert set(model.feature_importance_.columns) == {"feature", "gain"}
-    assert model.feature_importance_["gain"].sum() == pytest.approx(1.0)
+    assert set(model.feature_importances_.columns) == {"feature", "gain"}
+    assert model.feature_importances_["gain"].sum() == pytest.approx(1.0)
 
 
 def test_new_and_short_series_are_served_and_tagged(toy_dataset: Dataset):
@@ -89,7 +89,7 @@ def test_works_with_sales_only_and_with_all_optional_tables():
     priced = sales.assign(price=10.0)
     rich = make_dataset(priced, skus=skus, promotions=promotions, events=events)
     model = LightGBMQuantile(**FAST).fit(rich)
-    assert {"promo", "event_next", "price_rel", "static_category"} <= set(model.feature_names_in_)
+    assert {"promo", "event_next", "price_rel", "static_category"} <= set(model.feature_names_)
     assert model.predict(7)["mean"].notna().all()
 
 
@@ -116,7 +116,7 @@ def test_custom_specs_and_horizon_limit():
     data = make_dataset(_panel(n_series=6, n_days=120))
     specs = (Lags(lags=(7, 14)), RollingOnLag(windows=(7,)), Calendar(fields=("dayofweek",)))
     model = LightGBMQuantile(max_horizon=7, specs=specs, **FAST).fit(data)
-    assert model.feature_names_in_ == ["lag_7", "lag_14", "roll_mean_7_origin", "roll_std_7_origin",
+    assert model.feature_names_ == ["lag_7", "lag_14", "roll_mean_7_origin", "roll_std_7_origin",
                                        "cal_dayofweek", "horizon"]
     assert len(model.predict(7)) == 6 * 7
     with pytest.raises(ValueError, match="'horizon' of 8 days exceeds max_horizon=7"):
