@@ -7,7 +7,8 @@ demand it may see): one fixed ``min_lag`` for all, or its horizon when the build
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Sequence
+from typing import Protocol
 
 import numpy as np
 import pandas as pd
@@ -28,8 +29,38 @@ from features.specs import (
     Static,
 )
 
-if TYPE_CHECKING:
-    from features.builder import FeatureBuilder
+
+class FittedBuilder(Protocol):
+    """What :class:`Cells` reads of a fitted :class:`features.builder.FeatureBuilder` (a protocol, so
+    this module does not import the builder that imports it)."""
+
+    @property
+    def specs(self) -> Sequence[object]: ...
+
+    @property
+    def horizon_aware(self) -> bool: ...
+
+    @property
+    def levels_(self) -> dict[str, list[str]]: ...
+
+    @property
+    def event_names_(self) -> list[str]: ...
+
+    @property
+    def has_price_(self) -> bool: ...
+
+    @property
+    def has_promo_(self) -> bool: ...
+
+    @property
+    def has_uplift_(self) -> bool: ...
+
+
+    def _suffix(self, spec: RollingOnLag | SameWeekday | EWM) -> str: ...
+
+    def _ewm_alphas(self) -> list[float]: ...
+
+    def _ewm_ratio_alphas(self) -> list[float]: ...
 
 
 def sales_matrix(data: Dataset, column: str, n_days: int, index: tuple[np.ndarray, np.ndarray],
@@ -52,7 +83,7 @@ def ffill(matrix: np.ndarray) -> np.ndarray:
 class Cells:
     """Computes every feature at the requested ``(rows, cells)`` of the dense day grid."""
 
-    def __init__(self, builder: FeatureBuilder, data: Dataset, keys: pd.DataFrame, y: np.ndarray,
+    def __init__(self, builder: FittedBuilder, data: Dataset, keys: pd.DataFrame, y: np.ndarray,
                  rows: np.ndarray, cells: np.ndarray, index: tuple[np.ndarray, np.ndarray],
                  gap: np.ndarray) -> None:
         self.b, self.data, self.keys, self.y, self.index = builder, data, keys, y, index

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -35,10 +35,8 @@ from forecasting.signals.volatility import detect_volatility_shifts
 from models.base import Forecaster, SamplePaths
 from models.registry import make_model
 from training.bundle import Manifest, package_versions, pip_requirements, save_bundle
+from training.options import TrainOptions
 from training.registry import PRIMARY_METRIC, STORE_RUN_TAG, Decision, Registry, VersionInfo
-
-if TYPE_CHECKING:
-    from training.pipeline import TrainOptions
 
 log = logging.getLogger(__name__)
 

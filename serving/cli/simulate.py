@@ -88,7 +88,7 @@ def simulate_command(
     from forecasting.inventory.simulation_kpis import kpi_table, write_chart, write_json
     from forecasting.inventory.simulator import SimulationConfig, simulate
     from serving.cli.common import load_data_as_of
-    from training.pipeline import TrainOptions
+    from training.options import TrainOptions
 
     setup_logging("WARNING")
     with bad_input_exits():

@@ -17,7 +17,8 @@ from serving.cli.common import EXIT_LOCKED, bad_input_exits, console, fail, setu
 if TYPE_CHECKING:
     from features.dataset import Dataset
     from forecasting.infrastructure.settings import Settings
-    from training.pipeline import TrainOptions, TrainResult
+    from training.options import TrainOptions
+    from training.pipeline import TrainResult
 
 DataOpt = Annotated[Path | None, typer.Option("--data", help="Directory of canonical tables.")]
 DatabaseOpt = Annotated[str | None, typer.Option("--database", help="SQLAlchemy URL of the tables.")]
@@ -47,7 +48,7 @@ def _options(
     dask_workers: int,
     fail_at: str | None,
 ) -> TrainOptions:
-    from training.pipeline import TrainOptions
+    from training.options import TrainOptions
 
     try:
         model_params = json.loads(params) if params else {}
