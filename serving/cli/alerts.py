@@ -172,8 +172,8 @@ def alerts_command(
     import pandas as pd
 
     from forecasting.infrastructure.settings import get_settings
+    from forecasting.infrastructure.webhooks import process_outbox
     from forecasting.persistence import ResultStore
-    from forecasting.signals.alerts import process_outbox
 
     settings = get_settings()
     with bad_input_exits():
