@@ -7,6 +7,7 @@ compare like with like (the champion/challenger rule relies on this).
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -14,12 +15,12 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from sklearn.base import clone
 
 from features.dataset import Dataset
 from features.schema import M5_QUANTILES, SERIES_KEY
 from forecasting.evaluation.metrics import evaluate, total_coverage
+from forecasting.infrastructure.progress import ProgressReporter, progress_reporter
 from models.base import Forecaster, check_horizon, check_quantiles
 from models.member_fits import FIT_PROGRESS, shared_member_fits
 
@@ -115,7 +116,7 @@ def backtest(
     n_jobs: int | None = None,
     random_state: int = 0,
     weights: str | None = "revenue",
-    progress: bool = True,
+    progress: bool | ProgressReporter = True,
 ) -> BacktestResult:
     """Rolling-origin backtest of one or several models on the same windows.
 
@@ -137,7 +138,8 @@ def backtest(
         n_jobs: If given, set on every model that has an ``n_jobs`` parameter.
         random_state: Seed of the sample paths.
         weights: WSPL weighting (see :func:`forecasting.evaluation.metrics.evaluate`).
-        progress: Show a progress bar (else log a line per model and fold).
+        progress: True shows a progress bar on the terminal, False reports nothing (a line per
+            model and fold is logged either way), or a :class:`ProgressReporter` to report to.
 
     Returns:
         The :class:`BacktestResult`.
@@ -151,15 +153,10 @@ def backtest(
     cutoffs = fold_cutoffs(data, horizon, folds, step)
     lead_times = [int(lt) for lt in total_lead_times if 1 <= int(lt) <= horizon]
     forecasts, actual_parts, totals, timings = [], [], [], []
-    with shared_member_fits(), Progress(
-        TextColumn("[bold]backtest[/] {task.description}"),
-        BarColumn(),
-        TextColumn("{task.completed}/{task.total}"),
-        TimeElapsedColumn(),
-        disable=not progress,
-        transient=True,
-    ) as bar:
-        task = bar.add_task("", total=len(candidates) * len(cutoffs))
+    bar = progress_reporter(progress, "backtest")
+    bar.start(len(candidates) * len(cutoffs))
+    with shared_member_fits(), contextlib.ExitStack() as stack:
+        stack.callback(bar.stop)
         for fold, cutoff in enumerate(cutoffs):
             train = data.truncate(cutoff)
             window_end = cutoff + pd.Timedelta(days=horizon)
@@ -171,11 +168,11 @@ def backtest(
             actual_parts.append(actuals)
             for name, template in candidates.items():
                 label = f"{name} fold {fold + 1}/{len(cutoffs)}"
-                bar.update(task, description=label)
+                bar.update(label)
                 model = _with_n_jobs(clone(template), n_jobs)
                 t0 = time.perf_counter()
                 token = FIT_PROGRESS.set(
-                    lambda note, label=label: bar.update(task, description=f"{label}: {note}")  # type: ignore[misc]
+                    lambda note, label=label: bar.update(f"{label}: {note}")  # type: ignore[misc]
                 )
                 try:
                     model.fit(train)
@@ -202,10 +199,9 @@ def backtest(
                     {"name": name, "fold": fold, "fit_seconds": t1 - t0, "predict_seconds": t3 - t1}
                 )
                 log.info("backtest %s fold %d: fit %.1fs, forecast %.1fs", name, fold, t1 - t0, t3 - t1)
-                if progress:  # a line that stays: which model and fold are done, and what they cost
-                    bar.console.print(f"{label}: fit {t1 - t0:.1f} s, forecast and paths {t3 - t1:.1f} s",
-                                      highlight=False)
-                bar.advance(task)
+                # A line that stays: which model and fold are done, and what they cost.
+                bar.note(f"{label}: fit {t1 - t0:.1f} s, forecast and paths {t3 - t1:.1f} s")
+                bar.advance()
     fc_all = pd.concat(forecasts, ignore_index=True)
     act_all = pd.concat(actual_parts, ignore_index=True)
     tot_all = pd.concat(totals, ignore_index=True) if totals else pd.DataFrame(

@@ -75,3 +75,37 @@ def test_backtest_measures_totals_on_a_seeded_sample_of_series(data) -> None:
         assert per.loc[("naive7", fold)] == per.loc[("naive1", fold)]
     everything = backtest(models, data, horizon=14, folds=2, n_paths=50, progress=False).totals
     assert everything.groupby(["name", "fold", "lead_time"]).size().min() > 2
+
+
+class _Recorder:
+    """A progress reporter that keeps what it is told."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, object]] = []
+
+    def start(self, total: int) -> None:
+        self.calls.append(("start", total))
+
+    def update(self, description: str) -> None:
+        self.calls.append(("update", description))
+
+    def advance(self) -> None:
+        self.calls.append(("advance", None))
+
+    def note(self, line: str) -> None:
+        self.calls.append(("note", line))
+
+    def stop(self) -> None:
+        self.calls.append(("stop", None))
+
+
+def test_backtest_reports_progress_through_the_protocol(data) -> None:
+    recorder = _Recorder()
+    models = {"naive7": SeasonalNaive(), "naive1": SeasonalNaive(season_length=1)}
+    backtest(models, data, horizon=7, folds=2, total_lead_times=(), progress=recorder)
+    kinds = [kind for kind, _ in recorder.calls]
+    assert recorder.calls[0] == ("start", 4) and kinds[-1] == "stop"
+    assert kinds.count("advance") == 4 and kinds.count("note") == 4
+    assert ("update", "naive1 fold 2/2") in recorder.calls
+    notes = [str(text) for kind, text in recorder.calls if kind == "note"]
+    assert all(" fit " in n and "forecast and paths" in n for n in notes)
