@@ -34,6 +34,7 @@ Design choices (and why):
 from __future__ import annotations
 
 import contextvars
+import copy
 import logging
 import time
 from collections.abc import Callable, Sequence
@@ -270,6 +271,28 @@ class LightGBMQuantile(Forecaster):
         _, values = self._predict_frame(frame)
         pit = pit_values(frame["target"].to_numpy(dtype=float), values, self.levels_, rng)
         return ar1_matching_sums(pit, series_id[keep], window=window)
+
+    def refresh(self, data: Dataset) -> LightGBMQuantile:
+        """A copy that forecasts from the end of ``data`` with these boosters (no refit).
+
+        The boosters are shared (read-only); features, keys and the precomputed forecast are rebuilt
+        at the new origin, the path correlation is kept. A combination serves its last holdout fit this
+        way: the global model learns from years of rows, and the last ``holdout_days`` add little that
+        the features at the new origin do not already carry.
+
+        Args:
+            data: The data to forecast from; it must end on or after the fitted data's end.
+        """
+        self._check_fitted()
+        if data.end_date < self.origin_:
+            raise ValueError(
+                f"The data to refresh from end on {data.end_date.date()}, before the fitted data "
+                f"({self.origin_.date()}). Refresh with data that extends the fitted data."
+            )
+        fresh = copy.copy(self)
+        fresh.origin_ = data.end_date
+        fresh._precompute_forecast(data)
+        return fresh
 
     def _check_horizon(self, horizon: int) -> None:
         if horizon > int(self.max_horizon):

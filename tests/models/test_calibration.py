@@ -91,10 +91,39 @@ def test_totals_calibrator_needs_enough_series_and_keeps_zeros() -> None:
     assert (out[:, :, [0, 1, 2, 4, 5, 6]] == 0).all()
 
 
-def test_level_calibrator_only_widens_unless_told() -> None:
+def test_level_calibrator_widens_only_when_told() -> None:
     rng = np.random.default_rng(7)
     y = rng.normal(10, 0.5, 4000)  # the forecast N(10, 1) is too wide
     q = np.tile(stats.norm.ppf(LEVELS, 10, 1), (4000, 1))
-    np.testing.assert_allclose(LevelCalibrator().fit(y, q).mapped_levels([0.025, 0.975]), [0.025, 0.975])
-    narrowed = LevelCalibrator(widen_only=False).fit(y, q).mapped_levels([0.025, 0.975])
+    kept = LevelCalibrator(widen_only=True).fit(y, q).mapped_levels([0.025, 0.975])
+    np.testing.assert_allclose(kept, [0.025, 0.975])
+    narrowed = LevelCalibrator().fit(y, q).mapped_levels([0.025, 0.975])
     assert narrowed[0] > 0.1 - 1e-9 and narrowed[1] < 0.9 + 1e-9  # pulled in to the central band's edge
+
+
+def _windows(spreads: tuple[float, ...], n: int = 3000) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Actuals of several windows, each N(10, spread), forecast as N(10, 1) throughout."""
+    rng = np.random.default_rng(3)
+    y = np.concatenate([rng.normal(10, s, n) for s in spreads])
+    q = np.tile(stats.norm.ppf(LEVELS, 10, 1), (len(y), 1))
+    return y, q, np.repeat(np.arange(len(spreads)), n)
+
+
+def test_level_calibrator_narrows_and_widens_when_every_window_agrees() -> None:
+    y, q, folds = _windows((0.6, 0.7))  # both windows: intervals too wide
+    narrow = LevelCalibrator().fit(y, q, folds=folds).mapped_levels([0.025, 0.975])
+    assert narrow[0] > 0.04 and narrow[1] < 0.96
+    # Only as far as the window that asks for the smaller move: not as far as the 0.6 window alone.
+    alone = LevelCalibrator().fit(y[folds == 0], q[folds == 0]).mapped_levels([0.025, 0.975])
+    assert narrow[1] > alone[1]
+    y, q, folds = _windows((1.5, 1.3))  # both windows: too narrow
+    wide = LevelCalibrator().fit(y, q, folds=folds).mapped_levels([0.025, 0.975])
+    assert wide[0] < 0.02 and wide[1] > 0.98
+
+
+def test_level_calibrator_keeps_levels_when_windows_disagree() -> None:
+    y, q, folds = _windows((0.6, 1.5))
+    kept = LevelCalibrator().fit(y, q, folds=folds).mapped_levels([0.025, 0.975])
+    np.testing.assert_allclose(kept, [0.025, 0.975])
+    with pytest.raises(ValueError, match="'folds' must have the shape of 'actual'"):
+        LevelCalibrator().fit(y, q, folds=folds[:10])

@@ -1,4 +1,4 @@
-"""Combination: holdout selection per series / segment, blends, calibration hooks, awkward series."""
+"""Combination: weights per segment from rolling holdouts, blends, calibration hooks, awkward series."""
 
 from __future__ import annotations
 
@@ -20,10 +20,11 @@ def _members() -> dict:
 @pytest.mark.parametrize(
     ("params", "match"),
     [
-        ({"selection": "best"}, r"'selection' of Combination must be one of \('per_series', 'per_segment'\)"),
+        ({"weighting": "best"}, r"'weighting' of Combination must be one of \('stacked', 'equal'\)"),
         ({"holdout_days": 3}, "'holdout_days' of Combination must be a whole number of days >= 7"),
-        ({"holdout_folds": 3}, "'holdout_folds' of Combination must be 1 or 2"),
-        ({"shrinkage": -1.0}, "'shrinkage' of Combination must be a number >= 0"),
+        ({"holdout_folds": 5}, r"'holdout_folds' of Combination must be a whole number in 1\.\.4"),
+        ({"shrinkage": 1.5}, r"'shrinkage' of Combination must be None \(cross-validated\) or a number in"),
+        ({"sanity_ratio": 0.5}, "'sanity_ratio' of Combination must be a number >= 1"),
         ({"members": {}}, "'members' of Combination must be None or a non-empty dict"),
         ({"n_jobs": 0}, "'n_jobs' of Combination must be a whole number of workers >= 1"),
     ],
@@ -33,16 +34,29 @@ def test_param_checks(toy_dataset, params: dict, match: str) -> None:
         Combination(members=params.pop("members", _members()), **params).fit(toy_dataset)
 
 
-def test_per_series_selection_picks_the_better_member(toy_dataset) -> None:
-    model = Combination(
-        members=_members(), selection="per_series", shrinkage=0.0, blends=False, calibrate=False
-    ).fit(toy_dataset)
+def test_stacked_weights_favour_the_better_member(toy_dataset) -> None:
+    model = Combination(members=_members(), shrinkage=0.0, calibrate=False).fit(toy_dataset)
+    table = model.weight_table_.set_index("segment")
+    # A strong weekly pattern: repeating last week beats repeating yesterday, on every segment that has one.
+    smooth = table.loc["smooth"]
+    assert smooth["spl_weekly"] < smooth["spl_daily"]
+    assert smooth["w_weekly"] > smooth["w_daily"]
+    np.testing.assert_allclose(model.weights_.sum(axis=1), 1.0)
     fc = model.predict(14)
     served = fc.groupby(["sku", "channel"])["model"].first()
-    # A strong weekly pattern: repeating last week beats repeating yesterday.
-    assert served[("smooth", "web")] == "combination:weekly"
-    scores = model.holdout_scores_
-    assert list(scores.columns[:2]) == ["weekly", "daily"]
+    assert served[("smooth", "web")].startswith("combination:weekly")
+
+
+def test_equal_weighting_averages_the_sane_members(toy_dataset) -> None:
+    model = Combination(members=_members(), weighting="equal", sanity_ratio=100.0, calibrate=False)
+    model.fit(toy_dataset)
+    assert model.shrinkage_ == 1.0
+    live = ~model.zero_history_
+    np.testing.assert_allclose(model.weights_[live], 0.5)
+    strict = Combination(members=_members(), weighting="equal", sanity_ratio=1.0, calibrate=False)
+    strict.fit(toy_dataset)
+    # Only each segment's best member passes a sanity ratio of 1.
+    assert set(np.unique(strict.weights_)) <= {0.0, 1.0}
 
 
 def test_zero_history_series_are_forecast_as_zero(toy_dataset) -> None:
@@ -66,28 +80,30 @@ def test_every_series_gets_a_forecast_from_the_day_after_the_end(toy_dataset) ->
     assert one_day["mean"].between(0, 10).all()  # sensible: near its single sale of 3
 
 
-def test_per_segment_selection_is_shared_within_a_segment(toy_dataset) -> None:
-    model = Combination(members=_members(), selection="per_segment").fit(toy_dataset)
+def test_weights_are_shared_within_a_segment(toy_dataset) -> None:
+    model = Combination(members=_members()).fit(toy_dataset)
     fc = model.predict(3)
     served = fc.groupby(["sku", "channel"])["model"].first().reset_index(drop=True)
     seg = segments(toy_dataset)
     for name in set(seg) - {"zero"}:
         assert served[seg == name].nunique() == 1
+    assert model.shrinkage_ in (0.0, 0.25, 0.5, 0.75, 1.0)
+    assert set(model.cv_loss_) == {0.0, 0.25, 0.5, 0.75, 1.0}
 
 
-def test_blend_is_the_average_of_member_quantiles(toy_dataset) -> None:
+def test_blend_is_the_weighted_average_of_member_quantiles(toy_dataset) -> None:
     members = _members()
     model = Combination(members=members, calibrate=False).fit(toy_dataset)
-    model.choice_[:] = model.candidates_.index(("weekly", "daily"))
+    model.weights_[:] = [0.25, 0.75]
     model.zero_history_[:] = False
     # Refit both members: the forced blend needs them.
     model.members_ = {n: m.fit(toy_dataset) for n, m in members.items()}
     qs = (0.1, 0.5, 0.9)
     fc = model.predict(7, qs)
     a, b = (m.predict(7, qs) for m in model.members_.values())
-    expected = (a["0.5"].to_numpy() + b["0.5"].to_numpy()) / 2
+    expected = 0.25 * a["0.5"].to_numpy() + 0.75 * b["0.5"].to_numpy()
     np.testing.assert_allclose(fc["0.5"].to_numpy(), expected)
-    assert set(fc["model"]) == {"combination:blend(weekly+daily)"}
+    assert set(fc["model"]) == {"combination:weekly=0.25+daily=0.75"}
 
 
 def test_too_short_history_falls_back_to_the_first_member() -> None:
@@ -162,20 +178,15 @@ def test_a_member_is_not_reused_for_other_data_or_settings(toy_dataset) -> None:
     assert len(cache) == 6
 
 
-def test_per_segment_choice_prefers_the_simpler_candidate_within_one_standard_error() -> None:
-    rng = np.random.default_rng(0)
-    model = Combination(members=_members())
-    model.candidates_ = [("a",), ("b",), ("a", "b")]
-    model.segments_ = np.array(["smooth"] * 40)
-    base = rng.uniform(0.5, 1.0, 40)
-    noise = rng.normal(0.0, 0.05, 40)
-    noise -= noise.mean()
-    # The blend is better on average by less than the noise between series: keep the single member.
-    close = np.column_stack([base, base + 0.2, base - 0.002 + noise])
-    assert model._select(close).tolist() == [0] * 40
-    model.prefer_simpler = False
-    assert model._select(close).tolist() == [2] * 40
-    # Better on every series by a clear margin: the blend wins either way.
-    model.prefer_simpler = True
-    clear = np.column_stack([base, base + 0.2, base - 0.05])
-    assert model._select(clear).tolist() == [2] * 40
+def test_fit_reports_each_holdout_fold_and_member(toy_dataset) -> None:
+    from models.member_fits import FIT_PROGRESS
+
+    notes: list[str] = []
+    token = FIT_PROGRESS.set(notes.append)
+    try:
+        Combination(members=_members(), calibrate=False).fit(toy_dataset)
+    finally:
+        FIT_PROGRESS.reset(token)
+    folds = ["holdout 1/2: weekly", "holdout 1/2: daily", "holdout 2/2: weekly", "holdout 2/2: daily"]
+    assert notes[:4] == folds
+    assert notes[-1].startswith("final: ")

@@ -146,3 +146,21 @@ def test_predict_before_fit_raises():
 def test_param_checks(params, match):
     with pytest.raises(ValueError, match=match):
         LightGBMQuantile(**params).fit(make_dataset(toy_sales(n_days=30)))
+
+
+def test_refresh_forecasts_from_the_new_origin_with_the_same_boosters(toy_dataset: Dataset):
+    cutoff = toy_dataset.end_date - pd.Timedelta(days=14)
+    model = LightGBMQuantile(path_rho=0.3, **FAST).fit(toy_dataset.truncate(cutoff))
+    before = model.predict(7)
+    fresh = model.refresh(toy_dataset)
+    fc = fresh.predict(7)
+    assert fc["date"].min() == toy_dataset.end_date + pd.Timedelta(days=1)
+    assert fresh.boosters_ is model.boosters_ and fresh.rho_ == model.rho_
+    pd.testing.assert_frame_equal(model.predict(7), before)  # the fitted model is untouched
+    # Same boosters, features at the new origin: what transform + boosters give for those rows.
+    dates = pd.date_range(toy_dataset.end_date + pd.Timedelta(days=1), periods=fresh.max_horizon)
+    rows = model.builder_.transform(toy_dataset, dates)
+    mean, _ = model._predict_frame(rows)
+    np.testing.assert_allclose(fresh.mean_.reshape(-1), mean)
+    with pytest.raises(ValueError, match="before the fitted data"):
+        fresh.refresh(toy_dataset.truncate(cutoff))

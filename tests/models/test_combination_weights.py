@@ -1,0 +1,57 @@
+"""Combination weights: stacking on holdout folds, shrinkage chosen across folds, the sanity check."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from models.combination_weights import WeightEstimator, simplex_grid
+
+LEVELS = (0.1, 0.5, 0.9)
+
+
+def _members(noise: tuple[float, ...], n: int = 60, days: int = 56, seed: int = 0):
+    """Actuals ~ N(10, 1); member m forecasts the right quantiles shifted by N(0, noise[m]) per series-day."""
+    rng = np.random.default_rng(seed)
+    y = rng.normal(10, 1, (n, days))
+    z = np.array([-1.2816, 0.0, 1.2816])
+    quant = np.stack([10 + z + rng.normal(0, s, (n, days, 1)) for s in noise])
+    return quant, y, np.repeat([0, 1], days // 2), np.ones(n), np.array(["smooth"] * n)
+
+
+def test_simplex_grid_sums_to_one() -> None:
+    grid = simplex_grid(3)
+    np.testing.assert_allclose(grid.sum(axis=1), 1.0)
+    assert len(grid) == 66 and (grid >= 0).all()
+
+
+def test_stacking_leans_on_the_better_member_and_shrinks_by_cross_validation() -> None:
+    quant, y, fold, scale, seg = _members((0.2, 3.0))
+    est = WeightEstimator(sanity_ratio=10.0).fit(quant, y, fold, scale, seg, LEVELS)
+    sw = est.segment_weights_["smooth"]
+    assert sw.member_spl[0] < sw.member_spl[1]
+    assert sw.stacked[0] >= 0.8
+    # On both folds the stacked weights beat equal weights: cross-validation keeps them.
+    assert est.shrinkage_ <= 0.25 and est.cv_loss_[0.0] < est.cv_loss_[1.0]
+    np.testing.assert_allclose(est.weights_for(seg).sum(axis=1), 1.0)
+
+
+def test_equally_good_members_keep_equal_weights() -> None:
+    quant, y, fold, scale, seg = _members((1.0, 1.0), seed=3)
+    est = WeightEstimator().fit(quant, y, fold, scale, seg, LEVELS)
+    w = est.segment_weights_["smooth"].weights
+    assert abs(w[0] - w[1]) <= 0.3  # averaging independent errors beats either member: near equal
+
+
+def test_a_member_failing_the_sanity_check_leaves_the_equal_weights() -> None:
+    quant, y, fold, scale, seg = _members((0.5, 0.6, 20.0))
+    est = WeightEstimator(shrinkage=1.0).fit(quant, y, fold, scale, seg, LEVELS)
+    sw = est.segment_weights_["smooth"]
+    assert sw.sane.tolist() == [True, True, False]
+    np.testing.assert_allclose(sw.weights, [0.5, 0.5, 0.0])
+
+
+def test_one_fold_uses_half_shrinkage() -> None:
+    quant, y, _, scale, seg = _members((0.2, 3.0))
+    est = WeightEstimator().fit(quant, y, np.zeros(y.shape[1], dtype=int), scale, seg, LEVELS)
+    assert est.shrinkage_ == pytest.approx(0.5) and est.cv_loss_ == {}
