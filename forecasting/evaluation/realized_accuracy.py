@@ -11,17 +11,15 @@
 from __future__ import annotations
 
 import logging
-from typing import Any, Final
+from typing import Final
 
 import numpy as np
 import pandas as pd
-import sqlalchemy as sa
 
 from features.dataset import Dataset
 from features.schema import SERIES_KEY, quantile_column
 from forecasting.evaluation.metrics import evaluate
 from forecasting.persistence import ResultStore, RunInfo
-from forecasting.persistence import tables as store_tables
 from forecasting.persistence.frames import parse_quantile_json
 
 log = logging.getLogger(__name__)
@@ -56,25 +54,7 @@ def read_forecasts(store: ResultStore, run: RunInfo, *, until: pd.Timestamp | No
     Returns:
         ``sku, channel, date, mean`` and, with ``with_quantiles``, one column per quantile of the run.
     """
-    f = store_tables.forecasts.c
-    cols: list[Any] = [f.sku, f.channel, sa.cast(f.date, sa.String), f.mean]
-    if with_quantiles:
-        cols.append(sa.cast(f.quantiles, sa.Text))
-    query = sa.select(*cols).where(f.run_id == int(run.id))
-    if until is not None:
-        query = query.where(f.date <= pd.Timestamp(until).date())
-    store.latest_run()  # brings the schema up to date before the raw query
-    # Only ints and dates made here are inlined, never user text.
-    sql = str(query.compile(store.engine, compile_kwargs={"literal_binds": True}))
-    with store.engine.connect() as conn:
-        raw = conn.connection.driver_connection
-        assert raw is not None
-        cursor = raw.cursor()
-        try:
-            cursor.execute(sql)
-            rows = cursor.fetchall()
-        finally:
-            cursor.close()
+    rows = store.forecast_rows(run.id, until=until, with_quantiles=with_quantiles)
     names = ["sku", "channel", "date", "mean", *(["quantiles"] if with_quantiles else [])]
     frame = pd.DataFrame.from_records(rows, columns=names)
     frame["date"] = pd.to_datetime(frame["date"].astype(str).str.slice(0, 10), format="%Y-%m-%d")
@@ -158,22 +138,9 @@ def overlap_totals(store: ResultStore, previous: RunInfo, current: RunInfo) -> p
     Returns:
         ``sku, channel, previous_total, current_total``.
     """
-    f = store_tables.forecasts.c
-    both = sa.and_(f.run_id.in_([previous.id, current.id]))
-    with store.engine.connect() as conn:
-        spans = conn.execute(sa.select(f.run_id, sa.func.min(f.date), sa.func.max(f.date)).where(both)
-                             .group_by(f.run_id)).all()
-    if len(spans) < 2:
+    sums = store.overlap_totals(previous.id, current.id)
+    if sums.empty:
         return pd.DataFrame(columns=[*KEY, "previous_total", "current_total"])
-    lo = max(pd.Timestamp(s[1]) for s in spans)
-    hi = min(pd.Timestamp(s[2]) for s in spans)
-    if lo > hi:
-        return pd.DataFrame(columns=[*KEY, "previous_total", "current_total"])
-    query = (sa.select(f.sku, f.channel, f.run_id, sa.func.sum(f.mean), sa.func.count())
-             .where(both, f.date >= lo.date(), f.date <= hi.date()).group_by(f.sku, f.channel, f.run_id))
-    with store.engine.connect() as conn:
-        rows = [tuple(r) for r in conn.execute(query).all()]
-    sums = pd.DataFrame.from_records(rows, columns=[*KEY, "run_id", "total", "n_days"])
     wide = sums.pivot_table(index=KEY, columns="run_id", values=["total", "n_days"], aggfunc="first")
     days_match = wide[("n_days", previous.id)] == wide[("n_days", current.id)]
     # A series missing some day in either run would compare unequal spans: leave it out.

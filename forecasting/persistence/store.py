@@ -5,10 +5,11 @@ from __future__ import annotations
 from forecasting.persistence.alerts import AlertsMixin
 from forecasting.persistence.keys import KeysMixin
 from forecasting.persistence.locks import LocksMixin
+from forecasting.persistence.reports import ReportsMixin
 from forecasting.persistence.runs import RunsMixin
 
 
-class ResultStore(RunsMixin, AlertsMixin, KeysMixin, LocksMixin):
+class ResultStore(RunsMixin, AlertsMixin, KeysMixin, LocksMixin, ReportsMixin):
     """Runs and their forecasts, policies and segments; alerts and their outbox; drift reports; API
     keys; the training lock. SQLite by default, PostgreSQL in production.
 

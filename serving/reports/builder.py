@@ -17,12 +17,10 @@ from typing import Any
 
 import jinja2
 import pandas as pd
-import sqlalchemy as sa
 
 from features.dataset import Dataset
 from forecasting.evaluation.drift import DriftResult, compute_drift
 from forecasting.persistence import DriftReport, ResultStore, RunInfo
-from forecasting.persistence import tables as store_tables
 from serving.reports import charts
 
 log = logging.getLogger(__name__)
@@ -124,11 +122,8 @@ def run_drift(data: Dataset, store: ResultStore, run_id: int | None = None,
 
 def find_drift_report(store: ResultStore, run_id: int | None = None) -> DriftReport | None:
     """The newest report of ``run_id``, or the newest report of all when None; None if there is none."""
-    newest = store.get_drift_report()  # also brings the schema up to date before the raw query below
+    newest = store.get_drift_report()
     if run_id is None or newest is None or newest.run_id == run_id:
         return newest
-    d = store_tables.drift_reports.c
-    query = sa.select(d.id).where(d.run_id == run_id).order_by(d.id.desc()).limit(1)
-    with store.engine.connect() as conn:
-        report_id = conn.execute(query).scalar()
-    return store.get_drift_report(int(report_id)) if report_id is not None else None
+    report_id = store.drift_report_id(run_id)
+    return store.get_drift_report(report_id) if report_id is not None else None

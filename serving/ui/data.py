@@ -10,11 +10,9 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import sqlalchemy as sa
 from fastapi import FastAPI, Request
 
 from forecasting.persistence import ResultStore, RunInfo
-from forecasting.persistence import tables as store_tables
 
 MAX_MATCHES = 50
 _LOCK = threading.Lock()
@@ -100,19 +98,7 @@ def run_policies(store: ResultStore, run: RunInfo) -> pd.DataFrame:
 def series_keys(store: ResultStore, run: RunInfo) -> pd.DataFrame:
     """The run's series, sorted: from its policies, else distinct forecast keys (cached per run)."""
 
-    def load() -> pd.DataFrame:
-        p, f = store_tables.policies.c, store_tables.forecasts.c
-        # One policy row per planned series: far fewer rows than the forecasts to make distinct.
-        planned = sa.select(p.sku, p.channel).where(p.run_id == run.id)
-        with store.engine.connect() as conn:
-            rows = [tuple(r) for r in conn.execute(planned).all()]
-            if not rows:
-                query = sa.select(f.sku, f.channel).where(f.run_id == run.id).distinct()
-                rows = [tuple(r) for r in conn.execute(query).all()]
-        frame = pd.DataFrame.from_records(rows, columns=["sku", "channel"])
-        return frame.sort_values(["sku", "channel"]).reset_index(drop=True)
-
-    return _cached("keys", store, run, load)
+    return _cached("keys", store, run, lambda: store.series_keys(run.id))
 
 
 def search(store: ResultStore, run: RunInfo, query: str) -> pd.DataFrame:
@@ -174,10 +160,7 @@ def parse_since(text: str | None) -> datetime | None:
 
 def alert_types(store: ResultStore) -> list[str]:
     """Every alert type stored, sorted."""
-    a = store_tables.alerts.c
-    store.list_alerts(limit=1)  # brings the schema up to date before the raw query
-    with store.engine.connect() as conn:
-        return sorted(str(t) for t in conn.execute(sa.select(a.type).distinct()).scalars())
+    return store.alert_types()
 
 
 def find_latest_summary(store: ResultStore) -> dict[str, Any] | None:
