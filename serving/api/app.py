@@ -193,6 +193,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
         docs_url=None,  # served from local files below: FastAPI's pages load a CDN
         redoc_url=None,
+        # /v1/forecasts/SKU (no channel) is a 404 naming the fix, not a redirect to /v1/forecasts/SKU/.
+        redirect_slashes=False,
     )
     add_offline_docs(app)
     app.state.settings = settings

@@ -45,6 +45,7 @@ def _no_run(request: Request) -> HTMLResponse:
 
 
 @ui_router.get("", response_class=HTMLResponse)
+@ui_router.get("/", response_class=HTMLResponse)
 def index(request: Request, store: StoreDep) -> HTMLResponse:
     """Overview: what to do today (orders due, open exceptions), policy mix, model, drift, SKU search."""
     from serving.workbench.orders import policy_frame

@@ -228,3 +228,8 @@ def test_body_over_the_limit_is_413_in_the_one_shape(tmp_path: Path) -> None:
         assert "2000 bytes" in r.json()["detail"] and "Fix:" in r.json()["detail"]
     finally:
         small.client.close()
+
+
+def test_a_path_without_the_channel_is_a_404_not_a_redirect(api: Api, key: tuple[str, str]) -> None:
+    r = api.client.get(f"/v1/forecasts/{key[0]}", headers=api.read, follow_redirects=False)
+    assert r.status_code == 404 and "Fix:" in r.json()["detail"]

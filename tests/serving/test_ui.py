@@ -225,6 +225,10 @@ def test_sign_in_only_returns_to_pages_of_this_site(published: Published, target
     assert ok.headers["location"] == "/ui"
 
 
+def test_overview_with_a_trailing_slash(client: TestClient) -> None:
+    assert client.get("/ui/", follow_redirects=False).status_code == 200
+
+
 def test_public_pages_switch_serves_without_a_key(published: Published) -> None:
     client = TestClient(make_app(published.store, public=True))
     assert client.get("/ui/matrix").status_code == 200
