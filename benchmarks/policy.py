@@ -9,7 +9,7 @@
    - ALL_JIT, ALL_SAFETY_STOCK and CLASSIC_BY_CLASS plan from classic estimates: the mean and spread
      of recent demand (a weekday bootstrap of the last 8 weeks, 26 for sparse series), re-estimated
      at every re-plan. ALL_SAFETY_STOCK is the textbook formula at one service level, 0.95, a common
-     single company-wide target and the middle of DESIGN.md's A range (95-98%).
+     single company-wide target and the middle of the default rules' A range (95-98%).
    - BLENDED plans from this engine's forecast distribution: a ``Combination`` of the global
      ``LightGBMQuantile`` (calendar, yearly position, events, promotions, prices, intermittency),
      TSB and seasonal naive, chosen per demand segment on a 28-day holdout and calibrated on it,

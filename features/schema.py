@@ -1,4 +1,4 @@
-"""The canonical tables of DESIGN.md as declared contracts, and the forecast output format.
+"""The canonical tables as declared contracts, and the forecast output format.
 
 Readers, validation, importers, the synthetic generator and the SQL store all read these specs, so a
 column is named and typed in exactly one place.

@@ -1,6 +1,6 @@
 """Segmentation of SKU-channels and SKUs: ABC, XYZ, Syntetos-Boylan pattern, history, supplier.
 
-The signals of DESIGN.md's policy table, measured on the last ``window_weeks`` of uncensored sales:
+The signals the policy rules read, measured on the last ``window_weeks`` of uncensored sales:
 
 - ABC: revenue share (units x price; price from ``sales.price``, else ``skus.unit_price``, else 1).
   An item belongs to the first class whose cut-off its *preceding* cumulative share is below, so the

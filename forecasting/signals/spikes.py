@@ -43,10 +43,10 @@ from forecasting.signals.matrix import (
     runs,
     sku_totals,
 )
+from forecasting.signals.spike_rows import SPIKE_COLUMNS, merge_spikes, no_spikes, spike_rows
 
 logger = logging.getLogger(__name__)
 
-SPIKE_COLUMNS: Final = ["sku", "channel", "start", "peak", "end", "uplift", "confidence", "source"]
 YEAR_DAYS: Final = 364  # 52 weeks: last year's same weekday, so weekly patterns line up.
 WEEK: Final = 7
 
@@ -145,7 +145,7 @@ def detect_spikes(
                                            promotion_confidence))
     for part in parts:
         logger.debug("spike candidates from %s: %d", part["source"].iloc[0] if len(part) else "-", len(part))
-    spikes = _merge([p for p in parts if not p.empty], merge_gap_days)
+    spikes = merge_spikes([p for p in parts if not p.empty], merge_gap_days)
     logger.info("Spikes ahead: %d windows over %d series (horizon %d days, >= %.1fx).",
                 len(spikes), len(matrix.keys), horizon_days, min_uplift)
     return spikes
@@ -182,7 +182,6 @@ def _dispersion(values: np.ndarray, end: int, days: int) -> np.ndarray:
     return np.fmax(np.nan_to_num(ratio, nan=1.0), 1.0)
 
 
-
 def _yoy_candidates(
     matrix: DemandMatrix, horizon: int, min_uplift: float, baseline_days: int, width: int, alpha: float,
     min_units: float, base_now: np.ndarray, min_days: int, gap_days: int, min_z: float,
@@ -203,7 +202,7 @@ def _yoy_candidates(
         lag += YEAR_DAYS
     if not ratios:
         logger.info("Spikes: less than a year of history before the baseline window; no year-over-year view.")
-        return _empty()
+        return no_spikes()
     stack = np.stack(ratios)
     with _quiet():
         ratio = np.nanmean(stack, axis=0)
@@ -217,7 +216,7 @@ def _yoy_candidates(
     long_enough = n_high[rows, ends] - n_high[rows, starts] >= min_days
     rows, starts, ends = rows[long_enough], starts[long_enough], ends[long_enough]
     if rows.size == 0:
-        return _empty()
+        return no_spikes()
     # Evidence of a whole window: its units last year(s) against the baseline rate over its known
     # days, with the baseline's own over-dispersion as noise.
     obs = np.zeros(rows.size)
@@ -253,11 +252,11 @@ def _yoy_candidates(
     keep = np.where(sparse, p_orders < alpha, z >= min_z)
     rows, starts, ends, p_value = rows[keep], starts[keep], ends[keep], p_value[keep]
     if rows.size == 0:
-        return _empty()
+        return no_spikes()
     peaks = argmax_in_runs(ratio, rows, starts, ends)
     agree = np.nan_to_num(agree[rows, peaks], nan=1.0)
     conf = agree * (1.0 - p_value)
-    return _frame(matrix, rows, starts, ends, peaks, ratio[rows, peaks], conf, "yoy")
+    return spike_rows(matrix, rows, starts, ends, peaks, ratio[rows, peaks], conf, "yoy")
 
 
 def _robust_z(
@@ -293,8 +292,6 @@ def _robust_z(
     return out
 
 
-
-
 def _sku_candidates(
     matrix: DemandMatrix, yoy_args: tuple[int, float, int, int, float, float], base_now: np.ndarray,
     min_days: int, gap_days: int, min_z: float,
@@ -308,14 +305,14 @@ def _sku_candidates(
     sparse = (matrix.values > 0).sum(axis=1) < 0.5 * known
     heirs = matrix.keys[sparse & (base_now > 0)]
     if heirs.empty or sparse.all():
-        return _empty()
+        return no_spikes()
     # The evidence comes from the steady channels only: bulk orders would make the total noisy.
     totals = sku_totals(DemandMatrix(matrix.keys[~sparse].reset_index(drop=True), matrix.start,
                                      matrix.values[~sparse]))
     sku_base = _baseline(totals.values, totals.n_days - 1, yoy_args[2])
     found = _yoy_candidates(totals, *yoy_args, sku_base, min_days, gap_days, min_z)
     out = found.drop(columns="channel").merge(heirs, on="sku")
-    return out.assign(source="yoy_sku")[SPIKE_COLUMNS] if not out.empty else _empty()
+    return out.assign(source="yoy_sku")[SPIKE_COLUMNS] if not out.empty else no_spikes()
 
 
 def _forecast_candidates(
@@ -350,13 +347,13 @@ def _forecast_candidates(
         prob[rows, day] = 1.0 - _level_at(qvals, np.asarray(levels), threshold[rows])
     run_rows, starts, ends = runs(np.nan_to_num(ratio) >= min_uplift)
     if run_rows.size == 0:
-        return _empty()
+        return no_spikes()
     csum = np.concatenate([np.zeros((mean.shape[0], 1)), np.cumsum(np.nan_to_num(mean), axis=1)], axis=1)
     run_units = csum[run_rows, ends] - csum[run_rows, starts]
     keep = run_units >= min_units
     run_rows, starts, ends = run_rows[keep], starts[keep], ends[keep]
     if run_rows.size == 0:  # every high stretch was too small to count
-        return _empty()
+        return no_spikes()
     peaks = argmax_in_runs(ratio, run_rows, starts, ends)
     # A peak must hold over a week: a strong weekday (every Saturday at 3x) is weekly seasonality,
     # not a spike to buffer for, so the centred 7-day mean at the peak must clear the uplift too.
@@ -367,8 +364,8 @@ def _forecast_candidates(
     sustained = np.nan_to_num(weekly_ratio[run_rows, peaks]) >= min_uplift
     run_rows, starts, ends, peaks = run_rows[sustained], starts[sustained], ends[sustained], peaks[sustained]
     if run_rows.size == 0:
-        return _empty()
-    return _frame(matrix, run_rows, starts, ends, peaks, ratio[run_rows, peaks], prob[run_rows, peaks],
+        return no_spikes()
+    return spike_rows(matrix, run_rows, starts, ends, peaks, ratio[run_rows, peaks], prob[run_rows, peaks],
                   "forecast")
 
 
@@ -404,9 +401,9 @@ def _event_candidates(
         for day in sorted(dates.unique()):
             col = int((pd.Timestamp(day) - origin).days) - 1
             rows = np.flatnonzero(hit)
-            out.append(_frame(matrix, rows, np.full(rows.size, col), np.full(rows.size, col + 1),
+            out.append(spike_rows(matrix, rows, np.full(rows.size, col), np.full(rows.size, col + 1),
                               np.full(rows.size, col), ratio[rows], 1.0 - p_value[rows], "event"))
-    return pd.concat(out, ignore_index=True) if out else _empty()
+    return pd.concat(out, ignore_index=True) if out else no_spikes()
 
 
 def _promotion_candidates(
@@ -414,7 +411,7 @@ def _promotion_candidates(
 ) -> pd.DataFrame:
     """Planned promotions ahead whose declared ``expected_uplift`` reaches ``min_uplift``."""
     if "expected_uplift" not in promotions:
-        return _empty()
+        return no_spikes()
     origin = matrix.end
     last = origin + pd.Timedelta(days=horizon)
     promo = promotions.assign(
@@ -443,52 +440,6 @@ def _level_at(qvals: np.ndarray, levels: np.ndarray, value: np.ndarray) -> np.nd
     with np.errstate(invalid="ignore", divide="ignore"):
         frac = np.clip(np.nan_to_num((value - lo) / (hi - lo), nan=0.0), 0.0, 1.0)
     return levels[i - 1] + frac * (levels[i] - levels[i - 1])
-
-
-
-
-def _frame(
-    matrix: DemandMatrix, rows: np.ndarray, starts: np.ndarray, ends: np.ndarray, peaks: np.ndarray,
-    uplift: np.ndarray, confidence: np.ndarray, source: str,
-) -> pd.DataFrame:
-    """Spike rows from horizon columns (column 0 is the day after the origin)."""
-    first = matrix.end + pd.Timedelta(days=1)
-    keys = matrix.keys.iloc[rows].reset_index(drop=True)
-    return pd.DataFrame({
-        "sku": keys["sku"], "channel": keys["channel"],
-        "start": first + pd.to_timedelta(starts, unit="D"),
-        "peak": first + pd.to_timedelta(peaks, unit="D"),
-        "end": first + pd.to_timedelta(np.asarray(ends) - 1, unit="D"),
-        "uplift": np.asarray(uplift, dtype=float), "confidence": np.clip(np.asarray(confidence, float), 0, 1),
-        "source": source,
-    })[SPIKE_COLUMNS]
-
-
-def _merge(parts: list[pd.DataFrame], gap_days: int) -> pd.DataFrame:
-    """One window per overlapping (or nearly touching) group of candidates of the same series."""
-    if not parts:
-        return _empty()
-    cand = pd.concat(parts, ignore_index=True).sort_values(["sku", "channel", "start"]).reset_index(drop=True)
-    same_series = (cand["sku"].eq(cand["sku"].shift()) & cand["channel"].eq(cand["channel"].shift()))
-    reach = cand.groupby(["sku", "channel"])["end"].cummax().shift()
-    new = ~same_series | (cand["start"] > reach + pd.Timedelta(days=gap_days))
-    cand["group"] = new.cumsum()
-    best = cand.loc[cand.groupby("group")["uplift"].idxmax(), ["group", "peak", "uplift"]].set_index("group")
-    merged = cand.groupby("group").agg(
-        sku=("sku", "first"), channel=("channel", "first"), start=("start", "min"), end=("end", "max"),
-        confidence=("confidence", lambda c: 1.0 - float(np.prod(1.0 - c.to_numpy()))),
-        source=("source", lambda s: "+".join(sorted(set(s)))),
-    ).join(best)
-    return merged[SPIKE_COLUMNS].reset_index(drop=True)
-
-
-def _empty() -> pd.DataFrame:
-    return pd.DataFrame({
-        "sku": pd.Series(dtype=str), "channel": pd.Series(dtype=str),
-        "start": pd.Series(dtype="datetime64[ns]"), "peak": pd.Series(dtype="datetime64[ns]"),
-        "end": pd.Series(dtype="datetime64[ns]"), "uplift": pd.Series(dtype=float),
-        "confidence": pd.Series(dtype=float), "source": pd.Series(dtype=str),
-    })
 
 
 def _is_level(column: object) -> bool:
