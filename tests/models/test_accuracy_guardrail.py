@@ -1,4 +1,5 @@
-"""Accuracy guardrail on real data: the combination must beat seasonal naive on m5-tiny.
+"""Accuracy guardrails on real data: the combination against seasonal naive and its members, and the
+stockout inference against raw zeros, on m5-tiny.
 
 40 of the 280 m5-tiny series (every 7th, so all three categories and ten stores appear), two years of
 history to d_1885, scored on the official last 28 days (d_1886..d_1913).
@@ -6,12 +7,15 @@ history to d_1885, scored on the official last 28 days (d_1886..d_1913).
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pandas as pd
 import pytest
 
 from features.importers.m5 import import_m5
 from features.schema import M5_QUANTILES
+from features.stockouts import StockoutInference, censor_inferred_runs
 from features.validation import build_dataset
 from forecasting.evaluation.metrics import evaluate
 from models.baselines import SeasonalNaive
@@ -36,6 +40,21 @@ def m5_slice():
     data = build_dataset({**tables, "sales": sales})
     cutoff = data.end_date - pd.Timedelta(days=HORIZON)
     return data.truncate(cutoff), data.sales[data.sales["date"] > cutoff]
+
+
+def test_inferred_stockouts_make_lightgbm_better_on_raw_actuals(m5_slice) -> None:
+    history, actuals = m5_slice
+    sales, runs, _ = censor_inferred_runs(history.sales, StockoutInference())
+    inferred = replace(history, sales=sales, stockout_runs=runs)
+    assert runs is not None and len(runs) > 10  # m5 hides stockouts as zero runs: some must be found
+    assert inferred.sales["censored"].mean() < 0.1
+    scores = {}
+    for label, data in (("raw", history), ("inferred", inferred)):
+        model = LightGBMQuantile(n_estimators=80, num_leaves=15, min_child_samples=20, n_jobs=1).fit(data)
+        # Scored on the actuals as recorded, scaled by the raw history: censoring must not flatter itself.
+        scores[label] = evaluate(model.predict(HORIZON, M5_QUANTILES), actuals, history.sales).iloc[0]["wspl"]
+    # Measured 0.2137 -> 0.2083 (-2.5%): a model that learns stockouts as zero demand under-forecasts.
+    assert scores["inferred"] < 0.99 * scores["raw"], scores
 
 
 def _members() -> dict:
