@@ -29,6 +29,7 @@ from sklearn.base import clone
 
 from features.checks import flag, is_whole, one_of, whole
 from features.dataset import Dataset
+from features.demand_pattern import classify_pattern, pattern_statistics
 from features.schema import M5_QUANTILES, SERIES_KEY, quantile_column
 from models.base import Forecaster, ParamCheck, SamplePaths
 from models.baselines import SeasonalNaive, demand_matrix
@@ -78,9 +79,9 @@ def default_members(n_jobs: int = 1, random_state: int = 0) -> dict[str, Forecas
 def segments(data: Dataset, window_days: int = 365) -> pd.Series:
     """Demand pattern per series over the last ``window_days``: the per-segment selection's groups.
 
-    ``zero`` (never sold), ``short`` (< 56 observed days), then the Syntetos-Boylan classes by average
-    demand interval (ADI, 1.32) and squared CV of non-zero sizes (0.49): ``intermittent`` (ADI high),
-    ``erratic`` (sizes vary) or ``smooth``.
+    ``zero`` (never sold), ``short`` (< 56 observed days), then the Syntetos-Boylan pattern of
+    :mod:`features.demand_pattern` on daily buckets, lumpy series pooled with the intermittent ones:
+    ``intermittent`` (ADI high), ``erratic`` (sizes vary) or ``smooth``.
 
     Returns:
         Segment name per series, indexed like ``data.series()``.
@@ -88,15 +89,11 @@ def segments(data: Dataset, window_days: int = 365) -> pd.Series:
     _, y = demand_matrix(data)
     y = y[:, -window_days:]
     observed = (~np.isnan(y)).sum(axis=1)
-    nonzero = (np.nan_to_num(y) > 0).sum(axis=1)
-    with np.errstate(all="ignore"), warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN rows are classified below
-        sizes = np.where(np.nan_to_num(y) > 0, y, np.nan)
-        cv2 = np.nanvar(sizes, axis=1) / np.nanmean(sizes, axis=1) ** 2
-        adi = observed / nonzero
-    seg = np.where(adi >= 1.32, "intermittent", np.where(cv2 >= 0.49, "erratic", "smooth"))
+    adi, cv2 = pattern_statistics(y)
+    pattern = classify_pattern(adi, cv2)
+    seg = np.where(pattern == "lumpy", "intermittent", pattern)
     seg = np.where(observed < 56, "short", seg)
-    seg = np.where(nonzero == 0, "zero", seg)
+    seg = np.where(np.isinf(adi), "zero", seg)
     return pd.Series(seg, name="segment")
 
 

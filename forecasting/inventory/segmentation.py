@@ -22,6 +22,7 @@ import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from features.dataset import Dataset
+from features.demand_pattern import ADI_CUTOFF, CV2_CUTOFF, classify_pattern
 from features.schema import SERIES_KEY
 from forecasting.inventory.leadtime import LeadTimeAudit
 
@@ -59,8 +60,8 @@ class SegmentationConfig(BaseModel):
 
     abc_cutoffs: tuple[float, float] = (0.80, 0.95)
     xyz_cutoffs: tuple[float, float] = (0.5, 1.0)
-    adi_cutoff: float = Field(default=1.32, gt=1.0)
-    cv2_cutoff: float = Field(default=0.49, gt=0.0)
+    adi_cutoff: float = Field(default=ADI_CUTOFF, gt=1.0)
+    cv2_cutoff: float = Field(default=CV2_CUTOFF, gt=0.0)
     pattern_bucket_days: int = Field(default=7, ge=1, le=31)
     new_history_days: int = Field(default=56, ge=0)
     window_weeks: int = Field(default=52, ge=4)
@@ -105,16 +106,6 @@ def abc_classes(revenue: np.ndarray, cutoffs: tuple[float, float]) -> np.ndarray
     classes[revenue[order] <= 0] = "C"
     out[order] = classes
     return out
-
-
-def _pattern(adi: np.ndarray, cv2: np.ndarray, cfg: SegmentationConfig) -> np.ndarray:
-    intermittent = adi > cfg.adi_cutoff
-    variable = cv2 > cfg.cv2_cutoff
-    return np.select(
-        [~intermittent & ~variable, ~intermittent & variable, intermittent & ~variable],
-        ["smooth", "erratic", "intermittent"],
-        default="lumpy",
-    )
 
 
 def _series_stats(sales: pd.DataFrame, keys: list[str], end: pd.Timestamp,
@@ -199,8 +190,8 @@ def segment(
     # No demand measured at all: the most uncertain class, not the steadiest.
     out["xyz"] = np.where(np.isnan(cv), "Z", np.where(cv <= cfg.xyz_cutoffs[0], "X",
                                                        np.where(cv <= cfg.xyz_cutoffs[1], "Y", "Z")))
-    adi = out["adi"].fillna(np.inf).to_numpy(dtype=float)
-    out["pattern"] = _pattern(adi, out["cv2"].fillna(0.0).to_numpy(dtype=float), cfg)
+    out["pattern"] = classify_pattern(out["adi"].to_numpy(dtype=float), out["cv2"].to_numpy(dtype=float),
+                                      cfg.adi_cutoff, cfg.cv2_cutoff)
     out["history_days"] = (end - first_day.reindex(out.index)).dt.days + 1
     out["is_new"] = out["history_days"] < cfg.new_history_days
     out = out.reset_index()

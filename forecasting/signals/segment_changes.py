@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from features.checks import is_number
+from features.demand_pattern import ADI_CUTOFF, CV2_CUTOFF, PATTERN_BY_SIDES
 from features.schema import SERIES_KEY
 from forecasting.signals.alerts import make_alert
 
@@ -55,12 +56,11 @@ class PatternThreshold:
         cv2: Cut-off of the squared CV of demand sizes (above: erratic or lumpy).
     """
 
-    adi: float = 1.32
-    cv2: float = 0.49
+    adi: float = ADI_CUTOFF
+    cv2: float = CV2_CUTOFF
 
 
-# (ADI above its cut-off, CV² above its cut-off) -> pattern name.
-PATTERN_NAMES: Final = {(0, 0): "smooth", (0, 1): "erratic", (1, 0): "intermittent", (1, 1): "lumpy"}
+PATTERN_NAMES: Final = PATTERN_BY_SIDES
 
 
 DEFAULT_THRESHOLDS: Final[Mapping[str, Threshold | PatternThreshold]] = {
