@@ -76,7 +76,6 @@ TABLES: dict[str, TableSpec] = {
     )
 }
 
-REQUIRED_TABLES: tuple[str, ...] = ("sales",)
 SERIES_KEY: tuple[str, str] = ("sku", "channel")
 
 # The nine M5 uncertainty quantiles: the default output and the backtest metric's levels.

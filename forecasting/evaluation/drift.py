@@ -45,7 +45,6 @@ KEY: Final = list(SERIES_KEY)
 ALL: Final = "all"
 # A floor on bin shares: an empty bin would make the log ratio infinite.
 PSI_EPS: Final = 1e-4
-VERDICTS: Final = ("OK", "WATCH", "ACT")
 # Days of history before the reference window the features need: lag 35 + 91-day zero share, and the
 # EWMs' memory (alpha 0.05 keeps under 1% of its weight beyond 90 days).
 FEATURE_HISTORY_DAYS: Final = 150

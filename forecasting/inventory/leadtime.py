@@ -167,13 +167,6 @@ class LeadTimeAudit:
             self.config.default_lead_time_days, self.config.fallback_cv, "default"
         )
 
-    def supplier_row(self, sku: str) -> pd.Series | None:
-        """The audit row of a SKU's supplier, or None when the SKU has no known supplier."""
-        supplier = self.sku_supplier.get(sku)
-        if supplier is None:
-            return None
-        rows = self.suppliers[self.suppliers["supplier"] == supplier]
-        return None if rows.empty else rows.iloc[0]
 
 
 def _change_point(group: pd.DataFrame, min_side: int) -> pd.Timestamp | None:

@@ -29,11 +29,6 @@ from rich.table import Table
 from features.schema import SERIES_KEY
 
 DAYS_PER_QUARTER = 91.3125
-KPI_COLUMNS = [
-    "stockout_rate", "stockout_events_per_sku_quarter", "cycle_service_level", "fill_rate",
-    "avg_inventory_units", "avg_inventory_value", "turnover", "carrying_cost_pct_revenue",
-    "days_of_inventory", "holding_cost", "lost_margin", "total_cost",
-]
 
 
 def series_kpis(

@@ -13,7 +13,6 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Dialect
 
-RUN_STATUSES: tuple[str, ...] = ("running", "published", "failed")
 API_KEY_SCOPES: tuple[str, ...] = ("read", "admin")
 
 

@@ -120,19 +120,6 @@ def volatility_alerts(shifts: pd.DataFrame) -> list[dict[str, Any]]:
     return out
 
 
-def model_not_promoted_alert(
-    run_id: int, candidate_score: float, champion_score: float, metric: str, reason: str = ""
-) -> dict[str, Any]:
-    """Alert that a trained candidate did not replace the champion (served forecasts unchanged)."""
-    return make_alert(
-        "model_not_promoted", "warning", None, None,
-        {"run_id": run_id, "metric": metric, "candidate": candidate_score, "champion": champion_score,
-         "reason": reason
-         or f"candidate {metric} {candidate_score:.4g} not better than champion {champion_score:.4g}"},
-        dedup_key=f"model_not_promoted|{run_id}",
-    )
-
-
 def emit_alerts(
     store: AlertStore,
     alerts: Sequence[dict[str, Any]],
