@@ -10,45 +10,38 @@ from typing import Protocol
 
 
 class ProgressReporter(Protocol):
-    """What long work reports: how many steps, what it is doing now, a finished step, a line to keep."""
+    """What long work reports: how many steps, what it is doing now, a finished step, a line to keep.
+
+    The methods do nothing by default, so a reporter implements only what it shows.
+    """
 
     def start(self, total: int) -> None:
         """Begin: ``total`` steps."""
+        return None
 
     def update(self, description: str) -> None:
         """What is being done now (replaces the previous description)."""
+        return None
 
     def advance(self) -> None:
         """One step done."""
+        return None
 
     def note(self, line: str) -> None:
         """A line that stays on screen (e.g. what a finished step cost)."""
+        return None
 
     def stop(self) -> None:
         """End (the bar disappears; the notes stay)."""
+        return None
 
 
-class SilentProgress:
-    """Reports nowhere."""
-
-    def start(self, total: int) -> None:
-        """Nothing to show."""
-
-    def update(self, description: str) -> None:
-        """Nothing to show."""
-
-    def advance(self) -> None:
-        """Nothing to show."""
-
-    def note(self, line: str) -> None:
-        """Nothing to show."""
-
-    def stop(self) -> None:
-        """Nothing to show."""
+class SilentProgress(ProgressReporter):
+    """Reports nowhere (the protocol's methods do nothing)."""
 
 
 class RichProgress:
-    """A transient Rich bar on stderr's console: ``<label> <description> [bar] done/total elapsed``.
+    """A transient Rich bar on the terminal: ``<label> <description> [bar] done/total elapsed``.
 
     Args:
         label: Bold prefix naming the work, e.g. ``"backtest"``.
