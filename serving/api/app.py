@@ -110,11 +110,26 @@ def _published_levels(schema: dict[str, Any], levels: list[float], names: list[s
             option["items"] = {**option["items"], "enum": levels}
 
 
+def _service_levels(schema: dict[str, Any], served: ServedRun) -> None:
+    """A service-level override must lie in the served run's lead-time-demand grid (else a 400)."""
+    grids = [g for g in served.policies.columns.get("ltd_levels", []) if isinstance(g, list) and g]
+    if not grids:
+        return
+    lo, hi = max(min(g) for g in grids), min(max(g) for g in grids)
+    item = schema.get("components", {}).get("schemas", {}).get("ReplenishmentItem", {})
+    for option in item.get("properties", {}).get("service_level", {}).get("anyOf", []):
+        if option.get("type") == "number" and lo <= hi:
+            option.pop("exclusiveMinimum", None)
+            option.pop("exclusiveMaximum", None)
+            option.update(minimum=float(lo), maximum=float(hi))
+
+
 def _openapi(app: FastAPI) -> dict[str, Any]:
     """The generated schema plus the API-key schemes, required on every ``/v1`` operation.
 
-    ``horizon`` maxima are the served run's horizon (``BLENDCAST_HORIZON`` before a run is loaded) and
-    the quantile levels a request may name are the served run's; the schema is rebuilt on every swap.
+    ``horizon`` maxima are the served run's horizon (``BLENDCAST_HORIZON`` before a run is loaded), the
+    quantile levels a request may name and the service-level overrides it may ask for are the served
+    run's; the schema is rebuilt on every swap.
     """
     served = app.state.served.current
     top = served.max_horizon if served is not None else app.state.settings.horizon
@@ -130,6 +145,7 @@ def _openapi(app: FastAPI) -> dict[str, Any]:
         _cap_horizon(schema, top)
         if served is not None:
             _published_levels(schema, list(served.levels), served.level_names)
+            _service_levels(schema, served)
         app.openapi_schema = schema
         app.state.openapi_version = version
     return app.openapi_schema

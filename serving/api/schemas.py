@@ -147,7 +147,8 @@ class ReplenishmentItem(SeriesKey):
     on_hand: float = Field(ge=0, le=1e12, examples=[12])
     on_order: float = Field(default=0.0, ge=0, le=1e12, examples=[0])
     backorders: float = Field(default=0.0, ge=0, le=1e12, examples=[0])
-    service_level: float | None = Field(default=None, gt=0, lt=1, description="Override of the target.")
+    service_level: float | None = Field(default=None, gt=0, lt=1, description="Override of the target, "
+                                        "within the served run's lead-time-demand grid (the bounds shown).")
     lead_time_days: float | None = Field(default=None, gt=0, le=365,
                                          description="Override of the mean lead time (approximation).")
 
