@@ -177,6 +177,8 @@ def what_if(
                 "moq": float(p.get("moq") or 0.0), "pack_size": float(p.get("pack_size") or 1.0),
             })
     series = pd.DataFrame(rows)
+    if series.empty:
+        return series, pd.DataFrame()
     return series, _orders(series, campaign, plan_date)
 
 

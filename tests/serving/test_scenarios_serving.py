@@ -53,10 +53,13 @@ def test_a_promotions_row_is_a_campaign(api: Api) -> None:
     body = _body(api)
     pol = api.store.get_policies()
     promo = {"sku": body["skus"][0], "channel": str(pol["channel"].iloc[0]), "start": body["start"],
-             "end": body["end"], "expected_uplift": 0.5}
+             "end": body["end"], "expected_uplift": 1.5}  # a multiplier, as in the promotions table
     r = api.client.post("/v1/scenarios", json={"promotion": promo}, headers=api.read)
     assert r.status_code == 200, r.text
     assert {s["uplift"] for s in r.json()["series"]} == {0.5}
+    zero = {"promotion": {**promo, "expected_uplift": 0}}
+    bad = api.client.post("/v1/scenarios", json=zero, headers=api.read)
+    assert bad.status_code == 422 and "expected_uplift" in bad.text
 
 
 @pytest.mark.parametrize(("change", "words", "status"), [

@@ -27,7 +27,8 @@ class Promotion(BaseModel):
     channel: str = Field(min_length=1, max_length=200)
     start: date
     end: date
-    expected_uplift: float
+    expected_uplift: float = Field(gt=0, description="Demand multiplier during the promotion, as in the "
+                                                     "promotions table: 1.5 = +50 %.")
 
 
 class ScenarioRequest(BaseModel):
@@ -68,7 +69,8 @@ async def scenarios(_key: ReadKey, served: ServedDep, store: StoreDep, body: Sce
     if body.promotion is not None:
         p = body.promotion
         skus, category, channels = [p.sku], None, [p.channel]
-        start, end, base, best = p.start, p.end, p.expected_uplift, None
+        # The promotions table's expected_uplift is a multiplier (1.5 = +50 %): the uplift is that - 1.
+        start, end, base, best = p.start, p.end, p.expected_uplift - 1.0, None
     else:
         missing = [f for f in ("start", "end", "uplift_base") if getattr(body, f) is None]
         if missing:
