@@ -188,3 +188,13 @@ def test_sku_page_draws_stock_levels_on_their_own_axis(wide: Watched, base_url: 
     assert "ADI" in policy.inner_text()
     assert page.locator("#reasons li").count() == len(row["reasons"]) > 0
     assert wide.errors == []
+
+
+def test_matrix_page_explains_its_terms(wide: Watched, base_url: str) -> None:
+    page = wide.page
+    page.goto(base_url + "/ui/matrix")
+    legend = page.locator("#legend").inner_text()
+    for term in ("ADI", "CV²", "sales value", "erratic", "JIT"):
+        assert term in legend
+    assert page.evaluate("document.documentElement.scrollWidth") <= 1400
+    assert wide.errors == []
