@@ -86,7 +86,7 @@ def test_policy_reads_spike_windows_like_the_weekly_job(tmp_path: Path) -> None:
     assert (cli["policy"] == "SEASONAL_HYBRID").any()
     # What the weekly job's plan stage computes on the same data, model, horizon and seed.
     data = build_dataset(catalogue.tables)
-    model = SeasonalNaive(random_state=0).fit(data)
+    model = SeasonalNaive().fit(data)
     paths = model.sample_paths(28, 100, random_state=0)
     spikes = detect_spikes(data, model.predict(28, M5_QUANTILES))
     rules = load_rules()
