@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterator
+import os
+import tempfile
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
@@ -177,3 +179,39 @@ def load_data_as_of(data_dir: Path, as_of: str | None) -> tuple[Dataset, pd.Time
         raise ValueError(f"--as-of {date.date()} lies outside the sales history "
                          f"({data.start_date.date()} .. {data.end_date.date()}). Pick a date inside it.")
     return data.truncate(date), date
+
+
+def check_out_file(out: Path, suffixes: Sequence[str], expected: str, example: str) -> str:
+    """``--out``'s lower-case suffix, once it is one of ``suffixes`` and its folder exists.
+
+    Args:
+        out: The ``--out`` path.
+        suffixes: Accepted suffixes, lower case with the dot.
+        expected: How the message names them (e.g. ``".csv or .parquet"``).
+        example: A file name for the fix (e.g. ``"forecast.csv"``).
+
+    Raises:
+        ValueError, FileNotFoundError: Naming ``--out``, what it must be and the fix.
+    """
+    suffix = out.suffix.lower()
+    if suffix not in suffixes:
+        raise ValueError(
+            f"The --out file must end in {expected}. Got '{out.name}'. Use e.g. --out {example}."
+        )
+    if not out.parent.exists():
+        raise FileNotFoundError(f"The folder of --out '{out.parent}' does not exist. Create it first.")
+    return suffix
+
+
+@contextmanager
+def atomic_file(out: Path) -> Iterator[Path]:
+    """A temporary file next to ``out`` to write; it replaces ``out`` when the block succeeds and is
+    removed otherwise, so a failure leaves no partial file."""
+    fd, name = tempfile.mkstemp(prefix=f".{out.name}.", suffix=out.suffix, dir=out.parent)
+    os.close(fd)
+    tmp = Path(name)
+    try:
+        yield tmp
+        os.replace(tmp, out)
+    finally:
+        tmp.unlink(missing_ok=True)

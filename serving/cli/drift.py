@@ -8,36 +8,13 @@ saved or written.
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 
 import typer
 
-from serving.cli.common import bad_input_exits, console, fail, setup_logging
+from serving.cli.common import atomic_file, bad_input_exits, check_out_file, console, fail, setup_logging
 
 VERDICT_STYLE = {"OK": "green", "WATCH": "yellow", "ACT": "red"}
-
-
-def _check_out(out: Path | None) -> None:
-    if out is None:
-        return
-    if out.suffix.lower() not in (".html", ".htm"):
-        raise ValueError(f"The --out file must end in .html. Got '{out.name}'. Use e.g. --out drift.html.")
-    if not out.parent.exists():
-        raise FileNotFoundError(f"The folder of --out '{out.parent}' does not exist. Create it first.")
-
-
-def _write_atomic(text: str, out: Path) -> None:
-    """Write next to ``out`` and rename, so a failure leaves no partial file."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".html", dir=out.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        os.replace(tmp, out)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
 
 
 def drift_command(
@@ -58,7 +35,8 @@ def drift_command(
     setup_logging(settings.log_level)
     store = ResultStore.from_settings(settings)
     with bad_input_exits():
-        _check_out(out)
+        if out is not None:
+            check_out_file(out, (".html", ".htm"), ".html", "drift.html")
         if not data.is_dir():
             raise FileNotFoundError(f"--data must be a directory holding sales.csv. Got '{data}'.")
         if run_id is not None:
@@ -70,7 +48,8 @@ def drift_command(
         report_id, html = run_drift(dataset, store, run_id=run_id, reference_days=reference_days,
                                     recent_days=recent_days, volatility=volatility)
     if out is not None:
-        _write_atomic(html, out)
+        with atomic_file(out) as tmp:
+            tmp.write_text(html, encoding="utf-8")
     report = store.get_drift_report(report_id)
     summary = report.summary if report is not None else {}
     verdict = str(summary.get("verdict", "?"))

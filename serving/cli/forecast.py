@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import logging
 import math
-import os
-import tempfile
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -24,7 +22,9 @@ from models.registry import MODEL_NAMES, MODELS
 from serving.cli.common import (
     INFER_STOCKOUTS_HELP,
     STOCKOUT_THRESHOLD_HELP,
+    atomic_file,
     bad_input_exits,
+    check_out_file,
     console,
     err_console,
     setup_logging,
@@ -89,30 +89,12 @@ def _warn_zero_series(data: Dataset) -> None:
         )
 
 
-def _check_out(out: Path) -> str:
-    suffix = out.suffix.lower()
-    if suffix not in OUTPUT_FORMATS:
-        raise ValueError(
-            f"The --out file must end in .csv or .parquet. Got '{out.name}'. Pick one of these extensions."
-        )
-    if not out.parent.exists():
-        raise FileNotFoundError(f"The folder of --out '{out.parent}' does not exist. Create it first.")
-    return suffix
-
-
 def _write_atomic(frame: pd.DataFrame, out: Path, suffix: str) -> None:
-    """Write to a temporary file next to ``out`` and rename, so a failure leaves no partial file."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=suffix, dir=out.parent)
-    os.close(fd)
-    try:
+    with atomic_file(out) as tmp:
         if suffix == ".csv":
             frame.to_csv(tmp, index=False, date_format="%Y-%m-%d")
         else:
             frame.to_parquet(tmp, index=False)
-        os.replace(tmp, out)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
 
 
 def forecast_command(
@@ -151,7 +133,7 @@ def forecast_command(
         if lead_times and n_paths < 50:
             raise ValueError(f"--n-paths must be >= 50 for --totals (their quantiles come from the paths). "
                              f"Got {n_paths}.")
-        suffix = _check_out(out)
+        suffix = check_out_file(out, OUTPUT_FORMATS, ".csv or .parquet", "forecast.csv")
         name = _model_names(model)[0]
         if n_jobs < 1:
             raise ValueError(f"--n-jobs must be >= 1. Got {n_jobs}.")

@@ -8,7 +8,6 @@ nothing behind.
 from __future__ import annotations
 
 import logging
-import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -16,7 +15,15 @@ import typer
 from rich.table import Table
 
 from models.registry import MODEL_NAMES, MODELS
-from serving.cli.common import bad_input_exits, console, err_console, load_data_as_of, setup_logging
+from serving.cli.common import (
+    atomic_file,
+    bad_input_exits,
+    check_out_file,
+    console,
+    err_console,
+    load_data_as_of,
+    setup_logging,
+)
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -33,30 +40,18 @@ MAX_HORIZON = 180
 OUT_SUFFIXES = (".csv", ".parquet", ".json")
 
 
-def _check_out(out: Path | None) -> None:
-    if out is not None and out.suffix.lower() not in OUT_SUFFIXES:
-        raise ValueError(f"--out must end in {', '.join(OUT_SUFFIXES)}. Got '{out.name}'.")
-    if out is not None and not out.parent.exists():
-        raise FileNotFoundError(f"The folder of --out '{out.parent}' does not exist. Create it first.")
-
-
 def _write_frame(frame: pd.DataFrame, out: Path) -> None:
     flat = frame.copy()
     if "reasons" in flat:
         flat["reasons"] = flat["reasons"].map("; ".join)
-    with tempfile.NamedTemporaryFile(dir=out.parent, suffix=out.suffix, delete=False) as tmp:
-        tmp_path = Path(tmp.name)
-    try:
-        suffix = out.suffix.lower()
+    suffix = out.suffix.lower()
+    with atomic_file(out) as tmp:
         if suffix == ".csv":
-            flat.to_csv(tmp_path, index=False)
+            flat.to_csv(tmp, index=False)
         elif suffix == ".parquet":
-            flat.to_parquet(tmp_path, index=False)
+            flat.to_parquet(tmp, index=False)
         else:
-            flat.to_json(tmp_path, orient="records", indent=2, date_format="iso")
-        tmp_path.replace(out)
-    finally:
-        tmp_path.unlink(missing_ok=True)
+            flat.to_json(tmp, orient="records", indent=2, date_format="iso")
 
 
 def _horizon(data: Dataset, rules: Rules, as_of: pd.Timestamp) -> tuple[int, int]:
@@ -150,7 +145,8 @@ def policy_command(
     setup_logging("WARNING")
     with bad_input_exits():
         rules = load_rules(rules_file)
-        _check_out(out)
+        if out is not None:
+            check_out_file(out, OUT_SUFFIXES, ".csv, .parquet or .json", "policies.csv")
         if n_paths < 50:
             raise ValueError(f"--n-paths must be >= 50 for stable quantiles. Got {n_paths}.")
         dataset, date = load_data_as_of(data, as_of)
@@ -190,7 +186,8 @@ def suppliers_command(
     setup_logging("WARNING")
     with bad_input_exits():
         rules = load_rules(rules_file)
-        _check_out(out)
+        if out is not None:
+            check_out_file(out, OUT_SUFFIXES, ".csv, .parquet or .json", "policies.csv")
         dataset, date = load_data_as_of(data, as_of)
         audit = audit_lead_times(dataset, date, rules.lead_time)
         if out is not None:
