@@ -190,3 +190,34 @@ def test_dask_local_cluster_run_matches_the_local_engine(tmp_path: Path, catalog
     total_local = _served(Settings(home=tmp_path / "local"))[1]["mean"].sum()
     total_dask = _served(Settings(home=tmp_path / "dask"))[1]["mean"].sum()
     assert abs(total_dask - total_local) <= 0.10 * total_local
+
+
+def test_a_later_run_scores_earlier_plans_and_reports_target_vs_realized_per_class(
+    settings: Settings, catalogue_dir: Path, tmp_path: Path
+) -> None:
+    import shutil
+
+    earlier = tmp_path / "earlier"
+    shutil.copytree(catalogue_dir, earlier)
+    sales = pd.read_parquet(earlier / "sales.parquet")
+    sales[sales["date"] <= sales["date"].max() - pd.Timedelta(days=70)].to_parquet(earlier / "sales.parquet")
+    assert _train(settings, earlier).status == "published"
+    later = _train(settings, catalogue_dir)
+    assert later.status == "published"
+    # The first run's plans are 70 days old: their lead-time demand is scored on what followed.
+    targets = {k: v for k, v in later.metrics.items() if k.startswith("ltd_target_")}
+    assert targets and all(0.5 < v < 1 for v in targets.values())
+    for name in targets:
+        klass = name.removeprefix("ltd_target_")
+        assert 0.0 <= later.metrics[f"ltd_realized_{klass}"] <= 1.0 and later.metrics[f"ltd_n_{klass}"] >= 1
+    import mlflow
+
+    from training.registry import EXPERIMENT
+
+    client = mlflow.MlflowClient(settings.resolved_mlflow_uri)
+    experiment = client.get_experiment_by_name(EXPERIMENT)
+    assert experiment is not None
+    newest = client.search_runs([experiment.experiment_id], order_by=["attributes.start_time DESC"])[0]
+    assert set(targets) <= set(newest.data.metrics)
+    policies = ResultStore.from_settings(settings).get_policies()
+    assert "planned_level" in policies and policies["planned_level"].between(0.5, 1.0).all()
