@@ -99,3 +99,34 @@ def test_cli_what_if_prints_writes_and_refuses_bad_input(tmp_path: Path) -> None
                          (["--end", "1999-01-01"], "'end'")):
         bad = CliRunner().invoke(build_app(), [*args, *extra], env=env)
         assert bad.exit_code == 2 and words in bad.output, bad.output
+
+
+def test_cli_what_if_plans_a_promotions_row(tmp_path: Path) -> None:
+    from features.readers import write_tables
+    from features.synthetic import generate_catalogue
+
+    home = tmp_path / "home"
+    home.mkdir()
+    store = ResultStore(f"sqlite:///{home / 'blendcast.db'}")
+    run = build_run(n_skus=10, n_channels=2, seed=4)
+    publish(store, run)
+    tables = generate_catalogue(10, 2, 240, 4).tables
+    plan = _plan(store)
+    row = run.policies.iloc[0]
+    tables["promotions"] = pd.DataFrame({"sku": [row["sku"]], "channel": [row["channel"]],
+                                         "start": [plan + pd.Timedelta(days=3)],
+                                         "end": [plan + pd.Timedelta(days=6)], "expected_uplift": [1.8]})
+    write_tables(tables, tmp_path / "data", fmt="csv")
+    env = {"BLENDCAST_HOME": str(home), "BLENDCAST_LOG_LEVEL": "WARNING"}
+    out = tmp_path / "promo.json"
+    res = CliRunner().invoke(build_app(), ["what-if", "--data", str(tmp_path / "data"), "--promotion", "0",
+                                           "--n-paths", "500", "--out", str(out)], env=env)
+    assert res.exit_code == 0, res.output
+    answer = json.loads(out.read_text())
+    assert [s["uplift"] for s in answer["series"]] == pytest.approx([0.8] * len(answer["series"]))
+    assert {s["channel"] for s in answer["series"]} == {row["channel"]}
+    bad = CliRunner().invoke(build_app(), ["what-if", "--data", str(tmp_path / "data"), "--promotion", "5"],
+                             env=env)
+    assert bad.exit_code == 2 and "--promotion" in bad.output
+    missing = CliRunner().invoke(build_app(), ["what-if", "--sku", str(row["sku"])], env=env)
+    assert missing.exit_code == 2 and "--start" in missing.output
