@@ -31,6 +31,7 @@ import numpy as np
 import pandas as pd
 
 from forecasting.infrastructure.settings import Settings
+from forecasting.inventory.rules import JIT, SAFETY_STOCK, SEASONAL_HYBRID
 from forecasting.inventory.stockouts import stockout_events, units_sold
 
 KINDS = ("stockout_risk", "excess_stock", "excess_on_order", "policy_health")
@@ -151,7 +152,7 @@ def _peak_ahead(policies: pd.DataFrame, as_of: pd.Timestamp, spikes: pd.DataFram
     keys = pd.MultiIndex.from_frame(policies[["sku", "channel"]].astype(str))
     ahead = np.zeros(len(policies), dtype=bool)
     if "policy" in policies and "buffer_active" in policies:
-        ahead |= (policies["policy"].astype(str).eq("seasonal_hybrid")
+        ahead |= (policies["policy"].astype(str).str.upper().eq(SEASONAL_HYBRID)
                   & policies["buffer_active"].fillna(False).astype(bool)).to_numpy()
     limit = as_of + pd.Timedelta(days=horizon_days)
     for table in (spikes, promotions):
@@ -256,21 +257,21 @@ def _policy_health(pol: pd.DataFrame, known: np.ndarray, on_hand: np.ndarray, sa
     for i, rec in enumerate(pol.to_dict("records")):
         key = (str(rec["sku"]), str(rec["channel"]))
         name = f"{key[0]}/{key[1]}"
-        policy = str(rec.get("policy") or "")
+        policy = str(rec.get("policy") or "").upper()  # the engine's names: JIT, SAFETY_STOCK, ...
         n = int(events["stockout_events"].get(key, 0)) if key in events.index else 0
-        if policy == "jit" and n > th.jit_max_stockouts:
+        if policy == JIT and n > th.jit_max_stockouts:
             rows.append(_row(rec, "policy_health", n, th.jit_max_stockouts, "warning",
                              f"{name} runs just-in-time but stocked out {n} times in the last quarter "
                              f"(more than {th.jit_max_stockouts:g}): the reorder point is too tight or the "
                              "lead time is longer than measured.",
                              "Check the supplier's recent lead times; move it to safety stock or raise "
                              "the JIT buffer days."))
-        if policy == "safety_stock" and n > 0:
+        if policy == SAFETY_STOCK and n > 0:
             rows.append(_row(rec, "policy_health", n, 0, "critical",
                              f"{name} holds safety stock yet stocked out {n} time(s) in the last quarter.",
                              "Check that orders were placed at the reorder point and the lead time held; "
                              "raise the service level if it recurs."))
-        if policy == "safety_stock" and known[i] and on_hand[i] > 0 and key in first.index:
+        if policy == SAFETY_STOCK and known[i] and on_hand[i] > 0 and key in first.index:
             days = min(365, (as_of - first[key]).days + 1)
             if days >= QUARTER_DAYS:
                 turns = float(year.get(key, 0.0)) * 365.0 / days / on_hand[i]

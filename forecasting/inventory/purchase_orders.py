@@ -25,6 +25,7 @@ import numpy as np
 import pandas as pd
 
 from features.dataset import Dataset
+from forecasting.inventory.rules import SEASONAL_HYBRID
 from forecasting.inventory.safety_stock import round_order
 
 NO_SUPPLIER = "(no supplier)"
@@ -152,11 +153,12 @@ def stock_positions(policies: pd.DataFrame, inventory: pd.DataFrame | None = Non
 def _channel_reasons(frame: pd.DataFrame) -> list[str]:
     """One sentence per due SKU-channel."""
     out = []
-    spike = frame["policy"].astype(str).eq("seasonal_hybrid").to_numpy() & frame["buffer_active"].to_numpy()
+    hybrid = frame["policy"].astype(str).str.upper().eq(SEASONAL_HYBRID).to_numpy()
+    spike = hybrid & frame["buffer_active"].to_numpy()
     for ch, pos, rop, pol, sp in zip(frame["channel"].astype(str), frame["position"], frame["reorder_point"],
                                      frame["policy"].astype(str), spike, strict=True):
         text = (f"{ch}: stock position {pos:,.0f} is at or below the reorder point {rop:,.0f} "
-                f"({pol.replace('_', ' ')} policy)")
+                f"({pol.replace('_', ' ').lower()} policy)")
         out.append(text + ("; a demand spike window is ahead" if sp else ""))
     return out
 

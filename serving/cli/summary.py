@@ -80,7 +80,7 @@ def today_lines(view: Today) -> list[str]:
     open_ = {k: n for k, n in view.exceptions.items() if n}
     said = "; ".join(f"{n} SKU-channel(s) {EXCEPTION_TITLES[k]}" for k, n in open_.items())
     lines.append(f"  Exceptions: {said or 'none open.'}")
-    mix = ", ".join(f"{n} {p.replace('_', ' ')}" for p, n in view.policy_mix.items())
+    mix = ", ".join(f"{n} {p.replace('_', ' ').lower()}" for p, n in view.policy_mix.items())
     lines.append(f"  Policy mix: {mix} SKU-channels.")
     if "wspl" in view.backtest:
         cov = view.backtest.get("coverage_95")

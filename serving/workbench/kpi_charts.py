@@ -33,7 +33,7 @@ def kpi_trend_chart(groups: list[dict[str, Any]]) -> str:
         ax = fig.add_subplot(2, 2, i + 1)
         for policy, rows in frame.sort_values("quarter_end").groupby("policy"):
             ax.plot(rows["quarter_end"], rows[column].astype(float), marker="o", linewidth=1.5,
-                    color=COLORS.get(str(policy)), label=str(policy).replace("_", " "))
+                    color=COLORS.get(str(policy).lower()), label=str(policy).replace("_", " ").lower())
         ax.set_title(title, fontsize=9)
         ax.tick_params(labelsize=7)
         ax.set_ylim(bottom=0)

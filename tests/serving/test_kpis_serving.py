@@ -57,3 +57,12 @@ def test_cli_kpis_prints_and_writes_the_hand_figures(tmp_path: Path) -> None:
     bad = CliRunner().invoke(build_app(), ["kpis", "--data", str(data)],
                              env={**env, "BLENDCAST_HOLDING_RATE": "2"})
     assert bad.exit_code == 2 and "HOLDING_RATE" in bad.output
+
+
+def test_api_filters_by_the_engines_policy_names(api: Api) -> None:
+    groups = api.client.get("/v1/kpis", headers=api.read).json()["groups"]
+    planned = {g["policy"] for g in groups} - {"all", "unplanned"}
+    assert planned and planned <= {"JIT", "SAFETY_STOCK", "SEASONAL_HYBRID"}
+    name = sorted(planned)[0]
+    only = api.client.get("/v1/kpis", params={"policy": name}, headers=api.read).json()["groups"]
+    assert only and {g["policy"] for g in only} == {name}

@@ -19,7 +19,7 @@ router = api_router(prefix="/v1", tags=["kpis"])
 def get_kpis(
     _key: ReadKey,
     served: ServedDep,
-    policy: Annotated[Literal["jit", "safety_stock", "seasonal_hybrid", "unplanned", "all"] | None,
+    policy: Annotated[Literal["JIT", "SAFETY_STOCK", "SEASONAL_HYBRID", "unplanned", "all"] | None,
                       Query(description="Only this policy ('all' = every policy together).")] = None,
 ) -> Response:
     """Per quarter (91 days) and group of policy and ABC class: stockout rate and events per SKU-channel,
@@ -32,5 +32,6 @@ def get_kpis(
         raise ApiError(404, f"Run {served.run_id} published no realized KPIs (no sales to measure, or the "
                             "run predates them). Fix: run `blendcast train` again, or `blendcast kpis "
                             "--data DIR`.")
-    groups = [g for g in kpis["groups"] if policy is None or g.get("policy") == policy]
+    wanted = None if policy is None else policy.lower()
+    groups = [g for g in kpis["groups"] if wanted is None or str(g.get("policy")).lower() == wanted]
     return json_response({**served.header(), "groups": groups, "suppliers": kpis.get("suppliers", [])})

@@ -144,3 +144,16 @@ def test_the_grid_approximation_agrees_with_the_paths() -> None:
 def test_thresholds_must_be_positive(field: str, value: float) -> None:
     with pytest.raises(ValueError, match=field):
         ExceptionThresholds(**{field: value})
+
+
+def test_the_engines_policy_names_are_read_the_same() -> None:
+    """The policy engine publishes JIT / SAFETY_STOCK / SEASONAL_HYBRID: the detectors see the same cases."""
+    pol = _policies()
+    upper = pol.assign(policy=pol["policy"].str.upper())
+    ip = (pol["on_hand"] + pol["on_order"]).to_numpy()
+    prob = run_out_from_paths(_paths(len(pol)), np.full((len(pol), 400), LEAD), ip)
+    th = ExceptionThresholds(ss_turnover_floor=6.0)
+    lower_found = detect_exceptions(pol, AS_OF, run_out_probability=prob, sales=_sales(pol), thresholds=th)
+    upper_found = detect_exceptions(upper, AS_OF, run_out_probability=prob, sales=_sales(pol), thresholds=th)
+    assert list(upper_found["kind"]) == list(lower_found["kind"])
+    assert (upper_found["kind"] == "policy_health").sum() == 3
