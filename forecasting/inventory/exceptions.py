@@ -29,6 +29,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from scipy.special import ndtr, ndtri
 
 from forecasting.infrastructure.settings import Settings
 from forecasting.inventory.rules import JIT, SAFETY_STOCK, SEASONAL_HYBRID
@@ -131,7 +132,11 @@ def run_out_from_grid(policies: pd.DataFrame, position: np.ndarray) -> np.ndarra
         mean = daily[i] * (lead[i] + review_days) if daily[i] > 0 else float(np.median(qv))
         scaled = np.maximum(mean * scale + (qv - mean) * math.sqrt(scale), 0.0)
         if position[i] < scaled[0]:
-            out[i] = 1.0 - lv[0]
+            # Below the grid's lowest level (often the median): a normal tail fitted to the grid's spread,
+            # never less than what the grid itself says.
+            spread = (scaled[-1] - scaled[0]) / max(ndtri(lv[-1]) - ndtri(lv[0]), 1e-9)
+            tail = ndtr((mean * scale - position[i]) / spread) if spread > 0 else 1.0
+            out[i] = max(1.0 - lv[0], float(tail))
         elif position[i] >= scaled[-1]:
             out[i] = 1.0 - lv[-1] if scaled[-1] > 0 else 0.0
         else:

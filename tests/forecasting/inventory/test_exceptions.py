@@ -157,3 +157,18 @@ def test_the_engines_policy_names_are_read_the_same() -> None:
     upper_found = detect_exceptions(upper, AS_OF, run_out_probability=prob, sales=_sales(pol), thresholds=th)
     assert list(upper_found["kind"]) == list(lower_found["kind"])
     assert (upper_found["kind"] == "policy_health").sum() == 3
+
+
+def test_grid_below_its_lowest_level_reads_the_tail() -> None:
+    """A grid starting at the median must not cap the run-out chance at 50 %."""
+    pol = _policies().head(1)
+    values = _paths(1, seed=2)
+    levels = [0.5, 0.75, 0.9, 0.95, 0.99]
+    d_lr = values[:, :, : LEAD + 7].sum(axis=2)
+    pol = pol.assign(ltd_levels=[levels], ltd_quantiles=[list(np.quantile(d_lr[0], levels))],
+                     review_demand=DAILY * 7)
+    for position in (30.0, 60.0):
+        exact = run_out_from_paths(values, np.full((1, 400), LEAD), np.array([position]))
+        approx = run_out_from_grid(pol, np.array([position]))
+        assert approx[0] == pytest.approx(exact[0], abs=0.08)
+    assert run_out_from_grid(pol, np.array([30.0]))[0] > 0.95
