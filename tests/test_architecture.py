@@ -94,3 +94,14 @@ def test_no_import_circles() -> None:
         if module not in index:
             strongly_connected(module)
     assert circles == []
+
+
+def test_no_python_file_is_over_500_lines() -> None:
+    """One responsibility per file: a module past 500 lines is split where its concepts part."""
+    long = {}
+    for top in (*LAYERS, "tests", "benchmarks"):
+        for path in (ROOT / top).rglob("*.py"):
+            lines = len(path.read_text(encoding="utf-8").splitlines())
+            if lines > 500 and "migrations" not in path.parts:
+                long[str(path.relative_to(ROOT))] = lines
+    assert not long, f"Split these files (limit 500 lines): {long}"
