@@ -11,21 +11,18 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
 import pytest
-import uvicorn
 
 from forecasting.infrastructure.settings import Settings
 from serving.api.app import create_app
 from serving.ui import attach_sales
 from serving.ui.access import COOKIE
+from tests.serving.live_server import live_server
 from tests.serving.test_ui import EVIL_SKU, Published, make_published_store
 
 CHROMIUM = "/usr/bin/chromium"
@@ -60,12 +57,6 @@ def _require_browser() -> Any:
     return sync_playwright
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def published(tmp_path_factory: pytest.TempPathFactory) -> Published:
     return make_published_store(tmp_path_factory.mktemp("browser"))
@@ -76,18 +67,8 @@ def base_url(published: Published) -> Iterator[str]:
     home = Path(published.store.url.removeprefix("sqlite:///")).parent
     app = create_app(Settings(home=home, database_url=published.store.url, api_poll_seconds=0))
     attach_sales(app, published.data.sales)
-    port = _free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            pytest.fail("uvicorn did not start within 30 s")
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(timeout=10)
+    with live_server(app) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")

@@ -3,15 +3,12 @@ its inventory table, so orders are due): load without console errors, filters wo
 
 from __future__ import annotations
 
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 import pytest
-import uvicorn
 
 from forecasting.infrastructure.settings import Settings
 from forecasting.inventory.exceptions import detect_exceptions
@@ -19,7 +16,8 @@ from forecasting.persistence import ResultStore
 from forecasting.signals.exception_alerts import exception_alerts
 from serving.api.app import create_app
 from tests.serving.api_support import build_run, publish
-from tests.serving.test_browser import Watched, _free_port, browser  # noqa: F401  (the module's fixture)
+from tests.serving.live_server import live_server
+from tests.serving.test_browser import Watched, browser  # noqa: F401  (the module's fixture)
 
 PAGES = {"orders": "/ui/orders", "exceptions": "/ui/exceptions", "alerts": "/ui/alerts", "kpis": "/ui/kpis",
          "overview": "/ui",
@@ -46,19 +44,8 @@ def page_key(settings: Settings) -> str:
 
 @pytest.fixture(scope="module")
 def base_url(settings: Settings) -> Iterator[str]:
-    app = create_app(settings)
-    port = _free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            pytest.fail("uvicorn did not start within 30 s")
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(timeout=10)
+    with live_server(create_app(settings)) as url:
+        yield url
 
 
 @pytest.fixture
