@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import date
 from typing import Any
 from urllib.parse import quote
 
@@ -63,6 +64,8 @@ def _from_schema(schema: dict[str, Any], spec: dict[str, Any], known: list[str],
                                      optional={k: v for k, v in fields.items() if k not in required})
     if kind == "array" and depth < 4:
         return st.lists(_from_schema(schema.get("items", {}), spec, known, depth + 1), max_size=4)
+    if kind == "string" and schema.get("format") == "date":
+        return st.one_of(st.dates().map(date.isoformat), st.text(max_size=12))
     if kind == "string":
         return st.one_of(st.sampled_from(known), st.text(max_size=20))
     if kind == "integer":

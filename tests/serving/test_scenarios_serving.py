@@ -64,13 +64,15 @@ def test_a_promotions_row_is_a_campaign(api: Api) -> None:
 
 @pytest.mark.parametrize(("change", "words", "status"), [
     ({"end": "2000-01-01"}, "'end'", 400),
-    ({"uplift_base": -1.5}, "uplift_base", 400),
-    ({"uplift_base": 500.0}, "uplift_base", 400),
+    ({"uplift_base": -1.5}, "uplift_base", 422),
+    ({"uplift_base": 500.0}, "uplift_base", 422),
     ({"skus": ["NOPE"]}, "'skus'", 404),
     ({"channels": ["moon"]}, "'channels'", 404),
     ({"start": "2000-01-01", "end": "2000-01-05"}, "past", 400),
     ({"uplift_best": 0.1}, "uplift_best", 400),
-    ({"start": None}, "start", 400),
+    ({"start": None}, "start", 422),
+    ({"category": "x"}, "exactly one of 'skus'", 422),
+    ({"skus": None}, "'skus'", 422),
     ({"start": "soon"}, "start", 422),
 ])
 def test_bad_campaigns_are_4xx_naming_the_field(api: Api, change: dict, words: str, status: int) -> None:
