@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -10,8 +9,9 @@ import pandas as pd
 import pytest
 
 from features.dataset import Dataset
+from tests.conftest import SHARED_DATA
 
-M5_TINY = Path("/work/shared/data/m5-tiny")
+M5_TINY = SHARED_DATA / "m5-tiny"  # next to the repository, wherever it is cloned
 
 
 def complete_sales(frame: pd.DataFrame) -> pd.DataFrame:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -17,6 +16,7 @@ from forecasting.inventory.policy import POLICY_COLUMNS, compute_policies, pool_
 from forecasting.inventory.rules import JIT, SAFETY_STOCK, SEASONAL_HYBRID, load_rules, parse_rules
 from models.base import SamplePaths
 from models.baselines import SeasonalNaive
+from tests.conftest import SHARED_DATA
 
 RATES = {"fast": 20.0, "slow": 0.5, "steady": 3.0}
 DATES = pd.date_range("2025-01-01", periods=364)
@@ -143,7 +143,7 @@ def test_pooling_independent_channels_saves_safety_stock() -> None:
     assert fast["pooled_safety_stock"] / fast["channel_safety_stock"] == pytest.approx(2**-0.5, abs=0.08)
 
 
-M5_TINY = Path("/work/shared/data/m5-tiny")
+M5_TINY = SHARED_DATA / "m5-tiny"  # next to the repository, wherever it is cloned
 
 
 @pytest.mark.skipif(not M5_TINY.is_dir(), reason="needs the m5-tiny development data")
