@@ -25,7 +25,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from forecasting.infrastructure.settings import Settings, get_settings
 from forecasting.persistence import ResultStore
-from serving.api.access_log import AccessLog
+from serving.api.access_log import ObserveRequests
 from serving.api.auth import SECURITY_SCHEMES, KeyVerifier
 from serving.api.docs import add_offline_docs
 from serving.api.errors import (
@@ -38,7 +38,7 @@ from serving.api.errors import (
 )
 from serving.api.headers import HeaderSizeLimit
 from serving.api.limits import BodySizeLimit
-from serving.api.metrics import ApiMetrics, MetricsMiddleware
+from serving.api.metrics import ApiMetrics
 from serving.api.routes import (
     alerts,
     forecasts,
@@ -242,7 +242,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             allow_headers=["Authorization", "X-API-Key", "Content-Type"],
         )
     app.add_middleware(HeaderSizeLimit)
-    # Added last, so they wrap everything and also count and log 401s, 413s, 431s and CORS preflights.
-    app.add_middleware(MetricsMiddleware, metrics=api_metrics)
-    app.add_middleware(AccessLog)
+    # Added last, so it wraps everything and also counts and logs 401s, 413s, 431s and CORS preflights.
+    app.add_middleware(ObserveRequests, metrics=api_metrics)
     return app

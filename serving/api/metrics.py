@@ -10,13 +10,12 @@ and any worker's ``/metrics`` answers the sum over all of them (gauges: the most
 from __future__ import annotations
 
 import os
-import time
 from typing import Any, Final
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from prometheus_client.multiprocess import MultiProcessCollector
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Scope
 
 # Request latency buckets (seconds): the single-lookup target is a 25 ms p99.
 _BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
@@ -62,6 +61,14 @@ class ApiMetrics:
         self.run_bytes.set(nbytes)
         self.series.set(n_series)
 
+    def observe_request(self, scope: Scope, status: int, seconds: float) -> None:
+        """Count one finished HTTP request and its latency under its route template."""
+        route: Any = scope.get("route")
+        # The template (/v1/forecasts/{sku}/{channel}), never the raw path: bounded label values.
+        template = getattr(route, "path_format", None) or getattr(route, "path", None) or "unmatched"
+        self.requests.labels(template, scope.get("method", ""), str(status)).inc()
+        self.latency.labels(template).observe(seconds)
+
     def exposition(self) -> bytes:
         """The text exposition format (summed over every worker in multiprocess mode)."""
         if self.multiprocess_dir is None:
@@ -69,32 +76,3 @@ class ApiMetrics:
         registry = CollectorRegistry()
         MultiProcessCollector(registry, path=self.multiprocess_dir)
         return generate_latest(registry)
-
-
-class MetricsMiddleware:
-    """Pure ASGI middleware timing each HTTP request (cheaper than ``BaseHTTPMiddleware``)."""
-
-    def __init__(self, app: ASGIApp, metrics: ApiMetrics) -> None:
-        self.app = app
-        self.metrics = metrics
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        started = time.perf_counter()
-        status = [500]
-
-        async def send_status(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                status[0] = message["status"]
-            await send(message)
-
-        try:
-            await self.app(scope, receive, send_status)
-        finally:
-            route: Any = scope.get("route")
-            # The template (/v1/forecasts/{sku}/{channel}), never the raw path: bounded label values.
-            template = getattr(route, "path_format", None) or getattr(route, "path", None) or "unmatched"
-            self.metrics.requests.labels(template, scope.get("method", ""), str(status[0])).inc()
-            self.metrics.latency.labels(template).observe(time.perf_counter() - started)
