@@ -72,6 +72,33 @@ class OrderProposal:
         return self.lines[self.lines["supplier"] == supplier]
 
 
+def order_date(as_of: str | None, planned: pd.Timestamp, field: str = "as_of",
+               run: str = "the run") -> pd.Timestamp:
+    """The order date asked for (not before the planning date), or the planning date.
+
+    Args:
+        as_of: The date asked for; None or empty: the planning date.
+        planned: The planning date of the published run.
+        field: How the caller names the option in messages (``--as-of`` on the CLI).
+        run: How the messages name the run.
+
+    Raises:
+        ValueError: An unreadable date or one before the planning date (the message names the fix).
+    """
+    planned = pd.Timestamp(planned).normalize()
+    if not as_of:
+        return planned
+    try:
+        date = pd.Timestamp(as_of).normalize()
+    except ValueError:
+        raise ValueError(f"The '{field}' must be a date like 2025-06-30. Got {as_of!r}.") from None
+    if date < planned:
+        raise ValueError(f"The '{field}' {date.date()} is before {run}'s planning date {planned.date()}: "
+                         "orders cannot be placed in the past. Fix: give a date on or after it, or leave it "
+                         "out.")
+    return date
+
+
 def _num(frame: pd.DataFrame, column: str, default: float) -> np.ndarray:
     if column not in frame:
         return np.full(len(frame), default)

@@ -17,27 +17,6 @@ if TYPE_CHECKING:  # pandas is imported inside the commands (the CLI starts with
 OUT_SUFFIXES = (".csv", ".json")
 
 
-def order_date_of(as_of: str | None, plan_date: object) -> pd.Timestamp:
-    """The order date: ``--as-of`` (not before the run's planning date) or the planning date.
-
-    Raises:
-        ValueError: An unreadable date, or one before the planning date.
-    """
-    import pandas as pd
-
-    planned = pd.Timestamp(plan_date).normalize()  # type: ignore[arg-type]  # date, datetime or text
-    if as_of is None:
-        return planned
-    try:
-        date = pd.Timestamp(as_of).normalize()
-    except ValueError:
-        raise ValueError(f"--as-of must be a date like 2025-06-30. Got {as_of!r}.") from None
-    if date < planned:
-        raise ValueError(f"--as-of {date.date()} is before the run's planning date {planned.date()}: orders "
-                         "cannot be placed in the past. Fix: give a date on or after it, or leave it out.")
-    return date
-
-
 def orders(
     supplier: Annotated[str | None, typer.Option(help="Only this supplier's order.")] = None,
     as_of: Annotated[str | None, typer.Option(
@@ -53,8 +32,15 @@ def orders(
     when its stock position (on hand + on order - backorders) is at or below the reorder point; the
     line brings the SKU's channels up to their order-up-to levels.
     """
+    import pandas as pd
+
     from forecasting.infrastructure.settings import get_settings
-    from forecasting.inventory.purchase_orders import NoInventoryError, propose_orders, with_order_inputs
+    from forecasting.inventory.purchase_orders import (
+        NoInventoryError,
+        order_date,
+        propose_orders,
+        with_order_inputs,
+    )
     from forecasting.persistence import ResultStore
 
     with bad_input_exits():
@@ -71,7 +57,8 @@ def orders(
         policies = store.get_policies(run.id)
         segments = store.get_segments(run.id)
         plan_date = segments["as_of"].max() if len(segments) else run.published_at
-        date = order_date_of(as_of, plan_date)
+        date = order_date(as_of, pd.Timestamp(plan_date), field="--as-of",  # type: ignore[arg-type]
+                          run="the served run")
         inventory = None
         if data is not None:
             from features.readers import load_dataset

@@ -8,7 +8,7 @@ from typing import Any
 
 import pandas as pd
 
-from forecasting.inventory.purchase_orders import OrderProposal, proposal_records, propose_orders
+from forecasting.inventory.purchase_orders import OrderProposal, order_date, proposal_records, propose_orders
 from serving.api.state import ServedRun
 
 _CACHE: weakref.WeakKeyDictionary[ServedRun, dict[Any, Any]] = weakref.WeakKeyDictionary()
@@ -45,23 +45,12 @@ def policy_frame(served: ServedRun) -> pd.DataFrame:
 
 
 def check_order_date(served: ServedRun, as_of: str | None) -> pd.Timestamp:
-    """The order date asked for, or the planning date.
+    """The order date asked for, or the served run's planning date (rules in ``order_date``).
 
     Raises:
         ValueError: An unreadable date or one before the planning date (the message names the fix).
     """
-    planned = plan_date(served)
-    if as_of is None or as_of == "":
-        return planned
-    try:
-        date = pd.Timestamp(as_of).normalize()
-    except ValueError:
-        raise ValueError(f"The 'as_of' must be a date like 2025-06-30. Got {as_of!r}.") from None
-    if date < planned:
-        raise ValueError(f"The 'as_of' {date.date()} is before run {served.run_id}'s planning date "
-                         f"{planned.date()}: orders cannot be placed in the past. Fix: give a date on or "
-                         "after it, or leave it out.")
-    return date
+    return order_date(as_of, plan_date(served), run=f"run {served.run_id}")
 
 
 def proposal(served: ServedRun, date: pd.Timestamp) -> tuple[OrderProposal, list[dict[str, Any]]]:
