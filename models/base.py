@@ -115,6 +115,7 @@ class Forecaster(BaseEstimator, metaclass=ABCMeta):
             None for models without features.
         feature_importances_: ``feature, gain`` (gains summing to 1) of a model with features; None
             otherwise.
+        refreshable: The class implements :meth:`refresh` (forecast from newer data without refitting).
     """
 
     # One check per constructor parameter (the contract test holds every model to it).
@@ -123,12 +124,23 @@ class Forecaster(BaseEstimator, metaclass=ABCMeta):
     max_horizon_: int | None = None
     feature_names_: list[str] | None = None
     feature_importances_: pd.DataFrame | None = None
+    refreshable: ClassVar[bool] = False
 
     @property
     def holdout_reach(self) -> int | None:
         """Days before the data's end at which ``fit`` fits members on an internal holdout (the oldest
         origin it asks :mod:`models.member_fits` for); None for models without an internal holdout."""
         return None
+
+    def refresh(self, data: Dataset) -> Self:
+        """A copy that forecasts from the end of ``data`` with the fitted parameters (no refit).
+
+        Only models that declare ``refreshable = True`` implement it; a combination re-anchors such
+        members at its later holdout origins instead of refitting them.
+        """
+        raise NotImplementedError(
+            f"{type(self).__name__} cannot refresh (refreshable is False). Fit it on the new data instead."
+        )
 
     def _check_params(self) -> None:
         check_params(type(self).__name__, self._param_checks,

@@ -42,7 +42,7 @@ def simplex_grid(n_members: int) -> np.ndarray:
 
 
 def blend_losses(quant: np.ndarray, y: np.ndarray, inv_scale: np.ndarray, weights: np.ndarray,
-                 levels: Sequence[float]) -> tuple[np.ndarray, int]:
+                 levels: Sequence[float], row_weight: np.ndarray | None = None) -> tuple[np.ndarray, float]:
     """Summed scaled pinball loss of each weight vector's blend over the observed rows.
 
     Args:
@@ -51,12 +51,15 @@ def blend_losses(quant: np.ndarray, y: np.ndarray, inv_scale: np.ndarray, weight
         inv_scale: ``1 / scale`` of each row's series ``(n_rows,)``.
         weights: ``(G, n_members)`` weight vectors.
         levels: The ``n_levels`` quantile levels.
+        row_weight: Weight of each row's series ``(n_rows,)`` (e.g. its revenue share); None: 1 each.
 
     Returns:
-        ``(losses (G,), n_observed_rows)``: each blend's loss summed over rows (mean over levels).
+        ``(losses (G,), observed weight)``: each blend's weighted loss summed over rows (mean over
+        levels), and the summed weight of the observed rows (their count without ``row_weight``).
     """
     ok = ~np.isnan(y) & np.isfinite(quant).all(axis=(0, 2))
-    q, yy, inv = quant[:, ok], y[ok], inv_scale[ok]
+    rw = np.ones(len(y)) if row_weight is None else np.asarray(row_weight, dtype=float)
+    q, yy, inv = quant[:, ok], y[ok], inv_scale[ok] * rw[ok]
     total = np.zeros(len(weights))
     tau = np.asarray(levels, dtype=float)
     for start in range(0, len(yy), _ROW_BLOCK):
@@ -65,7 +68,7 @@ def blend_losses(quant: np.ndarray, y: np.ndarray, inv_scale: np.ndarray, weight
         diff = yy[sl][None, :, None] - blend
         loss = np.maximum(tau * diff, (tau - 1.0) * diff).mean(axis=2)
         total += loss @ inv[sl]
-    return total, int(ok.sum())
+    return total, float(rw[ok].sum())
 
 
 @dataclass
@@ -101,7 +104,8 @@ class WeightEstimator:
         self.random_state = random_state
 
     def fit(self, quant: np.ndarray, actual: np.ndarray, fold: np.ndarray, scale: np.ndarray,
-            segment: np.ndarray, levels: Sequence[float]) -> WeightEstimator:
+            segment: np.ndarray, levels: Sequence[float],
+            series_weight: np.ndarray | None = None) -> WeightEstimator:
         """Learn the weights.
 
         Args:
@@ -111,6 +115,9 @@ class WeightEstimator:
             scale: ``(n_series,)`` the M5 scale of each series.
             segment: ``(n_series,)`` segment label of each series.
             levels: The quantile levels of ``quant``.
+            series_weight: ``(n_series,)`` weight of each series in the loss (M5 weights them by
+                revenue); None weighs every series alike. Rescaled to a mean of 1, so ``pool_series``
+                still counts average series.
 
         Returns:
             self, with ``segment_weights_`` (label -> :class:`SegmentWeights`), ``shrinkage_`` and
@@ -120,6 +127,11 @@ class WeightEstimator:
         self.grid_ = simplex_grid(n_members)
         rng = np.random.default_rng(self.random_state)
         folds = np.unique(fold)
+        sw = np.ones(len(scale)) if series_weight is None else np.asarray(series_weight, dtype=float)
+        if not (np.isfinite(sw).all() and (sw >= 0).all() and sw.sum() > 0):
+            raise ValueError("The 'series_weight' must be finite, non-negative and not all zero. "
+                             "Pass None to weigh every series alike.")
+        sw = sw / sw.mean()
         labels = [str(s) for s in np.unique(segment)]
         # Summed losses and counts per segment, fold and grid point: everything below is arithmetic on them.
         sums = np.zeros((len(labels), len(folds), len(self.grid_)))
@@ -133,10 +145,16 @@ class WeightEstimator:
             for j, f in enumerate(folds):
                 days = np.flatnonzero(fold == f)
                 q = quant[:, rows][:, :, days].reshape(n_members, len(rows) * len(days), -1)
-                block = (q.astype(float), actual[np.ix_(rows, days)].reshape(-1), np.repeat(inv, len(days)))
+                block = (q.astype(float), actual[np.ix_(rows, days)].reshape(-1),
+                         np.repeat(inv * sw[rows], len(days)))
                 blocks[(i, j)] = block
-                sums[i, j], counts[i, j] = blend_losses(block[0], block[1], block[2], self.grid_, levels)
-        n_series = np.array([np.sum(segment == label) for label in labels])
+                sums[i, j], _ = blend_losses(block[0], block[1], block[2], self.grid_, levels)
+                # The weight of the observed rows, in the units of the loss sum above.
+                observed = ~np.isnan(block[1]) & np.isfinite(block[0]).all(axis=(0, 2))
+                counts[i, j] = float(np.repeat(sw[rows], len(days))[observed].sum())
+        # Series weight per segment (its series count when unweighted): how far its own loss is trusted.
+        n_series = np.array([sw[segment == label].sum() for label in labels])
+        self._n_members_of = {label: int(np.sum(segment == label)) for label in labels}
         self.cv_loss_: dict[float, float] = {}
         if self.shrinkage is not None:
             self.shrinkage_ = float(self.shrinkage)
@@ -171,7 +189,8 @@ class WeightEstimator:
         equal = sane / sane.sum()
         stacked = self.grid_[int(np.argmin(pooled))]
         weights = shrinkage * equal + (1.0 - shrinkage) * stacked
-        return SegmentWeights(label, int(n_series[i]), member_spl, sane, equal, stacked, weights)
+        n_members_of = self._n_members_of.get(label, 0)
+        return SegmentWeights(label, n_members_of, member_spl, sane, equal, stacked, weights)
 
     def _cross_validate(self, sums: np.ndarray, counts: np.ndarray, n_series: np.ndarray,
                         blocks: dict[tuple[int, int], tuple[np.ndarray, np.ndarray, np.ndarray]],

@@ -38,7 +38,7 @@ import copy
 import logging
 import time
 from collections.abc import Callable, Sequence
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Self
 
 import lightgbm as lgb
 import numpy as np
@@ -95,6 +95,7 @@ class LightGBMQuantile(Forecaster):
         random_state: Seed of the row subsample, bagging and path estimation.
     """
 
+    refreshable: ClassVar[bool] = True
     _param_checks: ClassVar[dict[str, ParamCheck]] = {
         "quantiles": ParamCheck(_quantile_levels, "at least two distinct levels in (0, 1)"),
         "max_horizon": whole(1),
@@ -272,7 +273,7 @@ class LightGBMQuantile(Forecaster):
         pit = pit_values(frame["target"].to_numpy(dtype=float), values, self.levels_, rng)
         return ar1_matching_sums(pit, series_id[keep], window=window)
 
-    def refresh(self, data: Dataset) -> LightGBMQuantile:
+    def refresh(self, data: Dataset) -> Self:
         """A copy that forecasts from the end of ``data`` with these boosters (no refit).
 
         The boosters are shared (read-only); features, keys and the precomputed forecast are rebuilt

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any, ClassVar
 
 import numpy as np
@@ -190,3 +191,51 @@ def test_fit_reports_each_holdout_fold_and_member(toy_dataset) -> None:
     folds = ["holdout 1/2: weekly", "holdout 1/2: daily", "holdout 2/2: weekly", "holdout 2/2: daily"]
     assert notes[:4] == folds
     assert notes[-1].startswith("final: ")
+
+
+class _RefreshableNaive(SeasonalNaive):
+    """A seasonal naive that can be re-anchored: counts its fits and refreshes."""
+
+    refreshable: ClassVar[bool] = True
+    fits: ClassVar[list[pd.Timestamp]] = []
+    refreshes: ClassVar[list[pd.Timestamp]] = []
+
+    def _fit(self, data) -> None:  # type: ignore[no-untyped-def]
+        type(self).fits.append(data.end_date)
+        super()._fit(data)
+
+    def refresh(self, data):  # type: ignore[no-untyped-def]
+        type(self).refreshes.append(data.end_date)
+        return _RefreshableNaive(**self.get_params()).fit(data)
+
+
+@pytest.mark.parametrize(("refits", "n_fits", "n_refreshes"), [("first", 2, 1), ("each", 3, 0)])
+def test_refreshable_members_are_fitted_once_in_the_holdout(toy_dataset, refits: str, n_fits: int,
+                                                            n_refreshes: int) -> None:
+    _RefreshableNaive.fits, _RefreshableNaive.refreshes = [], []
+    members = {"fresh": _RefreshableNaive(), "daily": SeasonalNaive(season_length=1, window_seasons=28)}
+    Combination(members=members, holdout_refits=refits, calibrate=False).fit(toy_dataset)
+    # "first": one fit at the first holdout origin, re-anchored at the second, then the final fit.
+    # (The counted refresh fits through _fit too, so it is counted there as well.)
+    assert len(_RefreshableNaive.refreshes) == n_refreshes
+    assert len(_RefreshableNaive.fits) == n_fits + n_refreshes
+    assert _RefreshableNaive.fits[-1] == toy_dataset.end_date
+
+
+def test_revenue_weights_follow_the_last_28_days(toy_dataset) -> None:
+    from models.combination_inputs import revenue_weights
+
+    keys = toy_dataset.series()
+    sales = toy_dataset.sales.assign(price=2.0)
+    priced = replace(toy_dataset, sales=sales)
+    weights = revenue_weights(priced, keys)
+    assert weights is not None
+    recent = sales[sales["date"] > sales["date"].max() - pd.Timedelta(days=28)]
+    expected = keys.merge(recent.groupby(["sku", "channel"])["units"].sum().mul(2.0).reset_index(),
+                          on=["sku", "channel"], how="left")["units"].fillna(0.0).to_numpy()
+    np.testing.assert_allclose(weights, expected)
+    # One priced series without a price: revenue cannot be read, every series weighs alike.
+    first = (sales["sku"] == keys["sku"].iloc[0]) & (sales["channel"] == keys["channel"].iloc[0])
+    unpriced = replace(toy_dataset, sales=sales.assign(price=np.where(first, np.nan, 2.0)))
+    assert revenue_weights(unpriced, keys) is None
+    assert revenue_weights(replace(toy_dataset, sales=sales.drop(columns="price")), keys) is None

@@ -55,3 +55,28 @@ def test_one_fold_uses_half_shrinkage() -> None:
     quant, y, _, scale, seg = _members((0.2, 3.0))
     est = WeightEstimator().fit(quant, y, np.zeros(y.shape[1], dtype=int), scale, seg, LEVELS)
     assert est.shrinkage_ == pytest.approx(0.5) and est.cv_loss_ == {}
+
+
+def test_series_weights_let_the_heavy_series_choose() -> None:
+    """Member 0 is right on the first half of the series, member 1 on the second half: weighing the
+    second half 20x moves the stacked weights to member 1 (as the M5 revenue weights would)."""
+    rng = np.random.default_rng(5)
+    n, days = 80, 56
+    y = rng.normal(10, 1, (n, days))
+    z = np.array([-1.2816, 0.0, 1.2816])
+    good = 10 + z + rng.normal(0, 0.2, (n, days, 1))
+    bad = 10 + z + rng.normal(0, 3.0, (n, days, 1))
+    first = np.arange(n) < n // 2
+    quant = np.stack([np.where(first[:, None, None], good, bad), np.where(first[:, None, None], bad, good)])
+    args = (quant, y, np.repeat([0, 1], days // 2), np.ones(n), np.array(["smooth"] * n), LEVELS)
+    alike = WeightEstimator(shrinkage=0.0).fit(*args)
+    heavy = WeightEstimator(shrinkage=0.0).fit(*args, series_weight=np.where(first, 1.0, 20.0))
+    assert alike.segment_weights_["smooth"].n_series == n
+    assert heavy.segment_weights_["smooth"].stacked[1] > alike.segment_weights_["smooth"].stacked[1]
+    assert heavy.segment_weights_["smooth"].stacked[1] >= 0.8
+
+
+def test_bad_series_weights_are_refused() -> None:
+    quant, y, fold, scale, seg = _members((1.0, 1.0))
+    with pytest.raises(ValueError, match="'series_weight' must be finite, non-negative"):
+        WeightEstimator().fit(quant, y, fold, scale, seg, LEVELS, series_weight=-np.ones(len(scale)))
