@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 import pandas as pd
 
+from features.panel import Panel
 from features.schema import SERIES_KEY
 
 
@@ -41,6 +43,12 @@ class Dataset:
     inventory: pd.DataFrame | None = None
     warnings: list[str] = field(default_factory=list)
     stockout_runs: pd.DataFrame | None = None
+    # The memoized panel and the sales frame it was built from (rebuilt if ``sales`` is replaced).
+    _panel: tuple[pd.DataFrame, Panel] | None = field(default=None, init=False, repr=False, compare=False)
+
+    def __getstate__(self) -> dict[str, Any]:
+        # A pickled Dataset (sent to a worker) rebuilds its panel where it is needed, if at all.
+        return {**self.__dict__, "_panel": None}
 
     @property
     def start_date(self) -> pd.Timestamp:
@@ -51,6 +59,16 @@ class Dataset:
     def end_date(self) -> pd.Timestamp:
         """Last date of ``sales`` (the forecast origin)."""
         return pd.Timestamp(self.sales["date"].max())
+
+    def panel(self) -> Panel:
+        """The sales as a :class:`~features.panel.Panel`, built on first use and kept.
+
+        A truncated Dataset is a new object with its own panel. Replacing ``sales`` rebuilds it;
+        editing the ``sales`` frame in place does not (canonical tables are not edited in place).
+        """
+        if self._panel is None or self._panel[0] is not self.sales:
+            self._panel = (self.sales, Panel.from_sales(self.sales))
+        return self._panel[1]
 
     def series(self) -> pd.DataFrame:
         """The distinct ``(sku, channel)`` pairs, sorted."""
