@@ -56,7 +56,7 @@ from forecasting.inventory.simulator import (
     weekly_bootstrap_paths,
 )
 from models.base import Forecaster, SamplePaths
-from models.baselines import SeasonalNaive, demand_matrix
+from models.baselines import SeasonalNaive
 from models.combination import Combination
 from models.intermittent import TSBForecaster
 from models.lightgbm_quantile import LightGBMQuantile
@@ -125,7 +125,8 @@ def time_policies(n_skus: int, channels: int, n_paths: int, seed: int) -> tuple[
     catalogue = generate_catalogue(n_skus, channels, 400, seed + 1)
     data = build_dataset(catalogue.tables)
     rules = load_rules()
-    keys, y = demand_matrix(data)
+    panel = data.panel()
+    keys, y = panel.keys.copy(), panel.units
     horizon = 70
     values = weekly_bootstrap_paths(y, horizon, n_paths, 8, np.random.default_rng(seed)).astype(np.float32)
     paths = SamplePaths(keys, data.end_date + pd.Timedelta(days=1), values)

@@ -33,6 +33,7 @@ import pandas as pd
 
 from features._builder_cells import Cells
 from features.dataset import Dataset
+from features.panel import Panel, sales_cells
 from features.schema import SERIES_KEY
 from features.specs import (
     EWM,
@@ -60,50 +61,28 @@ def demand_matrix(data: Dataset, last_date: pd.Timestamp | None = None) -> tuple
     """The sales as a dense ``(n_series, n_days)`` matrix from ``data.start_date`` to ``last_date``.
 
     Censored (stockout) days, days before a series' first row and days after the last sales date are
-    NaN: they are not demand observations. Rows follow ``data.series()`` order.
+    NaN: they are not demand observations. Rows follow ``data.series()`` order. Built on
+    ``data.panel()``: up to ``data.end_date`` the matrix is the panel's read-only array, not a copy.
 
     Args:
         data: The canonical tables.
         last_date: Last column's date; defaults to ``data.end_date`` (may be later, for future dates).
 
     Returns:
-        ``(keys, values)``: the series keys and the float64 matrix.
+        ``(keys, values)``: a copy of the series keys and the float64 matrix.
     """
-    keys, codes, day = _series_index(data)
-    return keys, _fill_demand(data, (codes, day), len(keys), last_date)
+    panel = data.panel()
+    return panel.keys.copy(), _through(panel, last_date)
 
 
-def _fill_demand(data: Dataset, index: tuple[np.ndarray, np.ndarray], n_series: int,
-                 last_date: pd.Timestamp | None) -> np.ndarray:
-    end = data.end_date if last_date is None else max(pd.Timestamp(last_date), data.end_date)
-    units = data.sales["units"].to_numpy(dtype=float).copy()
-    if "censored" in data.sales:
-        units[data.sales["censored"].to_numpy(dtype=bool)] = np.nan
-    values = np.full((n_series, int((end - data.start_date).days) + 1), np.nan)
-    values[index] = units
+def _through(panel: Panel, last_date: pd.Timestamp | None) -> np.ndarray:
+    """The panel's units, with NaN columns appended up to ``last_date`` if it lies past the panel."""
+    extra = 0 if last_date is None else int((pd.Timestamp(last_date) - panel.dates[-1]).days)
+    if extra <= 0:
+        return panel.units
+    values = np.full((panel.n_series, panel.n_days + extra), np.nan)
+    values[:, :panel.n_days] = panel.units
     return values
-
-
-def _series_index(data: Dataset) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
-    """The series keys (as ``data.series()``), and the series row and day column of every sales row.
-
-    ``Dataset.sales`` is sorted by sku, channel, date, so series are runs of rows: finding the run starts
-    is a few vectorised comparisons, where hashing tens of millions of string pairs takes many seconds.
-    Unsorted input falls back to the hash lookup.
-    """
-    sales = data.sales
-    sku, channel = sales["sku"].to_numpy(), sales["channel"].to_numpy()
-    day = (sales["date"] - data.start_date).dt.days.to_numpy()
-    start = np.ones(len(sales), dtype=bool)
-    start[1:] = (sku[1:] != sku[:-1]) | (channel[1:] != channel[:-1])
-    ks, kc = sku[start], channel[start]
-    increasing = (ks[1:] > ks[:-1]) | ((ks[1:] == ks[:-1]) & (kc[1:] > kc[:-1]))
-    if increasing.all():
-        return pd.DataFrame({"sku": ks, "channel": kc}), np.cumsum(start) - 1, day
-    keys = data.series()
-    index = pd.MultiIndex.from_frame(keys[list(SERIES_KEY)])
-    codes = index.get_indexer(pd.MultiIndex.from_frame(sales[list(SERIES_KEY)]))
-    return keys, codes, day
 
 
 def _static_levels(specs: Sequence[FeatureSpec], data: Dataset) -> dict[str, list[str]]:
@@ -273,8 +252,9 @@ class FeatureBuilder:
         if dates[0] < data.start_date:
             raise ValueError(f"The 'dates' must be on or after the first sales date "
                              f"{data.start_date.date()}. Got {dates[0].date()}. Drop the earlier dates.")
-        keys, codes, day = _series_index(data)
-        y = _fill_demand(data, (codes, day), len(keys), dates[-1])
+        panel = data.panel()
+        keys, y = panel.keys, _through(panel, dates[-1])
+        _, codes, day = sales_cells(data.sales)  # where each sales row sits: for the price and promo grids
         cols = (dates - data.start_date).days.to_numpy()
         chosen = np.arange(len(keys)) if series is None else np.unique(np.asarray(series, dtype=int))
         rows = np.repeat(chosen, len(cols))

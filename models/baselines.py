@@ -13,7 +13,6 @@ from typing import ClassVar
 import numpy as np
 import pandas as pd
 
-from features.builder import demand_matrix
 from features.checks import whole
 from features.dataset import Dataset
 from features.schema import quantile_column
@@ -22,7 +21,7 @@ from models.base import Forecaster, ParamCheck, SamplePaths
 # Values per block of drawn paths (bounds the float64 temporaries of a draw).
 _PATH_VALUES_PER_BLOCK = 4_000_000
 
-__all__ = ["SeasonalNaive", "demand_matrix"]
+__all__ = ["SeasonalNaive"]
 
 
 class SeasonalNaive(Forecaster):
@@ -54,7 +53,8 @@ class SeasonalNaive(Forecaster):
         self.window_seasons = window_seasons
 
     def _fit(self, data: Dataset) -> None:
-        keys, y = demand_matrix(data)
+        panel = data.panel()
+        keys, y = panel.keys.copy(), panel.units
         s, k = self.season_length, self.window_seasons
         window = s * k
         # Pad on the left so every series has the full window; padding is "not observed".

@@ -33,7 +33,6 @@ from features.checks import flag, is_whole, one_of, whole
 from features.dataset import Dataset
 from features.schema import M5_QUANTILES, SERIES_KEY, quantile_column
 from models.base import Forecaster, ParamCheck, SamplePaths
-from models.baselines import demand_matrix
 from models.calibration import CALIBRATION_LEVELS, LevelCalibrator, TotalsCalibrator
 from models.combination_inputs import default_members, revenue_weights, segments
 from models.combination_weights import WeightEstimator
@@ -177,7 +176,7 @@ class Combination(Forecaster):
     def _fit(self, data: Dataset) -> None:
         templates = self._member_templates()
         keys = data.series()
-        _, history = demand_matrix(data)
+        history = data.panel().units
         self.keys_ = keys
         self.origin_ = data.end_date
         self.zero_history_ = ~(np.nan_to_num(history) > 0).any(axis=1)
@@ -250,7 +249,7 @@ class Combination(Forecaster):
         per_fold = max(_MAX_CALIBRATION_SERIES // int(self.holdout_folds), 1)
         last_fits: dict[str, Forecaster] = {}
         sample_rng = np.random.default_rng(self.random_state)
-        _, full = demand_matrix(data)
+        full = data.panel().units
         train: Dataset | None = None
         earlier: dict[str, Forecaster] = {}  # the first origin's fits of the refreshable members
         for fold in range(self.holdout_folds):

@@ -9,7 +9,7 @@ from features.dataset import Dataset
 from features.demand_pattern import classify_pattern, pattern_statistics
 from features.schema import SERIES_KEY
 from models.base import Forecaster
-from models.baselines import SeasonalNaive, demand_matrix
+from models.baselines import SeasonalNaive
 
 KEY = list(SERIES_KEY)
 
@@ -45,8 +45,7 @@ def segments(data: Dataset, window_days: int = 365) -> pd.Series:
     Returns:
         Segment name per series, indexed like ``data.series()``.
     """
-    _, y = demand_matrix(data)
-    y = y[:, -window_days:]
+    y = data.panel().last(window_days).units
     observed = (~np.isnan(y)).sum(axis=1)
     adi, cv2 = pattern_statistics(y)
     pattern = classify_pattern(adi, cv2)

@@ -40,7 +40,8 @@ from threadpoolctl import threadpool_limits
 
 from features.checks import whole
 from features.dataset import Dataset
-from models._parallel import SeriesMatrix, chunk_bounds, map_chunks, pack_recent, series_matrix
+from features.panel import Panel
+from models._parallel import chunk_bounds, map_chunks, pack_recent, series_matrix
 from models.base import Forecaster, ParamCheck, SamplePaths, forecast_frame
 from models.paths import nan_row_quantiles
 
@@ -134,7 +135,7 @@ def _fit_chunk(task: tuple[np.ndarray, tuple[str, ...], int]) -> np.ndarray:
     return out
 
 
-def impute_censored(matrix: SeriesMatrix, season_length: int, window: int = 9) -> np.ndarray:
+def impute_censored(matrix: Panel, season_length: int, window: int = 9) -> np.ndarray:
     """Fill censored days with the mean of up to ``window`` nearby uncensored same-phase days.
 
     Args:
