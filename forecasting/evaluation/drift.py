@@ -308,7 +308,7 @@ def demand_drift(data: Dataset, labels: pd.DataFrame, reference_start: pd.Timest
     ``level_ratio`` = recent / reference mean daily demand summed over series, ``cv_ratio`` = ratio of
     the median series CVs, and paired Wilcoxon p-values over the series for each.
     """
-    matrix = demand_matrix(data.sales[data.sales["date"] >= reference_start])
+    matrix = demand_matrix(data, since=reference_start)
     lo = max(matrix.column(reference_start), 0)
     mid = matrix.column(recent_start)
     ref, rec = matrix.values[:, lo:mid].astype(float), matrix.values[:, mid:].astype(float)

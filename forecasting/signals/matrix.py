@@ -14,6 +14,9 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from features.dataset import Dataset
+from features.panel import spread
+
 
 @dataclass(frozen=True)
 class DemandMatrix:
@@ -45,46 +48,35 @@ class DemandMatrix:
         return int((pd.Timestamp(date) - self.start).days)
 
 
-def demand_matrix(sales: pd.DataFrame, *, exclude_promo: bool = False) -> DemandMatrix:
-    """Pivot completed daily sales into a :class:`DemandMatrix`.
+def demand_matrix(data: Dataset, *, since: pd.Timestamp | None = None,
+                  exclude_promo: bool = False) -> DemandMatrix:
+    """The Dataset's panel (:meth:`Dataset.panel`) as a float32 :class:`DemandMatrix`.
 
     Args:
-        sales: The ``sales`` table of a :class:`~features.dataset.Dataset` (columns ``date, sku,
-            channel, units`` and optionally the boolean ``censored`` and the ``promo`` flag).
+        data: The canonical tables; ``sales`` may carry the ``promo`` flag.
+        since: First day to keep (None: from the first sales date).
         exclude_promo: Also leave promotion days unknown, for detectors of lasting patterns that a
             one-off promotion would disturb.
 
     Returns:
-        The dense matrix, rows sorted by ``sku, channel``; float32 keeps 30,000 two-year series
-        under 100 MB.
+        The detectors' own copy of the panel's units, rows sorted by ``sku, channel`` (series without
+        a row since ``since`` left out); float32 keeps 30,000 two-year series under 100 MB.
 
     Raises:
-        ValueError: If ``sales`` is empty.
+        ValueError: If there are no sales (since ``since``).
     """
-    if sales.empty:
+    panel = data.panel().window(since)
+    if panel.n_days == 0 or panel.n_series == 0:
         raise ValueError("Table 'sales' is empty: there is no demand to scan for signals. Add sales rows.")
-    dates = pd.to_datetime(sales["date"])
-    start = pd.Timestamp(dates.min())
-    n_days = int((dates.max() - start).days) + 1
-    # Factorising the two key columns apart and combining the codes avoids building tuples.
-    sku_codes, skus = pd.factorize(sales["sku"].astype(str), sort=True)
-    channel_codes, channels = pd.factorize(sales["channel"].astype(str), sort=True)
-    pair = sku_codes.astype(np.int64) * len(channels) + channel_codes
-    pairs, codes = np.unique(pair, return_inverse=True)
-    n_channels = len(channels)
-    key_frame = pd.DataFrame({
-        "sku": np.asarray(skus)[pairs // n_channels], "channel": np.asarray(channels)[pairs % n_channels],
-    })
-    values = np.full((len(key_frame), n_days), np.nan, dtype=np.float32)
-    day = (dates - start).dt.days.to_numpy()
-    units = sales["units"].to_numpy(dtype=np.float32, na_value=np.nan)
-    if "censored" in sales:
-        # A stockout day says how much was sold, not how much was wanted: leave it unknown.
-        units = np.where(sales["censored"].fillna(False).to_numpy(dtype=bool), np.nan, units)
-    if exclude_promo and "promo" in sales:
-        units = np.where(sales["promo"].fillna(0).to_numpy(dtype=float) > 0, np.nan, units)
-    values[codes, day] = units
-    return DemandMatrix(keys=key_frame, start=start, values=values)
+    values = panel.units.astype(np.float32)
+    if exclude_promo and "promo" in data.sales:
+        promo = spread(data.sales, "promo")[:, data.panel().n_days - panel.n_days:]
+        values[np.nan_to_num(promo) > 0] = np.nan
+    keys = panel.keys
+    present = panel.first_day < panel.n_days
+    if not present.all():  # a series whose rows all lie before ``since``
+        keys, values = keys[present], values[present]
+    return DemandMatrix(keys=keys.reset_index(drop=True), start=panel.dates[0], values=values)
 
 
 def sku_totals(matrix: DemandMatrix) -> DemandMatrix:

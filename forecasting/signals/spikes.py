@@ -124,11 +124,11 @@ def detect_spikes(
         promotion_confidence=promotion_confidence, min_days=min_days, merge_gap_days=merge_gap_days,
         min_z=min_z,
     )
-    matrix = demand_matrix(data.sales)
+    matrix = demand_matrix(data)
     # Seasons and baselines are read without promotion and event days: those are one-off lifts
     # that the promotion and event evidence covers with their own dates.
     seasonal = DemandMatrix(matrix.keys, matrix.start, mask_events(
-        demand_matrix(data.sales, exclude_promo=True), data.events))
+        demand_matrix(data, exclude_promo=True), data.events))
     base_now = _baseline(seasonal.values, matrix.n_days - 1, baseline_days)
     yoy_args = (horizon_days, float(min_uplift), baseline_days, window_days, float(alpha), float(min_units))
     parts = [

@@ -94,7 +94,7 @@ def detect_volatility_shifts(
         min_segment_weeks=min_segment_weeks, level_days=level_days, bandwidth=bandwidth, winsor=winsor,
         min_ratio=min_ratio, min_nonzero_share=min_nonzero_share,
     )
-    matrix = demand_matrix(data.sales, exclude_promo=True)
+    matrix = demand_matrix(data, exclude_promo=True)
     values = mask_events(matrix, data.events)
     dow = ((matrix.start.dayofweek + np.arange(matrix.n_days)) % 7).astype(int)
     frames = []
