@@ -1,4 +1,7 @@
-"""The replay's inputs as arrays: demand per series and day, true demand, per-SKU money figures."""
+"""The replay's inputs as arrays: true demand per series and day, per-SKU money figures.
+
+The recorded demand per series and day is the Dataset's panel (:meth:`Dataset.panel`).
+"""
 
 from __future__ import annotations
 
@@ -7,20 +10,6 @@ import pandas as pd
 
 from features.dataset import Dataset
 from features.schema import SERIES_KEY
-
-
-def demand_matrix(data: Dataset, keys: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, pd.DatetimeIndex]:
-    """Units per series and day (NaN on censored days and before launch) and each series' first day."""
-    dates = pd.date_range(data.start_date, data.end_date, freq="D")
-    codes = data.sales[list(SERIES_KEY)].merge(keys.reset_index(), on=list(SERIES_KEY), how="left")["index"]
-    day = (data.sales["date"] - data.start_date).dt.days.to_numpy()
-    values = np.full((len(keys), len(dates)), np.nan)
-    units = data.sales["units"].to_numpy(dtype=float).copy()
-    units[data.sales["censored"].to_numpy(dtype=bool)] = np.nan
-    values[codes.to_numpy(), day] = units
-    first = np.full(len(keys), len(dates))
-    np.minimum.at(first, codes.to_numpy(), day)
-    return values, first, dates
 
 
 def true_demand(data: Dataset, keys: pd.DataFrame, y: np.ndarray, first: np.ndarray,
@@ -47,4 +36,4 @@ def sku_values(data: Dataset, skus: pd.Series, column: str, default: float) -> n
     return skus.map(mapping).astype(float).fillna(default).to_numpy()
 
 
-__all__ = ["demand_matrix", "sku_values", "true_demand"]
+__all__ = ["sku_values", "true_demand"]

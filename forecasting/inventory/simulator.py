@@ -55,7 +55,7 @@ from forecasting.inventory.change_cap import limit_changes
 from forecasting.inventory.leadtime import LeadTimeConfig, audit_lead_times
 from forecasting.inventory.ltd_calibration import LeadTimeDemandCalibration, calibration_groups
 from forecasting.inventory.policy import compute_policies, lead_uniforms, prepare_context
-from forecasting.inventory.replay_data import demand_matrix, sku_values, true_demand
+from forecasting.inventory.replay_data import sku_values, true_demand
 from forecasting.inventory.rules import Rules
 from forecasting.inventory.safety_stock import (
     classic_levels,
@@ -351,7 +351,8 @@ def simulate(
     """
     cfg = config or SimulationConfig()
     keys = data.series()
-    y, first, dates = demand_matrix(data, keys)
+    panel = data.panel()  # rows in data.series() order
+    y, first, dates = panel.units, panel.first_day, panel.dates
     if len(dates) - cfg.days < MIN_HISTORY_DAYS:
         raise ValueError(
             f"The 'days' to simulate ({cfg.days}) leave {len(dates) - cfg.days} days of history; need at "
