@@ -89,6 +89,7 @@ class Dataset:
         if receipts is not None:
             receipts = receipts[receipts["received_on"] <= cutoff].reset_index(drop=True)
         runs = self.stockout_runs
+        reopened = False
         if runs is not None and len(runs):
             # An inferred run is only known once a sale ends it: runs ending after the cutoff were not
             # known at it, so their days are zero sales again (no peeking into the future).
@@ -98,5 +99,21 @@ class Dataset:
 
                 sales = sales.copy()
                 sales.loc[run_rows(sales, runs[unknown]), "censored"] = False
+                reopened = True
             runs = runs[~unknown].reset_index(drop=True)
-        return replace(self, sales=sales, receipts=receipts, warnings=list(self.warnings), stockout_runs=runs)
+        truncated = replace(self, sales=sales, receipts=receipts, warnings=list(self.warnings),
+                            stockout_runs=runs)
+        if not reopened and len(sales):
+            truncated._share_panel(self.panel())
+        return truncated
+
+    def _share_panel(self, parent: Panel) -> None:
+        """Take ``parent.until(end_date)`` (a view, no copy) as this truncation's panel where it is one.
+
+        It is when every series of the parent has a row by the cutoff (the rows then match) and no
+        inferred stockout run was reopened (the censored days match). A backtest otherwise holds one
+        full series x day matrix per truncation (at 30,000 series x 730 days, 175 MB each).
+        """
+        view = parent.until(self.end_date)
+        if (view.first_day < view.n_days).all() and view.n_days and view.dates[0] == self.start_date:
+            self._panel = (self.sales, view)

@@ -58,7 +58,7 @@ def test_until_a_cutoff_is_the_panel_of_the_truncated_data(m5: Dataset) -> None:
     panel = m5.panel()
     for cutoff in (m5.end_date - pd.Timedelta(days=100), m5.end_date - pd.Timedelta(days=28)):
         early = panel.until(cutoff)
-        truncated = m5.truncate(cutoff).panel()
+        truncated = Panel.from_sales(m5.truncate(cutoff).sales)  # built afresh, not shared
         assert np.shares_memory(early.units, panel.units)
         rows = panel.keys.reset_index().merge(truncated.keys, on=["sku", "channel"])["index"].to_numpy()
         np.testing.assert_array_equal(early.units[rows], truncated.units)
@@ -80,6 +80,7 @@ def test_until_differs_from_the_truncation_only_on_inferred_runs_not_yet_ended(
     assert runs is not None and len(runs)
     cutoff = runs["end"].sort_values().iloc[len(runs) // 2] - pd.Timedelta(days=1)
     early, truncated = data.panel().until(cutoff), data.truncate(cutoff).panel()
+    assert not np.shares_memory(early.units, truncated.units)  # a reopened run: its own panel
     rows = early.keys.reset_index().merge(truncated.keys, on=["sku", "channel"])["index"].to_numpy()
     mine = early.units[rows]
     differ = ~((mine == truncated.units) | (np.isnan(mine) & np.isnan(truncated.units)))
@@ -157,3 +158,27 @@ def test_empty_sales_give_an_empty_panel() -> None:
     empty = _sales().iloc[:0]
     panel = Dataset(sales=empty).panel()
     assert panel.units.shape == (0, 0) and len(panel.keys) == 0
+
+
+def test_a_truncation_shares_its_parents_panel_when_every_series_has_begun(m5: Dataset) -> None:
+    """No second series x day matrix per backtest fold: the truncation's panel is a view, equal to a
+    panel built afresh from its sales; a truncation that drops series builds its own."""
+    cutoff = m5.end_date - pd.Timedelta(days=56)
+    truncated = m5.truncate(cutoff)
+    fresh = Panel.from_sales(truncated.sales)
+    shared = truncated.panel()
+    assert np.shares_memory(shared.units, m5.panel().units)
+    np.testing.assert_array_equal(shared.units, fresh.units)
+    pd.testing.assert_frame_equal(shared.keys, fresh.keys)
+    pd.testing.assert_index_equal(shared.dates, fresh.dates)
+    np.testing.assert_array_equal(shared.first_day, fresh.first_day)
+    np.testing.assert_array_equal(shared.last_day, fresh.last_day)
+    # Nested truncations (a combination's holdout inside a backtest fold) share it too.
+    assert np.shares_memory(truncated.truncate(cutoff - pd.Timedelta(days=28)).panel().units,
+                            m5.panel().units)
+
+    late = _sales()
+    data = Dataset(sales=late)
+    early = data.truncate(pd.Timestamp("2024-01-05"))  # ("a", "shop") starts on day 8: not there yet
+    assert not np.shares_memory(early.panel().units, data.panel().units)
+    np.testing.assert_array_equal(early.panel().units, Panel.from_sales(early.sales).units)
