@@ -45,6 +45,9 @@ class Dataset:
     stockout_runs: pd.DataFrame | None = None
     # The memoized panel and the sales frame it was built from (rebuilt if ``sales`` is replaced).
     _panel: tuple[pd.DataFrame, Panel] | None = field(default=None, init=False, repr=False, compare=False)
+    # False on a truncation that could not share its parent's panel: it builds one per call instead of
+    # keeping a second full matrix alive for as long as a backtest fold lasts.
+    _keep_panel: bool = field(default=True, init=False, repr=False, compare=False)
 
     def __getstate__(self) -> dict[str, Any]:
         # A pickled Dataset (sent to a worker) rebuilds its panel where it is needed, if at all.
@@ -66,9 +69,12 @@ class Dataset:
         A truncated Dataset is a new object with its own panel. Replacing ``sales`` rebuilds it;
         editing the ``sales`` frame in place does not (canonical tables are not edited in place).
         """
-        if self._panel is None or self._panel[0] is not self.sales:
-            self._panel = (self.sales, Panel.from_sales(self.sales))
-        return self._panel[1]
+        if self._panel is not None and self._panel[0] is self.sales:
+            return self._panel[1]
+        panel = Panel.from_sales(self.sales)
+        if self._keep_panel:
+            self._panel = (self.sales, panel)
+        return panel
 
     def series(self) -> pd.DataFrame:
         """The distinct ``(sku, channel)`` pairs, sorted."""
@@ -103,7 +109,8 @@ class Dataset:
             runs = runs[~unknown].reset_index(drop=True)
         truncated = replace(self, sales=sales, receipts=receipts, warnings=list(self.warnings),
                             stockout_runs=runs)
-        if not reopened and len(sales):
+        truncated._keep_panel = False
+        if not reopened and len(sales) and self._keep_panel:
             truncated._share_panel(self.panel())
         return truncated
 
@@ -117,3 +124,4 @@ class Dataset:
         view = parent.until(self.end_date)
         if (view.first_day < view.n_days).all() and view.n_days and view.dates[0] == self.start_date:
             self._panel = (self.sales, view)
+            self._keep_panel = True

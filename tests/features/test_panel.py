@@ -182,3 +182,6 @@ def test_a_truncation_shares_its_parents_panel_when_every_series_has_begun(m5: D
     early = data.truncate(pd.Timestamp("2024-01-05"))  # ("a", "shop") starts on day 8: not there yet
     assert not np.shares_memory(early.panel().units, data.panel().units)
     np.testing.assert_array_equal(early.panel().units, Panel.from_sales(early.sales).units)
+    # Not shared, so not kept either: a fold would otherwise hold a second full matrix while it runs.
+    assert early.panel() is not early.panel()
+    assert truncated.panel() is truncated.panel()

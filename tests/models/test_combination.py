@@ -239,3 +239,15 @@ def test_revenue_weights_follow_the_last_28_days(toy_dataset) -> None:
     unpriced = replace(toy_dataset, sales=sales.assign(price=np.where(first, np.nan, 2.0)))
     assert revenue_weights(unpriced, keys) is None
     assert revenue_weights(replace(toy_dataset, sales=sales.drop(columns="price")), keys) is None
+
+
+def test_rolling_use_fits_refreshable_members_at_every_origin(toy_dataset) -> None:
+    """Inside shared_member_fits every origin's fit is shared with the next origins: no re-anchoring."""
+    from models.member_fits import shared_member_fits
+
+    _RefreshableNaive.fits, _RefreshableNaive.refreshes = [], []
+    members = {"fresh": _RefreshableNaive(), "daily": SeasonalNaive(season_length=1, window_seasons=28)}
+    with shared_member_fits():
+        Combination(members=members, calibrate=False).fit(toy_dataset)
+    assert _RefreshableNaive.refreshes == []
+    assert len(_RefreshableNaive.fits) == 3
