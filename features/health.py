@@ -86,7 +86,9 @@ def health_report(dataset: Dataset, *, short_history_days: int = SHORT_HISTORY_D
     tables = {
         f.name: len(getattr(dataset, f.name))
         for f in fields(dataset)
-        if f.name not in ("warnings", "stockout_runs") and getattr(dataset, f.name) is not None
+        # Tables only: not the warnings, the inferred runs or the private caches (the panel).
+        if f.name not in ("warnings", "stockout_runs") and not f.name.startswith("_")
+        and getattr(dataset, f.name) is not None
     }
     runs = dataset.stockout_runs
     inferred: list[dict[str, Any]] = []
