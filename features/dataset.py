@@ -66,7 +66,8 @@ class Dataset:
     def panel(self) -> Panel:
         """The sales as a :class:`~features.panel.Panel`, built on first use and kept.
 
-        A truncated Dataset is a new object with its own panel. Replacing ``sales`` rebuilds it;
+        A truncation takes a view of its parent's panel where it can (see :meth:`truncate`) and builds
+        one per call, without keeping it, where it cannot. Replacing ``sales`` rebuilds it;
         editing the ``sales`` frame in place does not (canonical tables are not edited in place).
         """
         if self._panel is not None and self._panel[0] is self.sales:

@@ -145,13 +145,12 @@ class WeightEstimator:
             for j, f in enumerate(folds):
                 days = np.flatnonzero(fold == f)
                 q = quant[:, rows][:, :, days].reshape(n_members, len(rows) * len(days), -1)
-                block = (q.astype(float), actual[np.ix_(rows, days)].reshape(-1),
-                         np.repeat(inv * sw[rows], len(days)))
-                blocks[(i, j)] = block
-                sums[i, j], _ = blend_losses(block[0], block[1], block[2], self.grid_, levels)
-                # The weight of the observed rows, in the units of the loss sum above.
-                observed = ~np.isnan(block[1]) & np.isfinite(block[0]).all(axis=(0, 2))
-                counts[i, j] = float(np.repeat(sw[rows], len(days))[observed].sum())
+                q_block, y_block = q.astype(float), actual[np.ix_(rows, days)].reshape(-1)
+                inv_block, row_weight = np.repeat(inv, len(days)), np.repeat(sw[rows], len(days))
+                sums[i, j], counts[i, j] = blend_losses(q_block, y_block, inv_block, self.grid_, levels,
+                                                        row_weight=row_weight)
+                # The cross-validation scores these rows again: keep them with the weights folded in.
+                blocks[(i, j)] = (q_block, y_block, inv_block * row_weight)
         # Series weight per segment (its series count when unweighted): how far its own loss is trusted.
         n_series = np.array([sw[segment == label].sum() for label in labels])
         self._n_members_of = {label: int(np.sum(segment == label)) for label in labels}
