@@ -26,10 +26,11 @@ lead-time totals need; simulated demand is clipped at zero, the underlying state
 
 from __future__ import annotations
 
+import copy
 import logging
 import time
 import warnings
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Self
 
 import numpy as np
 import pandas as pd
@@ -163,6 +164,33 @@ def impute_censored(matrix: Panel, season_length: int, window: int = 9) -> np.nd
     return units
 
 
+def advance_states(params: np.ndarray, y: np.ndarray, season_length: int) -> None:
+    """Carry fitted states forward through new days ``y`` ``(n_series, n_days)``, in place.
+
+    The additive-error ETS state equations with the stored smoothing parameters: for each day the
+    one-step error ``e = y - (level + phi trend + season_{t-m})`` updates ``level += phi trend + alpha e``,
+    ``trend = phi trend + beta e`` and the season ``+= gamma e`` (statsmodels' ``ETSModel`` smooths the
+    same way). A NaN day (no value) adds no error: the states move as forecast.
+
+    Args:
+        params: Rows in the fit workers' layout (form, AICc, alpha ... level, trend, seasons).
+        y: The new days per row of ``params``, oldest first.
+        season_length: Seasonal period (the number of stored seasonal states).
+    """
+    m = season_length
+    alpha, beta, gamma, phi = (params[:, c] for c in (_ALPHA, _BETA, _GAMMA, _PHI))
+    level, trend = params[:, _LEVEL].copy(), params[:, _TREND].copy()
+    season = params[:, _N_FIXED:_N_FIXED + m].copy()
+    for t in range(y.shape[1]):
+        damped = phi * trend
+        base = level + damped
+        error = np.nan_to_num(y[:, t] - (base + season[:, 0]), nan=0.0)
+        level = base + alpha * error
+        trend = damped + beta * error
+        season = np.column_stack([season[:, 1:], season[:, 0] + gamma * error])
+    params[:, _LEVEL], params[:, _TREND], params[:, _N_FIXED:_N_FIXED + m] = level, trend, season
+
+
 class ETSForecaster(Forecaster):
     """Per-series exponential smoothing state-space models, form chosen by AICc.
 
@@ -193,7 +221,10 @@ class ETSForecaster(Forecaster):
         covered_: ``sku, channel`` of the series served by a fitted ETS model.
         fit_seconds_: Wall time spent fitting ETS models.
         start_: First forecast day.
+        origin_: Last day of the data the states are anchored at (the fitted data's, or a refresh's).
     """
+
+    refreshable: ClassVar[bool] = True
 
     _param_checks: ClassVar[dict[str, ParamCheck]] = {
         "forms": ParamCheck(_valid_forms, f"a non-empty tuple of distinct codes from {sorted(FORMS)}"),
@@ -242,7 +273,23 @@ class ETSForecaster(Forecaster):
                 f"Got {self.min_history_days}."
             )
         matrix = series_matrix(data, self.history_days)
-        units = impute_censored(matrix, m)
+        units, live, observed, reason = self._eligibility(matrix)
+        eligible = np.flatnonzero(reason == "fitted")
+        if self.max_series is not None and len(eligible) > self.max_series:
+            volume = np.nanmean(np.where(observed, matrix.units, np.nan)[eligible], axis=1)
+            keep = eligible[np.argsort(-volume, kind="stable")[: self.max_series]]
+            reason[np.setdiff1d(eligible, keep)] = "capped"
+            eligible = np.sort(keep)
+
+        fitted = self._fit_series(np.where(live, units, np.nan)[eligible])
+        failed = fitted[:, _FORM] < 0
+        reason[eligible[failed]] = "failed"
+        self._assemble(matrix, reason, eligible[~failed], fitted[~failed], observed)
+        self.origin_ = matrix.dates[-1]
+
+    def _eligibility(self, matrix: Panel) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Imputed units, live and observed masks, and each series' reason (``fitted`` if eligible)."""
+        units = impute_censored(matrix, self.season_length)
         n, n_days = units.shape
         start = np.maximum(matrix.first_day, matrix.first_sale_day())
         cols = np.arange(n_days)
@@ -257,19 +304,11 @@ class ETSForecaster(Forecaster):
         reason[share < self.min_nonzero_share] = "intermittent"
         reason[(n_live < self.min_history_days) | (2 * n_obs < self.min_history_days)] = "short"
         reason[start >= n_days] = "no_sales"
-        eligible = np.flatnonzero(reason == "fitted")
-        if self.max_series is not None and len(eligible) > self.max_series:
-            volume = np.nanmean(np.where(observed, matrix.units, np.nan)[eligible], axis=1)
-            keep = eligible[np.argsort(-volume, kind="stable")[: self.max_series]]
-            reason[np.setdiff1d(eligible, keep)] = "capped"
-            eligible = np.sort(keep)
+        return units, live, observed, reason
 
-        fitted = self._fit_series(np.where(live, units, np.nan)[eligible])
-        failed = fitted[:, _FORM] < 0
-        reason[eligible[failed]] = "failed"
-        covered_idx = eligible[~failed]
-        fitted = fitted[~failed]
-
+    def _assemble(self, matrix: Panel, reason: np.ndarray, covered_idx: np.ndarray, fitted: np.ndarray,
+                  observed: np.ndarray) -> None:
+        """Set the fitted state: per-series table, covered rows and their parameters, fallback sample."""
         form_names = np.array(list(FORMS), dtype=object)
         tags = np.where(reason == "no_sales", "ets:zero", "ets:fallback").astype(object)
         tags[covered_idx] = "ets:" + form_names[fitted[:, _FORM].astype(int)]
@@ -288,12 +327,56 @@ class ETSForecaster(Forecaster):
         self.start_ = matrix.dates[-1] + pd.Timedelta(days=1)
         self.covered_index_ = covered_idx
         self.params_ = fitted  # rows aligned with covered_index_
-        self.fallback_index_ = np.flatnonzero(reason != "fitted")
+        self.fallback_index_ = np.flatnonzero(~table["covered"].to_numpy())
         self.fallback_sample_ = pack_recent(
             np.where(observed, matrix.units, np.nan)[self.fallback_index_], self.fallback_days
         )
         counts = pd.Series(reason).value_counts().to_dict()
-        log.info("ETS: %d series, %s", n, ", ".join(f"{k} {v}" for k, v in sorted(counts.items())))
+        log.info("ETS: %d series, %s", len(table), ", ".join(f"{k} {v}" for k, v in sorted(counts.items())))
+
+    def refresh(self, data: Dataset) -> Self:
+        """A copy that forecasts from the end of ``data`` with these parameters (no refit).
+
+        Each covered series' level, trend and seasonal states are carried forward through the days
+        after the fitted data with the fitted smoothing parameters (the model's own state equations,
+        as statsmodels smooths them; censored days imputed as in a fit). Parameters barely move when a
+        year-long fit sees a few more weeks, while the states follow every new day. Series not covered
+        by the fit (including series that started since) get the fallback, reason ``"new"`` where a
+        fit would have fitted them.
+
+        Args:
+            data: The data to forecast from: it must hold every covered series and end on or after the
+                fitted data's end, at most ``history_days`` later.
+        """
+        self._check_fitted()
+        days = int((data.end_date - self.origin_).days)
+        if not 0 <= days <= int(self.history_days):
+            raise ValueError(
+                f"ETSForecaster can refresh from data ending 0 to {self.history_days} days after its fitted "
+                f"data ({self.origin_.date()}). Got data ending {data.end_date.date()}. Fit it on that data "
+                "instead."
+            )
+        matrix = series_matrix(data, self.history_days)
+        units, _, observed, reason = self._eligibility(matrix)
+        old_keys = self.keys_.iloc[self.covered_index_]
+        where = old_keys.merge(matrix.keys.reset_index(), on=["sku", "channel"], how="left")["index"]
+        if where.isna().any():
+            missing = old_keys[where.isna().to_numpy()].head(5).to_dict("records")
+            raise ValueError(
+                f"The data to refresh ETSForecaster from lacks {int(where.isna().sum())} series it fitted, "
+                f"e.g. {missing}. Refresh with data that extends the fitted data, or fit it again."
+            )
+        covered_idx = where.to_numpy(int)
+        order = np.argsort(covered_idx, kind="stable")
+        covered_idx, params = covered_idx[order], self.params_[order].copy()
+        new_days = units[covered_idx, units.shape[1] - days:] if days else units[covered_idx, :0]
+        advance_states(params, new_days, self.season_length)
+        reason = np.where(reason == "fitted", "new", reason)
+        reason[covered_idx] = self.series_["reason"].to_numpy()[self.covered_index_][order]
+        fresh = copy.copy(self)
+        fresh._assemble(matrix, reason, covered_idx, params, observed)
+        fresh.origin_ = matrix.dates[-1]
+        return fresh
 
     def _fit_series(self, rows: np.ndarray) -> np.ndarray:
         forms = tuple(self.forms)

@@ -10,9 +10,10 @@ import pytest
 from statsmodels.tsa.exponential_smoothing.ets import ETSModel
 
 from forecasting.evaluation.metrics import evaluate
+from models import ets
 from models.base import NotFittedError
 from models.baselines import SeasonalNaive
-from models.ets import ETSForecaster
+from models.ets import FORMS, ETSForecaster, advance_states
 from tests.models.conftest import load_m5_tiny, make_dataset
 
 
@@ -182,3 +183,69 @@ def test_beats_seasonal_naive_on_a_slice_of_m5_tiny() -> None:
         for name, model in (("ets", ETSForecaster(max_series=15)), ("naive", SeasonalNaive()))
     }
     assert scores["ets"] < 0.9 * scores["naive"]
+
+
+@pytest.mark.parametrize("form", ["ANA", "AAdN", "AAdA", "ANN"])
+def test_advance_states_follows_statsmodels_smoothing(form: str) -> None:
+    trend, damped, seasonal = FORMS[form]
+    y = _weekly(330, level=40, noise=2, seed=3) + 0.02 * np.arange(330)
+    kwargs = {"error": "add", "trend": trend, "damped_trend": damped,
+              "seasonal": "add" if seasonal else None, "seasonal_periods": 7 if seasonal else None}
+    first = ETSModel(y[:-25], **kwargs)
+    params = np.asarray(first.fit(disp=False, return_params=True))
+    _, states = first.smooth(params, return_raw=True)
+    states = np.asarray(states)
+    named = dict(zip(first.param_names, params, strict=True))
+    row = np.zeros(ets._N_FIXED + 7)
+    row[ets._ALPHA], row[ets._BETA] = named["smoothing_level"], named.get("smoothing_trend", 0.0)
+    row[ets._GAMMA], row[ets._PHI] = named.get("smoothing_seasonal", 0.0), named.get("damping_trend", 1.0)
+    row[ets._LEVEL], row[ets._TREND] = states[-1, 0], states[-1, 1] if trend else 0.0
+    row[ets._N_FIXED:] = states[-7:, -1] if seasonal else 0.0
+    carried = row[None].copy()
+    advance_states(carried, y[None, -25:], 7)
+    _, expected = ETSModel(y, **kwargs).smooth(params, return_raw=True)
+    expected = np.asarray(expected)
+    assert carried[0, ets._LEVEL] == pytest.approx(expected[-1, 0], abs=1e-9)
+    if trend:
+        assert carried[0, ets._TREND] == pytest.approx(expected[-1, 1], abs=1e-9)
+    if seasonal:
+        assert np.allclose(carried[0, ets._N_FIXED:], expected[-7:, -1], atol=1e-9)
+
+
+def test_refresh_carries_the_states_forward_without_refitting(toy_dataset) -> None:
+    cutoff = toy_dataset.end_date - pd.Timedelta(days=14)
+    model = ETSForecaster().fit(toy_dataset.truncate(cutoff))
+    fresh = model.refresh(toy_dataset)
+    assert fresh is not model and model.origin_ == cutoff and fresh.origin_ == toy_dataset.end_date
+    # Same parameters, new states: the first forecast day moves to the new origin.
+    assert np.array_equal(fresh.series_["alpha"].dropna(), model.series_["alpha"].dropna())
+    fc = fresh.predict(7)
+    assert fc["date"].min() == toy_dataset.end_date + pd.Timedelta(days=1)
+    # Two refreshes in steps equal one refresh over both steps (the states follow every day once).
+    stepped = model.refresh(toy_dataset.truncate(cutoff + pd.Timedelta(days=5))).refresh(toy_dataset)
+    pd.testing.assert_frame_equal(stepped.predict(7), fc)
+    # Refreshing at the fitted origin changes nothing.
+    pd.testing.assert_frame_equal(model.refresh(toy_dataset.truncate(cutoff)).predict(7), model.predict(7))
+    # The series launched after the cutoff was not fitted: it gets the fallback, marked as new or short.
+    reason = fresh.series_.set_index(["sku", "channel"])["reason"]
+    assert reason[("smooth", "web")] == "fitted" and not fresh.covered_.empty
+
+
+def test_refresh_follows_a_level_shift_after_the_fit() -> None:
+    rng = np.random.default_rng(6)
+    y = 40 + np.cumsum(rng.normal(0, 2, 300)) + rng.normal(0, 0.5, 300)  # a wandering level: high alpha
+    y[-21:] += 30  # and a jump three weeks before the end
+    data = make_dataset(_frame({"a": y}))
+    model = ETSForecaster(forms=("ANN",)).fit(data.truncate(data.end_date - pd.Timedelta(days=21)))
+    before = model.predict(7)["mean"].mean()
+    assert model.refresh(data).predict(7)["mean"].mean() == pytest.approx(y[-1], abs=6)
+    assert abs(before - y[-22]) < 6
+
+
+def test_refresh_refuses_data_it_cannot_continue(toy_dataset) -> None:
+    cutoff = toy_dataset.end_date - pd.Timedelta(days=10)
+    model = ETSForecaster(history_days=60).fit(toy_dataset.truncate(cutoff))
+    with pytest.raises(ValueError, match=r"0 to 60 days after its fitted data .* Fit it on that data"):
+        model.refresh(toy_dataset.truncate(toy_dataset.end_date - pd.Timedelta(days=30)))
+    with pytest.raises(NotFittedError):
+        ETSForecaster().refresh(toy_dataset)
