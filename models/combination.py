@@ -37,7 +37,7 @@ from models.calibration import CALIBRATION_LEVELS, LevelCalibrator, TotalsCalibr
 from models.combination_inputs import default_members, revenue_weights, segments
 from models.combination_weights import WeightEstimator
 from models.losses import m5_scale, safe_scale
-from models.member_fits import MEMBER_FITS, fit_member, report_progress
+from models.member_fits import fit_member, refresh_member, report_progress
 from models.member_frames import blocks as _blocks
 from models.member_frames import in_order as _in_order
 from models.member_frames import path_order as _path_order
@@ -75,12 +75,13 @@ class Combination(Forecaster):
         loss_weights: How series count in the holdout loss the weights minimise: ``"revenue"`` (default)
             by their revenue over the 28 days before the first holdout origin, as the M5 WSPL weighs
             them, when every series has prices (equal otherwise); ``"equal"``: alike.
-        holdout_refits: ``"first"`` (default): in a standalone fit, members that are ``refreshable``
-            (LightGBM) are fitted once, at the first holdout origin, and re-anchored at the later ones
-            (their later folds are scored from boosters up to ``holdout_days`` older than a refit's: the
-            weights and the calibration then judge them a little harshly, never flatteringly). Inside
-            :func:`models.member_fits.shared_member_fits` (rolling backtests and re-plans, where each
-            origin's fits serve the next origins) members are fitted at every origin, as with ``"each"``.
+        holdout_refits: ``"first"`` (default): members that are ``refreshable`` (LightGBM, ETS) are
+            fitted once, at the first holdout origin, and re-anchored at the later ones (their later folds
+            are scored from parameters up to ``holdout_days`` older than a refit's: the weights and the
+            calibration then judge them a little harshly, never flatteringly). Inside
+            :func:`models.member_fits.shared_member_fits` (rolling backtests and re-plans) a fold that an
+            earlier origin fitted on all its data reuses that fit, and refreshes are shared like fits.
+            ``"each"`` fits every fold.
         reanchor_final: ``refreshable`` members (LightGBM) serve from their holdout fit re-anchored at
             the end of the data instead of being refitted: a standalone fit then trains one LightGBM
             model instead of two. Off by default: boosters ``holdout_days x holdout_folds`` days old
@@ -253,10 +254,10 @@ class Combination(Forecaster):
         full = data.panel().units
         train: Dataset | None = None
         earlier: dict[str, Forecaster] = {}  # the first origin's fits of the refreshable members
-        # Rolling use (backtests, re-plans: inside shared_member_fits) fits at every origin anyway and
-        # shares each fit with the next origins; re-anchoring there would add work, not save it (the
-        # 30,000-series backtest took 1,422 s instead of 1,203 s), so members are fitted per fold there.
-        chain = self.holdout_refits == "first" and MEMBER_FITS.get() is None
+        # In rolling use (backtests, re-plans: inside shared_member_fits) a later fold's data is usually
+        # an earlier origin's full data, whose fit is shared; only folds that no origin fitted are
+        # refreshed, and the refresh is shared with the next origins like a fit.
+        chain = self.holdout_refits == "first"
         for fold in range(self.holdout_folds):
             cutoff = data.end_date - pd.Timedelta(days=h * (self.holdout_folds - fold))
             # Drop the previous fold's copy of the sales before making the next: on 30,000 series x
@@ -285,9 +286,9 @@ class Combination(Forecaster):
                 if fold > 0 and chain and name in earlier:
                     # Re-anchor the first origin's fit: a global LightGBM refit per fold was two thirds
                     # of a combination's cost, and 28 more days of rows change its boosters little.
-                    model = earlier[name].refresh(train)
+                    model = refresh_member(name, template, earlier[name], train)
                 else:
-                    model = fit_member(name, template, train)
+                    model = fit_member(name, template, train, refreshed_ok=chain)
                     if template.refreshable:
                         earlier[name] = model
                 fc = _in_order(model.predict(h, levels), train_keys, h, name)

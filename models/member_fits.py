@@ -81,15 +81,49 @@ def _data_fingerprint(data: Dataset) -> tuple[Any, ...]:
             int(sales["censored"].sum()) if "censored" in sales else 0)
 
 
-def fit_member(name: str, template: Forecaster, data: Dataset) -> Forecaster:
-    """``clone(template).fit(data)``, or the identical fit already made inside :func:`shared_member_fits`."""
+def _key(name: str, template: Forecaster, data: Dataset) -> tuple[Any, ...]:
+    return (name, type(template).__name__, repr(sorted(template.get_params(deep=False).items())),
+            _data_fingerprint(data))
+
+
+def fit_member(name: str, template: Forecaster, data: Dataset, *, refreshed_ok: bool = False) -> Forecaster:
+    """``clone(template).fit(data)``, or the identical fit already made inside :func:`shared_member_fits`.
+
+    Args:
+        name: The member's name in its combination.
+        template: The unfitted member.
+        data: The data to fit on.
+        refreshed_ok: Also accept a refresh made on this data by :func:`refresh_member` (a holdout
+            fold of an earlier origin), so a rolling caller sees the member it saw before.
+    """
     cache = MEMBER_FITS.get()
     if cache is None:
         return clone(template).fit(data)
-    key = (name, type(template).__name__, repr(sorted(template.get_params(deep=False).items())),
-           _data_fingerprint(data))
+    key = _key(name, template, data)
+    if key not in cache and refreshed_ok and _refreshed(key) in cache:
+        log.info("combination: reusing %s refreshed on the data up to %s", name, data.end_date.date())
+        return cache[_refreshed(key)]
     if key not in cache:
         cache[key] = clone(template).fit(data)
     else:
         log.info("combination: reusing %s fitted on the same data up to %s", name, data.end_date.date())
     return cache[key]
+
+
+def refresh_member(name: str, template: Forecaster, fitted: Forecaster, data: Dataset) -> Forecaster:
+    """``fitted.refresh(data)``; inside :func:`shared_member_fits` a fit of ``data`` if one was made, else
+    the refresh, made once and kept for the next origins (which ask for this fold again)."""
+    cache = MEMBER_FITS.get()
+    if cache is None:
+        return fitted.refresh(data)
+    key = _key(name, template, data)
+    if key in cache:
+        return cache[key]
+    if _refreshed(key) not in cache:
+        cache[_refreshed(key)] = fitted.refresh(data)
+    return cache[_refreshed(key)]
+
+
+def _refreshed(key: tuple[Any, ...]) -> tuple[Any, ...]:
+    # The fingerprint stays last, where prune_member_fits reads the data's end.
+    return (f"{key[0]} (refreshed)", *key[1:])

@@ -241,13 +241,17 @@ def test_revenue_weights_follow_the_last_28_days(toy_dataset) -> None:
     assert revenue_weights(replace(toy_dataset, sales=sales.drop(columns="price")), keys) is None
 
 
-def test_rolling_use_fits_refreshable_members_at_every_origin(toy_dataset) -> None:
-    """Inside shared_member_fits every origin's fit is shared with the next origins: no re-anchoring."""
+def test_rolling_origins_share_fits_and_refreshes(toy_dataset) -> None:
     from models.member_fits import shared_member_fits
 
     _RefreshableNaive.fits, _RefreshableNaive.refreshes = [], []
     members = {"fresh": _RefreshableNaive(), "daily": SeasonalNaive(season_length=1, window_seasons=28)}
+    end = toy_dataset.end_date
     with shared_member_fits():
-        Combination(members=members, calibrate=False).fit(toy_dataset)
-    assert _RefreshableNaive.refreshes == []
-    assert len(_RefreshableNaive.fits) == 3
+        for cutoff in (end - pd.Timedelta(days=28), end):
+            Combination(members=members, calibrate=False).fit(toy_dataset.truncate(cutoff))
+    # Origin end-28: fit at end-84, refresh at end-56, final fit at end-28. Origin end: its holdout folds
+    # (end-56, end-28) are the refresh and the fit made before; only the final fit is new.
+    assert _RefreshableNaive.refreshes == [end - pd.Timedelta(days=56)]
+    own_fits = [d for d in _RefreshableNaive.fits if d not in _RefreshableNaive.refreshes]
+    assert own_fits == [end - pd.Timedelta(days=84), end - pd.Timedelta(days=28), end]
