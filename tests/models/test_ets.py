@@ -249,3 +249,13 @@ def test_refresh_refuses_data_it_cannot_continue(toy_dataset) -> None:
         model.refresh(toy_dataset.truncate(toy_dataset.end_date - pd.Timedelta(days=30)))
     with pytest.raises(NotFittedError):
         ETSForecaster().refresh(toy_dataset)
+
+
+@pytest.mark.parametrize("window", [1, 4, 9])
+def test_centred_mean_matches_pandas_rolling(window: int) -> None:
+    rng = np.random.default_rng(window)
+    values = rng.gamma(2.0, 3.0, (60, 52))
+    values[rng.random(values.shape) < 0.3] = np.nan
+    values[5] = np.nan
+    expected = pd.DataFrame(values.T).rolling(window, center=True, min_periods=1).mean().T.to_numpy()
+    np.testing.assert_allclose(ets._centred_nanmean(values, window), expected, rtol=1e-12, atol=1e-12)
