@@ -285,9 +285,5 @@ def default_specs(min_lag: int = 28, horizon_aware: bool = False) -> tuple[Featu
         Promotions(),
         Intermittency(),
         Restarts(),
-        # Not the SKU itself: with 10,000 SKUs its categorical split search was most of the boosting
-        # time at 30,000 series, and without it LightGBM scored better on m5-tiny (WSPL 0.2938 vs
-        # 0.2964) and online retail (0.4059 vs 0.4095), equal on a 3,000-series synthetic catalogue;
-        # the series' own level and pattern reach the model through its demand features.
-        Static(columns=("channel", "category", "supplier")),
+        Static(),
     )
