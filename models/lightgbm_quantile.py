@@ -90,6 +90,8 @@ class LightGBMQuantile(Forecaster):
         tweedie_variance_power: Variance power of the mean booster's Tweedie objective, in [1, 2).
         path_rho: AR(1) correlation of the sample paths' copula in [0, 1); None estimates it.
         horizon_aware: Rows carry their own horizon (see above); False uses ``max_horizon`` for all.
+        min_rows_per_sku: The SKU identity (``static_sku``) is a feature only when the training rows
+            hold at least this many rows per SKU on average; None: whenever the specs ask for it.
         specs: Feature specs for the builder; None uses :func:`features.specs.default_specs`.
         n_jobs: LightGBM threads (default 1; the pipeline sets it deliberately).
         random_state: Seed of the row subsample, bagging and path estimation.
@@ -114,6 +116,7 @@ class LightGBMQuantile(Forecaster):
         "path_rho": ParamCheck(lambda v: v is None or (isinstance(v, float | int) and 0 <= v < 1),
                                "None (estimate it) or a number in [0, 1)"),
         "horizon_aware": flag(),
+        "min_rows_per_sku": whole(1, allow_none=True),
         "specs": ParamCheck(lambda v: v is None or isinstance(v, list | tuple), "None or a tuple of specs"),
         "n_jobs": whole(1),
         "random_state": whole(0),
@@ -135,6 +138,7 @@ class LightGBMQuantile(Forecaster):
         tweedie_variance_power: float = 1.2,
         path_rho: float | None = None,
         horizon_aware: bool = True,
+        min_rows_per_sku: int | None = 1000,
         specs: Sequence[FeatureSpec] | None = None,
         n_jobs: int = 1,
         random_state: int = 0,
@@ -152,6 +156,7 @@ class LightGBMQuantile(Forecaster):
         self.tweedie_variance_power = tweedie_variance_power
         self.path_rho = path_rho
         self.horizon_aware = horizon_aware
+        self.min_rows_per_sku = min_rows_per_sku
         self.specs = specs
         self.n_jobs = n_jobs
         self.random_state = random_state
@@ -189,11 +194,12 @@ class LightGBMQuantile(Forecaster):
                 "Table 'sales' has no uncensored day in the last "
                 f"{self.train_days} days to train LightGBMQuantile on. Give more history or raise train_days."
             )
-        names = builder.feature_names_
+        names = self._usable_features(builder.feature_names_, train)
         logger.info("lightgbm: %d training rows x %d features built in %.1f s", len(train), len(names),
                     time.perf_counter() - started)
         train_set = lgb.Dataset(train[names], label=train["target"].to_numpy(dtype=float),
-                                categorical_feature=builder.categorical_features_, free_raw_data=False,
+                                categorical_feature=[c for c in builder.categorical_features_ if c in names],
+                                free_raw_data=False,
                                 params={"verbose": -1, "max_bin": 255, "num_threads": int(self.n_jobs)})
         boosters: dict[str, lgb.Booster] = {}
         jobs: list[tuple[str, dict[str, Any]]] = [
@@ -220,6 +226,24 @@ class LightGBMQuantile(Forecaster):
         self._precompute_forecast(data)
         self.rho_ = float(self.path_rho) if self.path_rho is not None else self._estimate_rho(data, rng)
         logger.info("lightgbm: fit done in %.1f s (rho=%.2f)", time.perf_counter() - started, self.rho_)
+
+    def _usable_features(self, names: list[str], train: pd.DataFrame) -> list[str]:
+        """The builder's features, without the SKU identity when too few training rows per SKU back it.
+
+        A categorical with one level per SKU is learned from the rows of each SKU: with few rows per
+        level it overfits, and its split search (over every level, at every leaf) was most of the
+        boosting time at 10,000 SKUs. LightGBM alone without it: online retail (370 rows per SKU) WSPL
+        0.3941 instead of 0.4095; with it: a 300-series synthetic catalogue (2,100 rows per SKU) 0.2892
+        instead of 0.2954; m5-tiny (about 4,000 rows per SKU) 0.2964 with it, 0.2960 without.
+        """
+        if self.min_rows_per_sku is None or "static_sku" not in names:
+            return list(names)
+        per_sku = len(train) / max(int(train["sku"].nunique()), 1)
+        if per_sku >= int(self.min_rows_per_sku):
+            return list(names)
+        logger.info("lightgbm: %.0f training rows per SKU (< min_rows_per_sku %d): static_sku left out",
+                    per_sku, self.min_rows_per_sku)
+        return [n for n in names if n != "static_sku"]
 
     @staticmethod
     def _importance(boosters: dict[str, lgb.Booster], names: list[str]) -> pd.DataFrame:

@@ -141,6 +141,7 @@ def test_predict_before_fit_raises():
         ({"path_rho": 1.0}, r"'path_rho' of LightGBMQuantile must be None \(estimate it\)"),
         ({"n_jobs": 0}, "'n_jobs' of LightGBMQuantile must be a whole number >= 1"),
         ({"horizon_aware": "yes"}, "'horizon_aware' of LightGBMQuantile must be True or False"),
+        ({"min_rows_per_sku": 0}, "'min_rows_per_sku' of LightGBMQuantile must be None or a whole number"),
     ],
 )
 def test_param_checks(params, match):
@@ -164,3 +165,12 @@ def test_refresh_forecasts_from_the_new_origin_with_the_same_boosters(toy_datase
     np.testing.assert_allclose(fresh.mean_.reshape(-1), mean)
     with pytest.raises(ValueError, match="before the fitted data"):
         fresh.refresh(toy_dataset.truncate(cutoff))
+
+
+@pytest.mark.parametrize(("min_rows", "uses_sku"), [(None, True), (1, True), (10**6, False)])
+def test_the_sku_identity_needs_enough_rows_per_sku(toy_dataset: Dataset, min_rows, uses_sku: bool):
+    model = LightGBMQuantile(min_rows_per_sku=min_rows, **FAST).fit(toy_dataset)
+    assert ("static_sku" in model.feature_names_) is uses_sku
+    assert "static_channel" in model.feature_names_
+    assert set(model.feature_importances_["feature"]) == set(model.feature_names_)
+    assert model.predict(7)["mean"].notna().all()
