@@ -14,6 +14,7 @@ from models import ets
 from models.base import NotFittedError
 from models.baselines import SeasonalNaive
 from models.ets import FORMS, ETSForecaster, advance_states
+from models.imputation import centred_nanmean
 from tests.models.conftest import load_m5_tiny, make_dataset
 
 
@@ -258,4 +259,4 @@ def test_centred_mean_matches_pandas_rolling(window: int) -> None:
     values[rng.random(values.shape) < 0.3] = np.nan
     values[5] = np.nan
     expected = pd.DataFrame(values.T).rolling(window, center=True, min_periods=1).mean().T.to_numpy()
-    np.testing.assert_allclose(ets._centred_nanmean(values, window), expected, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(centred_nanmean(values, window), expected, rtol=1e-12, atol=1e-12)
