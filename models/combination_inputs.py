@@ -35,19 +35,21 @@ def default_members(n_jobs: int = 1, random_state: int = 0) -> dict[str, Forecas
     return members
 
 
-def segments(data: Dataset, window_days: int = 365) -> pd.Series:
+def segments(data: Dataset, window_days: int = 364) -> pd.Series:
     """Demand pattern per series over the last ``window_days``: the per-segment selection's groups.
 
     ``zero`` (never sold), ``short`` (< 56 observed days), then the Syntetos-Boylan pattern of
-    :mod:`features.demand_pattern` on daily buckets, lumpy series pooled with the intermittent ones:
-    ``intermittent`` (ADI high), ``erratic`` (sizes vary) or ``smooth``.
+    :mod:`features.demand_pattern` on weekly buckets, as the inventory segmentation measures it, lumpy
+    series pooled with the intermittent ones: ``intermittent`` (ADI high), ``erratic`` (sizes vary) or
+    ``smooth``. Weekly rather than daily buckets: WSPL m5-tiny 0.2984 vs 0.2974, online retail 0.3732
+    vs 0.3746, synthetic 0.2859 vs 0.2889 (95% coverage on m5-tiny 94.6% vs 93.3%).
 
     Returns:
         Segment name per series, indexed like ``data.series()``.
     """
     y = data.panel().last(window_days).units
     observed = (~np.isnan(y)).sum(axis=1)
-    adi, cv2 = pattern_statistics(y)
+    adi, cv2 = pattern_statistics(y, bucket_days=7)
     pattern = classify_pattern(adi, cv2)
     seg = np.where(pattern == "lumpy", "intermittent", pattern)
     seg = np.where(observed < 56, "short", seg)

@@ -255,3 +255,18 @@ def test_rolling_origins_share_fits_and_refreshes(toy_dataset) -> None:
     assert _RefreshableNaive.refreshes == [end - pd.Timedelta(days=56)]
     own_fits = [d for d in _RefreshableNaive.fits if d not in _RefreshableNaive.refreshes]
     assert own_fits == [end - pd.Timedelta(days=84), end - pd.Timedelta(days=28), end]
+
+
+def test_segments_read_weekly_buckets_as_the_inventory_segmentation_does() -> None:
+    days = pd.date_range("2024-01-01", periods=196, freq="D")
+    every_third_day = np.where(np.arange(196) % 3 == 0, 6.0, 0.0)  # daily-intermittent, weekly steady
+    # A week on, a week off (196 days: the weekly buckets, counted back from the last day, are weeks).
+    every_other_week = np.where((np.arange(196) // 7) % 2 == 0, 4.0, 0.0)
+    frame = pd.concat([
+        pd.DataFrame({"sku": sku, "channel": "web", "date": days, "units": units, "censored": False})
+        for sku, units in (("third", every_third_day), ("biweekly", every_other_week),
+                           ("none", np.zeros(196)))
+    ], ignore_index=True)
+    data = make_dataset(frame)
+    got = dict(zip(data.series()["sku"], segments(data), strict=True))
+    assert got == {"third": "smooth", "biweekly": "intermittent", "none": "zero"}
