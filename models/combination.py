@@ -82,7 +82,7 @@ class Combination(Forecaster):
             :func:`models.member_fits.shared_member_fits` (rolling backtests and re-plans) a fold that an
             earlier origin fitted on all its data reuses that fit, and refreshes are shared like fits.
             ``"each"`` fits every fold.
-        reanchor_final: ``refreshable`` members (LightGBM) serve from their holdout fit re-anchored at
+        reanchor_final: ``refreshable`` members (LightGBM, ETS) serve from their holdout fit re-anchored at
             the end of the data instead of being refitted: a standalone fit then trains one LightGBM
             model instead of two. Off by default: boosters ``holdout_days x holdout_folds`` days old
             cost accuracy (m5-tiny WSPL 0.3031 instead of 0.2974 with two 28-day folds).

@@ -342,10 +342,9 @@ class ETSForecaster(Forecaster):
         covered_idx = where.to_numpy(int)
         order = np.argsort(covered_idx, kind="stable")
         covered_idx, params = covered_idx[order], self.params_[order].copy()
-        new_days = units[covered_idx, units.shape[1] - days:] if days else units[covered_idx, :0]
-        advance_states(params, new_days, self.season_length)
+        advance_states(params, units[covered_idx, units.shape[1] - days:], self.season_length)
         reason = np.where(reason == "fitted", "new", reason)
-        reason[covered_idx] = self.series_["reason"].to_numpy()[self.covered_index_][order]
+        reason[covered_idx] = "fitted"
         fresh = copy.copy(self)
         fresh._assemble(matrix, reason, covered_idx, params, observed)
         fresh.origin_ = matrix.dates[-1]

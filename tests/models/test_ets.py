@@ -227,9 +227,11 @@ def test_refresh_carries_the_states_forward_without_refitting(toy_dataset) -> No
     pd.testing.assert_frame_equal(stepped.predict(7), fc)
     # Refreshing at the fitted origin changes nothing.
     pd.testing.assert_frame_equal(model.refresh(toy_dataset.truncate(cutoff)).predict(7), model.predict(7))
-    # The series launched after the cutoff was not fitted: it gets the fallback, marked as new or short.
+    # Covered series stay covered; the series launched 6 days before the cutoff is still too short.
     reason = fresh.series_.set_index(["sku", "channel"])["reason"]
-    assert reason[("smooth", "web")] == "fitted" and not fresh.covered_.empty
+    assert reason[("smooth", "web")] == "fitted"
+    assert reason[("late", "web")] == "short" and fc[fc["sku"] == "late"]["model"].eq("ets:fallback").all()
+    pd.testing.assert_frame_equal(fresh.covered_, model.covered_)
 
 
 def test_refresh_follows_a_level_shift_after_the_fit() -> None:
