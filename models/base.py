@@ -116,6 +116,7 @@ class Forecaster(BaseEstimator, metaclass=ABCMeta):
         feature_importances_: ``feature, gain`` (gains summing to 1) of a model with features; None
             otherwise.
         refreshable: The class implements :meth:`refresh` (forecast from newer data without refitting).
+        warm_refittable: The class implements :meth:`refit` (fit newer data starting from this fit).
     """
 
     # One check per constructor parameter (the contract test holds every model to it).
@@ -125,6 +126,7 @@ class Forecaster(BaseEstimator, metaclass=ABCMeta):
     feature_names_: list[str] | None = None
     feature_importances_: pd.DataFrame | None = None
     refreshable: ClassVar[bool] = False
+    warm_refittable: ClassVar[bool] = False
 
     @property
     def holdout_reach(self) -> int | None:
@@ -140,6 +142,18 @@ class Forecaster(BaseEstimator, metaclass=ABCMeta):
         """
         raise NotImplementedError(
             f"{type(self).__name__} cannot refresh (refreshable is False). Fit it on the new data instead."
+        )
+
+    def refit(self, data: Dataset) -> Self:
+        """A new fit on ``data`` (ending on or after the fitted data) warm-started from this fit.
+
+        Only models that declare ``warm_refittable = True`` implement it: the choices the fit made
+        (e.g. ETS forms) are kept and its optimizer starts at the fitted parameters. A combination
+        refits such members so after its holdout fit instead of fitting them cold.
+        """
+        raise NotImplementedError(
+            f"{type(self).__name__} cannot refit warm (warm_refittable is False). Fit a clone on the new "
+            "data instead."
         )
 
     def _check_params(self) -> None:

@@ -37,7 +37,7 @@ from models.calibration import CALIBRATION_LEVELS, LevelCalibrator, TotalsCalibr
 from models.combination_inputs import default_members, revenue_weights, segments
 from models.combination_weights import WeightEstimator
 from models.losses import m5_scale, safe_scale
-from models.member_fits import fit_member, refresh_member, report_progress
+from models.member_fits import fit_member, refit_member, refresh_member, report_progress
 from models.member_frames import blocks as _blocks
 from models.member_frames import in_order as _in_order
 from models.member_frames import path_order as _path_order
@@ -86,6 +86,10 @@ class Combination(Forecaster):
             the end of the data instead of being refitted: a standalone fit then trains one LightGBM
             model instead of two. Off by default: boosters ``holdout_days x holdout_folds`` days old
             cost accuracy (m5-tiny WSPL 0.3031 instead of 0.2974 with two 28-day folds).
+        warm_refits: ``warm_refittable`` members (ETS) are refitted on all the data warm-started from their
+            last holdout fit (same forms, the optimizer started at its parameters) instead of cold. ETS
+            alone, warm vs cold, WSPL: m5-tiny 0.3315 vs 0.3338, online retail 0.4263 vs 0.5100,
+            synthetic 0.3130 vs 0.3131, at 0.2x-0.8x the time (see :meth:`models.ets.ETSForecaster.refit`).
         calibrate: Recalibrate quantiles and sample paths on the holdout errors.
         n_paths_calibration: Sample paths per series drawn on the holdout to calibrate totals.
         n_jobs: Threads/processes handed to every member that takes ``n_jobs``.
@@ -121,6 +125,7 @@ class Combination(Forecaster):
         "loss_weights": one_of(LOSS_WEIGHTS),
         "holdout_refits": one_of(HOLDOUT_REFITS),
         "reanchor_final": flag(),
+        "warm_refits": flag(),
         "calibrate": flag(),
         "n_paths_calibration": whole(20),
         "n_jobs": whole(1, "a whole number of workers >= 1"),
@@ -139,6 +144,7 @@ class Combination(Forecaster):
         loss_weights: str = "revenue",
         holdout_refits: str = "first",
         reanchor_final: bool = False,
+        warm_refits: bool = True,
         calibrate: bool = True,
         n_paths_calibration: int = 200,
         n_jobs: int = 1,
@@ -153,6 +159,7 @@ class Combination(Forecaster):
         self.loss_weights = loss_weights
         self.holdout_refits = holdout_refits
         self.reanchor_final = reanchor_final
+        self.warm_refits = warm_refits
         self.calibrate = calibrate
         self.n_paths_calibration = n_paths_calibration
         self.n_jobs = n_jobs
@@ -210,6 +217,9 @@ class Combination(Forecaster):
                 log.info("combination: re-anchoring member %s's last holdout fit at %s", name,
                          data.end_date.date())
                 fitted[name] = model.refresh(data)
+            elif self.warm_refits and model is not None and model.warm_refittable:
+                log.info("combination: refitting member %s warm-started from its last holdout fit", name)
+                fitted[name] = refit_member(name, templates[name], model, data)
             else:
                 log.info("combination: refitting member %s on all data", name)
                 fitted[name] = fit_member(name, templates[name], data)
@@ -300,7 +310,7 @@ class Combination(Forecaster):
                     member_rows = _path_order(model.keys_, train_keys, name)[keep]
                     paths[-1][name] = model.sample_paths(h, self.n_paths_calibration, self.random_state,
                                                          rows=member_rows).values
-                if last and model.refreshable:
+                if last and (model.refreshable or model.warm_refittable):
                     last_fits[name] = model
                 del model
                 self.fit_seconds_[name] = self.fit_seconds_.get(name, 0.0) + time.perf_counter() - t0

@@ -29,40 +29,39 @@ from __future__ import annotations
 import copy
 import logging
 import time
-import warnings
 from typing import Any, ClassVar, Self
 
 import numpy as np
 import pandas as pd
 from scipy import stats
-from statsmodels.tools.eval_measures import aicc as aicc_of
-from statsmodels.tsa.exponential_smoothing.ets import ETSModel
-from threadpoolctl import threadpool_limits
+from sklearn.base import clone
 
 from features.checks import whole
 from features.dataset import Dataset
 from features.panel import Panel
 from models._parallel import chunk_bounds, map_chunks, pack_recent, series_matrix
 from models.base import Forecaster, ParamCheck, SamplePaths, forecast_frame
+from models.ets_kernels import (
+    AICC,
+    ALPHA,
+    BETA,
+    FORM,
+    FORMS,
+    GAMMA,
+    LEVEL,
+    N_FIXED,
+    PHI,
+    SIGMA,
+    TREND,
+    WARN,
+    advance_states,
+    fit_chunk,
+)
 from models.imputation import impute_censored
 from models.paths import nan_row_quantiles
 
 log = logging.getLogger(__name__)
 
-# form code -> (trend, damped, seasonal); the error is always additive (demand has zeros, so
-# multiplicative errors, which need strictly positive data, do not apply).
-FORMS: dict[str, tuple[str | None, bool, bool]] = {
-    "ANN": (None, False, False),
-    "AAN": ("add", False, False),
-    "AAdN": ("add", True, False),
-    "ANA": (None, False, True),
-    "AAA": ("add", False, True),
-    "AAdA": ("add", True, True),
-}
-
-# Layout of one fitted series in the array the fit workers return.
-_FORM, _AICC, _ALPHA, _BETA, _GAMMA, _PHI, _SIGMA, _LEVEL, _TREND, _WARN = range(10)
-_N_FIXED = 10
 # Simulated values per block of series (block x paths x days): bounds the temporaries to ~100 MB.
 _SIM_VALUES_PER_BLOCK = 4_000_000
 
@@ -74,94 +73,6 @@ def _valid_forms(value: Any) -> bool:
         and len(set(value)) == len(value)
         and all(isinstance(v, str) and v in FORMS for v in value)
     )
-
-
-def _fit_one(y: np.ndarray, forms: tuple[str, ...], season_length: int) -> np.ndarray:
-    """Fit every form to ``y``, keep the lowest AICc; a row in the worker output layout."""
-    out = np.full(_N_FIXED + season_length, np.nan)
-    out[_FORM] = -1
-    best = np.inf
-    n_warn = 0
-    for code in forms:
-        trend, damped, seasonal = FORMS[code]
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
-            try:
-                model = ETSModel(
-                    y,
-                    error="add",
-                    trend=trend,
-                    damped_trend=damped,
-                    seasonal="add" if seasonal else None,
-                    seasonal_periods=season_length if seasonal else None,
-                )
-                params = np.asarray(model.fit(disp=False, return_params=True))
-                fitted, states = model.smooth(params, return_raw=True)
-                llf = float(model.loglike(params))
-            except (ValueError, np.linalg.LinAlgError, FloatingPointError):
-                # A form that cannot be fitted to this series is skipped; the others compete.
-                n_warn += 1
-                continue
-        n_warn += len(caught)
-        score = float(aicc_of(llf, len(y), len(params) + 1))
-        if not np.isfinite(score) or score >= best:
-            continue
-        best = score
-        states = np.asarray(states)
-        named = dict(zip(model.param_names, params, strict=True))
-        out[:_N_FIXED] = 0.0
-        out[_FORM] = list(FORMS).index(code)
-        out[_AICC] = score
-        out[_ALPHA] = named["smoothing_level"]
-        out[_BETA] = named.get("smoothing_trend", 0.0)
-        out[_GAMMA] = named.get("smoothing_seasonal", 0.0)
-        out[_PHI] = named.get("damping_trend", 1.0)
-        # The innovation variance as statsmodels concentrates it out: the mean squared residual.
-        out[_SIGMA] = np.sqrt(np.mean((y - np.asarray(fitted)) ** 2))
-        out[_LEVEL] = states[-1, 0]
-        out[_TREND] = states[-1, 1] if trend else 0.0
-        out[_N_FIXED:] = states[-season_length:, -1] if seasonal else 0.0
-    out[_WARN] = n_warn
-    return out
-
-
-def _fit_chunk(task: tuple[np.ndarray, tuple[str, ...], int]) -> np.ndarray:
-    """Worker: fit many series; rows of ``block`` are NaN-padded on the left (before the series)."""
-    block, forms, season_length = task
-    out = np.empty((block.shape[0], _N_FIXED + season_length))
-    # The fits are tiny: multi-threaded BLAS only adds contention (measured 6x slower on a busy
-    # 2-core machine), and the parallelism is across series anyway.
-    with threadpool_limits(limits=1):
-        for i, row in enumerate(block):
-            out[i] = _fit_one(row[~np.isnan(row)], forms, season_length)
-    return out
-
-
-def advance_states(params: np.ndarray, y: np.ndarray, season_length: int) -> None:
-    """Carry fitted states forward through new days ``y`` ``(n_series, n_days)``, in place.
-
-    The additive-error ETS state equations with the stored smoothing parameters: for each day the
-    one-step error ``e = y - (level + phi trend + season_{t-m})`` updates ``level += phi trend + alpha e``,
-    ``trend = phi trend + beta e`` and the season ``+= gamma e`` (statsmodels' ``ETSModel`` smooths the
-    same way). A NaN day (no value) adds no error: the states move as forecast.
-
-    Args:
-        params: Rows in the fit workers' layout (form, AICc, alpha ... level, trend, seasons).
-        y: The new days per row of ``params``, oldest first.
-        season_length: Seasonal period (the number of stored seasonal states).
-    """
-    m = season_length
-    alpha, beta, gamma, phi = (params[:, c] for c in (_ALPHA, _BETA, _GAMMA, _PHI))
-    level, trend = params[:, _LEVEL].copy(), params[:, _TREND].copy()
-    season = params[:, _N_FIXED:_N_FIXED + m].copy()
-    for t in range(y.shape[1]):
-        damped = phi * trend
-        base = level + damped
-        error = np.nan_to_num(y[:, t] - (base + season[:, 0]), nan=0.0)
-        level = base + alpha * error
-        trend = damped + beta * error
-        season = np.column_stack([season[:, 1:], season[:, 0] + gamma * error])
-    params[:, _LEVEL], params[:, _TREND], params[:, _N_FIXED:_N_FIXED + m] = level, trend, season
 
 
 class ETSForecaster(Forecaster):
@@ -195,9 +106,12 @@ class ETSForecaster(Forecaster):
         fit_seconds_: Wall time spent fitting ETS models.
         start_: First forecast day.
         origin_: Last day of the data the states are anchored at (the fitted data's, or a refresh's).
+        selected_on_: Last day of the data the forms were chosen on (by AICc among ``forms``); a warm
+            :meth:`refit` keeps them.
     """
 
     refreshable: ClassVar[bool] = True
+    warm_refittable: ClassVar[bool] = True
 
     _param_checks: ClassVar[dict[str, ParamCheck]] = {
         "forms": ParamCheck(_valid_forms, f"a non-empty tuple of distinct codes from {sorted(FORMS)}"),
@@ -238,6 +152,11 @@ class ETSForecaster(Forecaster):
 
     # ------------------------------------------------------------------ fit
     def _fit(self, data: Dataset) -> None:
+        self._fit_from(data, None)
+        self.selected_on_ = self.origin_
+
+    def _fit_from(self, data: Dataset, earlier: ETSForecaster | None) -> None:
+        """Fit every eligible series; those ``earlier`` covered warm-started from their fit there."""
         m = self.season_length
         if not 2 * m <= self.min_history_days <= self.history_days:
             raise ValueError(
@@ -254,8 +173,9 @@ class ETSForecaster(Forecaster):
             reason[np.setdiff1d(eligible, keep)] = "capped"
             eligible = np.sort(keep)
 
-        fitted = self._fit_series(np.where(live, units, np.nan)[eligible])
-        failed = fitted[:, _FORM] < 0
+        starts = None if earlier is None else earlier._fits_of(matrix.keys.iloc[eligible])
+        fitted = self._fit_series(np.where(live, units, np.nan)[eligible], starts)
+        failed = fitted[:, FORM] < 0
         reason[eligible[failed]] = "failed"
         self._assemble(matrix, reason, eligible[~failed], fitted[~failed], observed)
         self.origin_ = matrix.dates[-1]
@@ -284,14 +204,14 @@ class ETSForecaster(Forecaster):
         """Set the fitted state: per-series table, covered rows and their parameters, fallback sample."""
         form_names = np.array(list(FORMS), dtype=object)
         tags = np.where(reason == "no_sales", "ets:zero", "ets:fallback").astype(object)
-        tags[covered_idx] = "ets:" + form_names[fitted[:, _FORM].astype(int)]
+        tags[covered_idx] = "ets:" + form_names[fitted[:, FORM].astype(int)]
         table = matrix.keys.copy()
         table["model"] = tags
         table["covered"] = False
         table.loc[covered_idx, "covered"] = True
         table["reason"] = reason
-        for name, col in (("aicc", _AICC), ("alpha", _ALPHA), ("beta", _BETA), ("gamma", _GAMMA),
-                          ("phi", _PHI), ("sigma", _SIGMA)):
+        for name, col in (("aicc", AICC), ("alpha", ALPHA), ("beta", BETA), ("gamma", GAMMA),
+                          ("phi", PHI), ("sigma", SIGMA)):
             table[name] = np.nan
             table.loc[covered_idx, name] = fitted[:, col]
         self.series_ = table
@@ -350,19 +270,61 @@ class ETSForecaster(Forecaster):
         fresh.origin_ = matrix.dates[-1]
         return fresh
 
-    def _fit_series(self, rows: np.ndarray) -> np.ndarray:
+    def refit(self, data: Dataset) -> Self:
+        """A new fit on ``data``, warm-started from this one.
+
+        Each series this fit covers keeps its form, and the optimizer starts at its smoothing
+        parameters; series it did not cover are fitted cold (every form competes). Forms chosen more
+        than ``history_days // 2`` days before the end of ``data`` are chosen again (a cold fit), so a
+        long chain of refits does not keep a form forever. ETS alone, warm-started from the fit 56 days
+        earlier vs fitted cold, WSPL on the 28-day holdout: m5-tiny 0.3315 vs 0.3338 (6.6 s vs 8.5 s),
+        online retail 0.4263 vs 0.5100 (22 s vs 52 s), synthetic 0.3130 vs 0.3131 (1.4 s vs 8.0 s):
+        AICc re-chosen on a year that gained a few weeks mostly swaps between near-equal forms, and
+        on retail it swapped to trends that the following weeks did not continue.
+
+        Args:
+            data: The data to fit on; it ends on or after the data this fit was made on.
+        """
+        self._check_fitted()
+        days = int((data.end_date - self.selected_on_).days)
+        if days < 0:
+            raise ValueError(
+                f"ETSForecaster refits forward only: its forms were chosen on data ending "
+                f"{self.selected_on_.date()}, and the data to refit on ends {data.end_date.date()}. Fit it "
+                "on that data instead."
+            )
+        fresh = clone(self)
+        if days > int(self.history_days) // 2:
+            return fresh.fit(data)
+        fresh._check_params()
+        fresh._fit_from(data, self)
+        fresh.selected_on_ = self.selected_on_
+        fresh.is_fitted_ = True
+        return fresh
+
+    def _fits_of(self, keys: pd.DataFrame) -> np.ndarray:
+        """This fit's rows (worker layout) for ``keys``; NaN rows for series it does not cover."""
+        covered = self.keys_.iloc[self.covered_index_].reset_index(drop=True)
+        pos = keys.merge(covered.reset_index(), on=["sku", "channel"], how="left")["index"].to_numpy()
+        out = np.full((len(keys), self.params_.shape[1]), np.nan)
+        hit = ~np.isnan(pos)
+        out[hit] = self.params_[pos[hit].astype(int)]
+        return out
+
+    def _fit_series(self, rows: np.ndarray, starts: np.ndarray | None = None) -> np.ndarray:
         forms = tuple(self.forms)
-        width = _N_FIXED + self.season_length
+        width = N_FIXED + self.season_length
         if len(rows) == 0:
             self.fit_seconds_ = 0.0
             return np.empty((0, width))
         n_chunks = max(int(np.ceil(len(rows) / self.chunk_size)), self.n_jobs)
-        tasks = [(rows[a:b], forms, self.season_length) for a, b in chunk_bounds(len(rows), n_chunks)]
+        tasks = [(rows[a:b], forms, self.season_length, None if starts is None else starts[a:b])
+                 for a, b in chunk_bounds(len(rows), n_chunks)]
         began = time.perf_counter()
-        parts = list(map_chunks(_fit_chunk, tasks, self.n_jobs, f"ETS fit of {len(rows)} series"))
+        parts = list(map_chunks(fit_chunk, tasks, self.n_jobs, f"ETS fit of {len(rows)} series"))
         self.fit_seconds_ = time.perf_counter() - began
         fitted = np.vstack(parts)
-        n_warned = int((fitted[:, _WARN] > 0).sum())
+        n_warned = int((fitted[:, WARN] > 0).sum())
         if n_warned:
             log.info(
                 "ETS: %d of %d series raised optimizer warnings or unfittable forms; "
@@ -377,15 +339,15 @@ class ETSForecaster(Forecaster):
         """Mean and standard deviation ``(n_covered, horizon)`` of the unclipped Gaussian marginals."""
         p = self.params_
         m = self.season_length
-        alpha, beta, gamma, phi = (p[:, c][:, None] for c in (_ALPHA, _BETA, _GAMMA, _PHI))
+        alpha, beta, gamma, phi = (p[:, c][:, None] for c in (ALPHA, BETA, GAMMA, PHI))
         steps = np.arange(1, horizon + 1)[None, :]
         phi_sum = np.cumsum(np.power(phi, steps), axis=1)  # phi + ... + phi^h
-        season = p[:, _N_FIXED:][:, (steps[0] - 1) % m]
-        mean = p[:, _LEVEL][:, None] + phi_sum * p[:, _TREND][:, None] + season
+        season = p[:, N_FIXED:][:, (steps[0] - 1) % m]
+        mean = p[:, LEVEL][:, None] + phi_sum * p[:, TREND][:, None] + season
         # h-step variance of the linear innovations model: sigma^2 (1 + sum_{j<h} c_j^2).
         c = alpha + beta * phi_sum + gamma * (steps % m == 0)
         csum = np.concatenate([np.zeros((len(p), 1)), np.cumsum(c**2, axis=1)[:, :-1]], axis=1)
-        sd = p[:, _SIGMA][:, None] * np.sqrt(1.0 + csum)
+        sd = p[:, SIGMA][:, None] * np.sqrt(1.0 + csum)
         return mean, sd
 
     def _predict(self, horizon: int, quantiles: tuple[float, ...]) -> pd.DataFrame:
@@ -421,10 +383,10 @@ class ETSForecaster(Forecaster):
         for a, b in chunk_bounds(len(p), int(np.ceil(len(p) / block))):
             q = p[a:b]
             col = {name: q[:, c][:, None] for name, c in (
-                ("alpha", _ALPHA), ("beta", _BETA), ("gamma", _GAMMA), ("phi", _PHI), ("sigma", _SIGMA))}
-            level = np.repeat(q[:, _LEVEL][:, None], n_paths, axis=1)
-            trend = np.repeat(q[:, _TREND][:, None], n_paths, axis=1)
-            season = np.repeat(q[:, _N_FIXED:][:, :, None], n_paths, axis=2)
+                ("alpha", ALPHA), ("beta", BETA), ("gamma", GAMMA), ("phi", PHI), ("sigma", SIGMA))}
+            level = np.repeat(q[:, LEVEL][:, None], n_paths, axis=1)
+            trend = np.repeat(q[:, TREND][:, None], n_paths, axis=1)
+            season = np.repeat(q[:, N_FIXED:][:, :, None], n_paths, axis=2)
             out = values[self.covered_index_[a:b]]
             for h in range(horizon):
                 eps = rng.standard_normal(level.shape) * col["sigma"]

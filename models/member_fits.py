@@ -93,16 +93,19 @@ def fit_member(name: str, template: Forecaster, data: Dataset, *, refreshed_ok: 
         name: The member's name in its combination.
         template: The unfitted member.
         data: The data to fit on.
-        refreshed_ok: Also accept a refresh made on this data by :func:`refresh_member` (a holdout
-            fold of an earlier origin), so a rolling caller sees the member it saw before.
+        refreshed_ok: Also accept a warm refit (:func:`refit_member`) or, failing that, a refresh
+            (:func:`refresh_member`) made on this data (a fold of an earlier origin), so a rolling caller
+            sees the member it saw before.
     """
     cache = MEMBER_FITS.get()
     if cache is None:
         return clone(template).fit(data)
     key = _key(name, template, data)
-    if key not in cache and refreshed_ok and _refreshed(key) in cache:
-        log.info("combination: reusing %s refreshed on the data up to %s", name, data.end_date.date())
-        return cache[_refreshed(key)]
+    if key not in cache and refreshed_ok:
+        for how in ("refit", "refreshed"):
+            if _made(key, how) in cache:
+                log.info("combination: reusing %s %s on the data up to %s", name, how, data.end_date.date())
+                return cache[_made(key, how)]
     if key not in cache:
         cache[key] = clone(template).fit(data)
     else:
@@ -111,19 +114,37 @@ def fit_member(name: str, template: Forecaster, data: Dataset, *, refreshed_ok: 
 
 
 def refresh_member(name: str, template: Forecaster, fitted: Forecaster, data: Dataset) -> Forecaster:
-    """``fitted.refresh(data)``; inside :func:`shared_member_fits` a fit of ``data`` if one was made, else
-    the refresh, made once and kept for the next origins (which ask for this fold again)."""
+    """``fitted.refresh(data)``; inside :func:`shared_member_fits` a fit (or warm refit) of ``data`` if one
+    was made, else the refresh, made once and kept for the next origins (which ask for this fold again)."""
     cache = MEMBER_FITS.get()
     if cache is None:
         return fitted.refresh(data)
     key = _key(name, template, data)
+    for made in (key, _made(key, "refit")):
+        if made in cache:
+            return cache[made]
+    if _made(key, "refreshed") not in cache:
+        cache[_made(key, "refreshed")] = fitted.refresh(data)
+    return cache[_made(key, "refreshed")]
+
+
+def refit_member(name: str, template: Forecaster, fitted: Forecaster, data: Dataset) -> Forecaster:
+    """``fitted.refit(data)``; inside :func:`shared_member_fits` a cold fit of ``data`` if one was made,
+    else the warm refit, made once and kept for the next origins (whose holdout folds ask for it)."""
+    cache = MEMBER_FITS.get()
+    if cache is None:
+        return fitted.refit(data)
+    key = _key(name, template, data)
     if key in cache:
         return cache[key]
-    if _refreshed(key) not in cache:
-        cache[_refreshed(key)] = fitted.refresh(data)
-    return cache[_refreshed(key)]
+    if _made(key, "refit") not in cache:
+        cache[_made(key, "refit")] = fitted.refit(data)
+    return cache[_made(key, "refit")]
 
 
-def _refreshed(key: tuple[Any, ...]) -> tuple[Any, ...]:
-    # The fingerprint stays last, where prune_member_fits reads the data's end.
-    return (f"{key[0]} (refreshed)", *key[1:])
+def _made(key: tuple[Any, ...], how: str) -> tuple[Any, ...]:
+    """The key of a member made from another fit (``"refreshed"``, ``"refit"``) rather than fitted cold.
+
+    The fingerprint stays last, where prune_member_fits reads the data's end.
+    """
+    return (f"{key[0]} ({how})", *key[1:])

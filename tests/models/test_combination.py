@@ -257,6 +257,44 @@ def test_rolling_origins_share_fits_and_refreshes(toy_dataset) -> None:
     assert own_fits == [end - pd.Timedelta(days=84), end - pd.Timedelta(days=28), end]
 
 
+class _WarmNaive(_RefreshableNaive):
+    """A refreshable seasonal naive that can also be refitted warm: counts its refits."""
+
+    warm_refittable: ClassVar[bool] = True
+    refits: ClassVar[list[pd.Timestamp]] = []
+
+    def refresh(self, data):  # type: ignore[no-untyped-def]
+        type(self).refreshes.append(data.end_date)
+        return _WarmNaive(**self.get_params()).fit(data)
+
+    def refit(self, data):  # type: ignore[no-untyped-def]
+        type(self).refits.append(data.end_date)
+        return _WarmNaive(**self.get_params()).fit(data)
+
+
+@pytest.mark.parametrize("warm", [True, False])
+def test_warm_refittable_members_are_refitted_warm_at_the_end(toy_dataset, warm: bool) -> None:
+    from models.member_fits import shared_member_fits
+
+    _WarmNaive.fits, _WarmNaive.refreshes, _WarmNaive.refits = [], [], []
+    members = {"warm": _WarmNaive(), "daily": SeasonalNaive(season_length=1, window_seasons=28)}
+    end = toy_dataset.end_date
+    with shared_member_fits():
+        for cutoff in (end - pd.Timedelta(days=28), end):
+            Combination(members=members, warm_refits=warm, calibrate=False).fit(toy_dataset.truncate(cutoff))
+    # Origin end-28: fit at end-84, refresh at end-56, final at end-28. Origin end: its holdout folds are
+    # the refresh and that final member, shared; only its own final is new.
+    assert _WarmNaive.refreshes == [end - pd.Timedelta(days=56)]
+    made = _WarmNaive.refreshes + _WarmNaive.refits
+    cold = [d for d in _WarmNaive.fits if d not in made]
+    if warm:
+        assert _WarmNaive.refits == [end - pd.Timedelta(days=28), end]
+        assert cold == [end - pd.Timedelta(days=84)]
+    else:
+        assert _WarmNaive.refits == []
+        assert cold == [end - pd.Timedelta(days=84), end - pd.Timedelta(days=28), end]
+
+
 def test_segments_read_weekly_buckets_as_the_inventory_segmentation_does() -> None:
     days = pd.date_range("2024-01-01", periods=196, freq="D")
     every_third_day = np.where(np.arange(196) % 3 == 0, 6.0, 0.0)  # daily-intermittent, weekly steady

@@ -76,6 +76,9 @@ def test_declared_contract(name: str) -> None:
     assert reach is None or reach >= 1
     # One sampling hook.
     assert not hasattr(cls, "_sample_paths")
+    # A declared refresh or warm refit is implemented, and only a declared one.
+    assert cls.refreshable == (cls.refresh is not Forecaster.refresh), name
+    assert cls.warm_refittable == (cls.refit is not Forecaster.refit), name
 
 
 @pytest.mark.parametrize("name", sorted(MODELS))

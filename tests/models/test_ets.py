@@ -9,11 +9,12 @@ import pandas as pd
 import pytest
 from statsmodels.tsa.exponential_smoothing.ets import ETSModel
 
+from features.dataset import Dataset
 from forecasting.evaluation.metrics import evaluate
-from models import ets
+from models import ets_kernels as ek
 from models.base import NotFittedError
 from models.baselines import SeasonalNaive
-from models.ets import FORMS, ETSForecaster, advance_states
+from models.ets import FORMS, ETSForecaster
 from models.imputation import centred_nanmean
 from tests.models.conftest import load_m5_tiny, make_dataset
 
@@ -197,20 +198,20 @@ def test_advance_states_follows_statsmodels_smoothing(form: str) -> None:
     _, states = first.smooth(params, return_raw=True)
     states = np.asarray(states)
     named = dict(zip(first.param_names, params, strict=True))
-    row = np.zeros(ets._N_FIXED + 7)
-    row[ets._ALPHA], row[ets._BETA] = named["smoothing_level"], named.get("smoothing_trend", 0.0)
-    row[ets._GAMMA], row[ets._PHI] = named.get("smoothing_seasonal", 0.0), named.get("damping_trend", 1.0)
-    row[ets._LEVEL], row[ets._TREND] = states[-1, 0], states[-1, 1] if trend else 0.0
-    row[ets._N_FIXED:] = states[-7:, -1] if seasonal else 0.0
+    row = np.zeros(ek.N_FIXED + 7)
+    row[ek.ALPHA], row[ek.BETA] = named["smoothing_level"], named.get("smoothing_trend", 0.0)
+    row[ek.GAMMA], row[ek.PHI] = named.get("smoothing_seasonal", 0.0), named.get("damping_trend", 1.0)
+    row[ek.LEVEL], row[ek.TREND] = states[-1, 0], states[-1, 1] if trend else 0.0
+    row[ek.N_FIXED:] = states[-7:, -1] if seasonal else 0.0
     carried = row[None].copy()
-    advance_states(carried, y[None, -25:], 7)
+    ek.advance_states(carried, y[None, -25:], 7)
     _, expected = ETSModel(y, **kwargs).smooth(params, return_raw=True)
     expected = np.asarray(expected)
-    assert carried[0, ets._LEVEL] == pytest.approx(expected[-1, 0], abs=1e-9)
+    assert carried[0, ek.LEVEL] == pytest.approx(expected[-1, 0], abs=1e-9)
     if trend:
-        assert carried[0, ets._TREND] == pytest.approx(expected[-1, 1], abs=1e-9)
+        assert carried[0, ek.TREND] == pytest.approx(expected[-1, 1], abs=1e-9)
     if seasonal:
-        assert np.allclose(carried[0, ets._N_FIXED:], expected[-7:, -1], atol=1e-9)
+        assert np.allclose(carried[0, ek.N_FIXED:], expected[-7:, -1], atol=1e-9)
 
 
 def test_refresh_carries_the_states_forward_without_refitting(toy_dataset) -> None:
@@ -252,6 +253,45 @@ def test_refresh_refuses_data_it_cannot_continue(toy_dataset) -> None:
         model.refresh(toy_dataset.truncate(toy_dataset.end_date - pd.Timedelta(days=30)))
     with pytest.raises(NotFittedError):
         ETSForecaster().refresh(toy_dataset)
+
+
+def _launch_data() -> Dataset:
+    """A year-old weekly series and one launched 70 days before the end (too short 28 days earlier)."""
+    old = _weekly(300, level=40, noise=2, seed=1)
+    new = _weekly(70, level=20, noise=1, seed=2)
+    frame = pd.concat([_frame({"old": old}), _frame({"new": new}).assign(
+        date=lambda f: f["date"] + pd.Timedelta(days=230))], ignore_index=True)
+    return make_dataset(frame)
+
+
+def test_refit_keeps_forms_and_fits_uncovered_series_cold() -> None:
+    data = _launch_data()
+    earlier = ETSForecaster().fit(data.truncate(data.end_date - pd.Timedelta(days=28)))
+    warm = earlier.refit(data)
+    before = earlier.series_.set_index("sku")
+    after = warm.series_.set_index("sku")
+    assert warm is not earlier and before.loc["new", "reason"] == "short"
+    # The covered series keeps its form; the launched one is now long enough and fitted cold.
+    assert after.loc["old", "model"] == before.loc["old", "model"]
+    assert after.loc["new", "reason"] == "fitted"
+    assert warm.selected_on_ == earlier.origin_ and warm.origin_ == data.end_date
+    # The warm start reaches the cold fit's optimum for that form.
+    form = str(before.loc["old", "model"]).removeprefix("ets:")
+    cold = ETSForecaster(forms=(form,)).fit(data)
+    got = warm.predict(14).query("sku == 'old'")["mean"].to_numpy()
+    np.testing.assert_allclose(got, cold.predict(14).query("sku == 'old'")["mean"].to_numpy(), rtol=0.02)
+
+
+def test_refit_chooses_forms_again_after_half_the_history(toy_dataset) -> None:
+    end = toy_dataset.end_date
+    model = ETSForecaster(history_days=60).fit(toy_dataset.truncate(end - pd.Timedelta(days=40)))
+    assert model.refit(toy_dataset).selected_on_ == toy_dataset.end_date  # 40 days > 60 // 2: cold
+    near = model.refit(toy_dataset.truncate(toy_dataset.end_date - pd.Timedelta(days=20)))
+    assert near.selected_on_ == model.origin_  # 20 days: warm
+    with pytest.raises(ValueError, match=r"refits forward only: .* Fit it on that data instead"):
+        model.refit(toy_dataset.truncate(toy_dataset.end_date - pd.Timedelta(days=50)))
+    with pytest.raises(NotFittedError):
+        ETSForecaster().refit(toy_dataset)
 
 
 @pytest.mark.parametrize("window", [1, 4, 9])
