@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from features.panel import Panel
@@ -91,7 +92,10 @@ class Dataset:
         (they are planned ahead), so do master data and inventory.
         """
         cutoff = pd.Timestamp(cutoff)
-        sales = self.sales[self.sales["date"] <= cutoff].reset_index(drop=True)
+        # ``take`` and a new index make one copy of the rows, in a frame of its own (boolean indexing
+        # and ``reset_index`` made two, about a gigabyte each at 30,000 series x 730 days).
+        sales = self.sales.take(np.flatnonzero((self.sales["date"] <= cutoff).to_numpy()))
+        sales.index = pd.RangeIndex(len(sales))
         receipts = self.receipts
         if receipts is not None:
             receipts = receipts[receipts["received_on"] <= cutoff].reset_index(drop=True)
@@ -104,7 +108,6 @@ class Dataset:
             if unknown.any():
                 from features.stockouts import run_rows
 
-                sales = sales.copy()
                 sales.loc[run_rows(sales, runs[unknown]), "censored"] = False
                 reopened = True
             runs = runs[~unknown].reset_index(drop=True)

@@ -202,6 +202,8 @@ def backtest(
                 # A line that stays: which model and fold are done, and what they cost.
                 bar.note(f"{label}: fit {t1 - t0:.1f} s, forecast and paths {t3 - t1:.1f} s")
                 bar.advance()
+            # Free this fold's copy of the sales and its last fit before the next fold makes its own.
+            del train, model
     fc_all = pd.concat(forecasts, ignore_index=True)
     act_all = pd.concat(actual_parts, ignore_index=True)
     tot_all = pd.concat(totals, ignore_index=True) if totals else pd.DataFrame(
