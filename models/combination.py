@@ -8,9 +8,9 @@ mixed with stacked weights as far as that held up across the folds (:mod:`models
 the holdout loss weighs series by revenue, as the M5 WSPL does, where every series has prices. The
 earlier design picked one member or blend per segment on a short holdout, a noisy judge that picked
 LightGBM for every series of a retail dataset where an equal-weight LightGBM + TSB blend was 2.3%
-better. Members are then refitted on all the data (with ``reanchor_final=True`` LightGBM's last holdout fit
-is re-anchored at the end of the data instead), and the blend's holdout errors calibrate the quantiles
-and the sample paths per segment (:mod:`models.calibration`).
+better. Members are then refitted on all the data (ETS warm, from its last holdout fit; with
+``reanchor_final=True`` LightGBM's last holdout fit is re-anchored instead), and the blend's holdout
+errors calibrate the quantiles and the sample paths per segment (:mod:`models.calibration`).
 
 Blends average quantile functions (Vincentization). Sample paths of a blend pair the members' paths
 by the rank of their horizon totals and average them with the weights, so the blend's totals are the
