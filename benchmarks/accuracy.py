@@ -74,7 +74,7 @@ def m5_split() -> tuple[Dataset, pd.DataFrame]:
 def retail_split() -> tuple[Dataset, pd.DataFrame]:
     """Online retail (daily, SKU = description): products with >= 100 selling days, last 28 days held out."""
     sales = import_transactions(RETAIL_FILE, sku="Description")["sales"]
-    selling = (sales["units"] > 0).groupby([sales["sku"], sales["channel"]]).sum()
+    selling = (sales["units"] > 0).groupby([sales["sku"], sales["channel"]], observed=True).sum()
     keep = selling[selling >= RETAIL_MIN_SELLING_DAYS].reset_index()[["sku", "channel"]]
     return _split({"sales": sales.merge(keep, on=["sku", "channel"])})
 
@@ -87,7 +87,7 @@ def synthetic_split(n_skus: int, n_channels: int, n_days: int, seed: int) -> tup
 def actual_totals(actuals: pd.DataFrame, keys: pd.DataFrame) -> np.ndarray:
     """28-day totals per series in ``keys`` order; NaN when a day is censored or missing."""
     cens = actuals["censored"] if "censored" in actuals else pd.Series(False, index=actuals.index)
-    agg = actuals.assign(c=cens).groupby(["sku", "channel"]).agg(
+    agg = actuals.assign(c=cens).groupby(["sku", "channel"], observed=True).agg(
         total=("units", "sum"), n=("units", "size"), c=("c", "any")
     )
     agg.loc[agg["c"] | (agg["n"] < HORIZON), "total"] = np.nan

@@ -53,7 +53,7 @@ console = Console()
 
 
 def _policies(forecast: pd.DataFrame, seg: pd.DataFrame) -> pd.DataFrame:
-    daily = forecast.groupby(["sku", "channel"], as_index=False).agg(
+    daily = forecast.groupby(["sku", "channel"], as_index=False, observed=True).agg(
         mean=("mean", "mean"), high=("0.975", "mean")
     )
     out = daily.merge(seg[["sku", "channel", "abc", "xyz", "pattern"]], on=["sku", "channel"])

@@ -85,7 +85,7 @@ def spike_scores(cat: Catalogue, data: Dataset, origin: pd.Timestamp, horizon: i
                                                [*KEY, "start"]].astype(str).to_numpy()))
     seasonal_rows = seasonal[[*KEY, "start"]].astype(str).to_numpy()
     seasonal_hits = np.array([tuple(r) in seasonal_keys for r in seasonal_rows])
-    lead = (overlap.groupby([*KEY, "season"])["start"].min() - origin).dt.days
+    lead = (overlap.groupby([*KEY, "season"], observed=True)["start"].min() - origin).dt.days
     event_only = found[~found["source"].str.contains("yoy|forecast")]
     return {
         "truth": len(truth), "truth_with_history": int(with_history.sum()),

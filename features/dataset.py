@@ -19,7 +19,8 @@ class Dataset:
     ``sales`` is complete: one row per series and day from the series' first row to the last date
     of the table, gaps filled with ``units = 0``; it carries a boolean ``censored`` column that is
     True on stockout days (``in_stock = 0``), whose units must not be used as demand. Dates are
-    ``datetime64[ns]`` at midnight; ``sku`` and ``channel`` are strings. Optional tables are None when
+    ``datetime64[ns]`` at midnight; ``sku`` and ``channel`` are categoricals of strings with sorted
+    categories (a code per row: group them with ``observed=True``). Optional tables are None when
     absent. ``events`` and ``promotions`` may reach past the end of ``sales`` (known future).
 
     Attributes:
@@ -79,11 +80,9 @@ class Dataset:
         return panel
 
     def series(self) -> pd.DataFrame:
-        """The distinct ``(sku, channel)`` pairs, sorted."""
-        return (
-            self.sales[list(SERIES_KEY)].drop_duplicates().sort_values(list(SERIES_KEY))
-            .reset_index(drop=True)
-        )
+        """The distinct ``(sku, channel)`` pairs, sorted, as strings (object columns)."""
+        keys = self.sales[list(SERIES_KEY)].drop_duplicates().sort_values(list(SERIES_KEY))
+        return keys.astype(dict.fromkeys(SERIES_KEY, object)).reset_index(drop=True)
 
     def truncate(self, cutoff: pd.Timestamp | str) -> Dataset:
         """The data as it was known at the end of ``cutoff``: for backtests.

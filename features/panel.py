@@ -138,6 +138,22 @@ class Panel:
         return self.window(self.dates[-1] - pd.Timedelta(days=int(days) - 1) if self.n_days else None)
 
 
+def _key_values(column: pd.Series) -> np.ndarray:
+    """Values of a key column that compare as its strings do: the codes of a categorical whose
+    categories are sorted (as ``Dataset.sales`` has them; no 20-million-row object array), else the
+    strings themselves."""
+    if isinstance(column.dtype, pd.CategoricalDtype) and column.cat.categories.is_monotonic_increasing:
+        return column.cat.codes.to_numpy()
+    return column.to_numpy(dtype=object)
+
+
+def _key_strings(column: pd.Series, values: np.ndarray) -> np.ndarray:
+    """``values`` of :func:`_key_values` as the key strings (an object array)."""
+    if values.dtype == object:
+        return values
+    return np.asarray(column.cat.categories, dtype=object)[values]
+
+
 def sales_cells(sales: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
     """The series keys (as ``Dataset.series()``), and the panel row and day column of every sales row.
 
@@ -154,13 +170,17 @@ def sales_cells(sales: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray, np.ndarr
             np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
     stamps = sales["date"].to_numpy(dtype="datetime64[ns]").view(np.int64)
     col = (stamps - stamps.min()) // _DAY_NS
-    sku, channel = sales["sku"].to_numpy(dtype=object), sales["channel"].to_numpy(dtype=object)
+    sku, channel = _key_values(sales["sku"]), _key_values(sales["channel"])
     start = np.ones(len(sales), dtype=bool)
     start[1:] = (sku[1:] != sku[:-1]) | (channel[1:] != channel[:-1])
     ks, kc = sku[start], channel[start]
     increasing = (ks[1:] > ks[:-1]) | ((ks[1:] == ks[:-1]) & (kc[1:] > kc[:-1]))
     if increasing.all():
-        return pd.DataFrame({"sku": ks, "channel": kc}), np.cumsum(start) - 1, col
+        keys = pd.DataFrame(
+            {"sku": _key_strings(sales["sku"], ks), "channel": _key_strings(sales["channel"], kc)}
+        )
+        return keys, np.cumsum(start) - 1, col
+    sku, channel = sales["sku"].to_numpy(dtype=object), sales["channel"].to_numpy(dtype=object)
     sku_code, skus = _sorted_codes(sku)
     channel_code, channels = _sorted_codes(channel)
     pair = sku_code * len(channels) + channel_code

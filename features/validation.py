@@ -386,6 +386,11 @@ def complete_sales(sales: pd.DataFrame, *, freq: str = "D") -> pd.DataFrame:
     return _complete(sales, freq, _factorize_keys(sales, TABLES["sales"].key))
 
 
+def _sorted_categorical(values: np.ndarray) -> pd.Categorical:
+    """``values`` (strings) as a categorical whose categories are the distinct values, sorted."""
+    return pd.Categorical(values, categories=pd.Index(pd.unique(values)).sort_values())
+
+
 def _complete(sales: pd.DataFrame, freq: str, factors: Factors) -> pd.DataFrame:
     if freq not in FREQUENCIES:
         raise ValueError(f"The 'freq' must be one of {FREQUENCIES}. Got {freq!r}.")
@@ -416,11 +421,14 @@ def _complete(sales: pd.DataFrame, freq: str, factors: Factors) -> pd.DataFrame:
     out_steps = np.repeat(first[order], lengths) + (np.arange(total) - np.repeat(offsets, lengths))
     position = offsets[rank[series_id]] + (steps - first[series_id])
 
+    # The keys are categoricals with sorted categories (so they sort and group as the strings do): a
+    # code per row instead of an object pointer, 0.26 GB less for every copy of the table at 30,000
+    # series x 730 days. Group them with ``observed=True``.
     out = pd.DataFrame(
         {
             "date": to_dates(out_steps),
-            "sku": keys["sku"].to_numpy()[order][row_series],
-            "channel": keys["channel"].to_numpy()[order][row_series],
+            "sku": _sorted_categorical(keys["sku"].to_numpy()[order])[row_series],
+            "channel": _sorted_categorical(keys["channel"].to_numpy()[order])[row_series],
         }
     )
     observed = np.zeros(total, dtype=bool)

@@ -71,7 +71,7 @@ def revenue_weights(train: Dataset, keys: pd.DataFrame) -> np.ndarray | None:
     per = recent.assign(
         revenue=recent["units"].fillna(0.0).to_numpy(float) * recent["price"].to_numpy(float),
         priced=recent["price"].notna(),
-    ).groupby(KEY, sort=False).agg(revenue=("revenue", "sum"), priced=("priced", "any"))
+    ).groupby(KEY, sort=False, observed=True).agg(revenue=("revenue", "sum"), priced=("priced", "any"))
     aligned = keys.merge(per.reset_index(), on=KEY, how="left")
     revenue = aligned["revenue"].to_numpy(float)
     present = aligned["priced"].notna().to_numpy()  # series with rows in the last 28 days

@@ -271,7 +271,7 @@ class LightGBMQuantile(Forecaster):
         self.keys_ = future.loc[::horizon, ["sku", "channel"]].reset_index(drop=True)
         self.mean_ = mean.reshape(n, horizon)
         self.quantile_values_ = values.reshape(n, horizon, len(self.levels_))
-        first = data.sales.groupby(["sku", "channel"], sort=True)["date"].min()
+        first = data.sales.groupby(["sku", "channel"], sort=True, observed=True)["date"].min()
         age = (first.rsub(data.end_date).dt.days + 1).to_numpy()
         self.series_model_ = np.where(age < int(self.new_sku_days), "lightgbm:new_sku", "lightgbm")
 

@@ -133,7 +133,7 @@ def import_dominicks(src: Path) -> dict[str, pd.DataFrame]:
             "in_stock": np.int8(1),
         }
     )
-    span = observed.groupby(["sku", "channel"])["week"].agg(["min", "max"]).reset_index()
+    span = observed.groupby(["sku", "channel"], observed=True)["week"].agg(["min", "max"]).reset_index()
     # Up to the last week of the whole table: weeks after a series' last row are unknown too.
     lengths = (observed["week"].max() - span["min"] + 1).to_numpy()
     offsets = np.repeat(np.cumsum(lengths) - lengths, lengths)

@@ -193,10 +193,11 @@ def import_transactions(
         priced = (sold > 0) & (unit_price > 0)
         frame["_priced_units"] = sold.where(priced, 0.0)
         frame["_revenue"] = (sold * unit_price).where(priced, 0.0)
-    sales = frame.groupby(keys, sort=True, as_index=False).sum()
+    sales = frame.groupby(keys, sort=True, as_index=False, observed=True).sum()
     if price_col is not None:
         sales["price"] = (sales["_revenue"] / sales["_priced_units"]).where(sales["_priced_units"] > 0)
         sales = sales.drop(columns=["_revenue", "_priced_units"])
     sales = sales[["date", "sku", "channel", "units", "returns", *(["price"] if price_col else [])]]
-    logger.info("transactions: %d daily sales rows, %d series", len(sales), sales.groupby(keys[:2]).ngroups)
+    logger.info("transactions: %d daily sales rows, %d series", len(sales),
+                sales.groupby(keys[:2], observed=True).ngroups)
     return {"sales": sales}

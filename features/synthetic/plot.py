@@ -121,7 +121,8 @@ def _lumpy(ax: Axes, sales: pd.DataFrame, series: pd.DataFrame) -> None:
 
 
 def _pareto(ax: Axes, sales: pd.DataFrame) -> None:
-    revenue = (sales["units"] * sales["price"]).groupby(sales["sku"]).sum().sort_values(ascending=False)
+    revenue = ((sales["units"] * sales["price"]).groupby(sales["sku"], observed=True).sum()
+               .sort_values(ascending=False))
     share = np.cumsum(revenue.to_numpy()) / max(float(revenue.sum()), 1e-9)
     rank = np.arange(1, len(share) + 1) / len(share)
     ax.plot(rank, share, color="C0")

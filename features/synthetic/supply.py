@@ -139,8 +139,9 @@ def make_inventory(
     """
     on_hand = np.where(last_in_stock, np.round(last_mean * rng.uniform(3.0, 45.0, len(sku))), 0.0)
     frame = pd.DataFrame({"sku": sku, "channel": channel, "weight": last_mean + 1e-9})
-    open_qty = open_orders.groupby("sku")["qty"].sum() if len(open_orders) else pd.Series(dtype=float)
-    share = frame["weight"] / frame.groupby("sku")["weight"].transform("sum")
+    open_qty = (open_orders.groupby("sku", observed=True)["qty"].sum() if len(open_orders)
+                else pd.Series(dtype=float))
+    share = frame["weight"] / frame.groupby("sku", observed=True)["weight"].transform("sum")
     on_order = np.round(frame["sku"].map(open_qty).fillna(0.0).to_numpy() * share.to_numpy())
     return pd.DataFrame(
         {"sku": sku, "channel": channel, "on_hand": on_hand, "on_order": on_order, "as_of": as_of}

@@ -78,7 +78,7 @@ def _actual_totals(
 ) -> np.ndarray:
     """Observed L-day totals per series in ``keys`` order; NaN if censored or not fully observed."""
     window = actuals[actuals["date"] < start + pd.Timedelta(days=lead_time)]
-    agg = window.groupby(KEY).agg(
+    agg = window.groupby(KEY, observed=True).agg(
         total=("units", "sum"), n=("units", "size"), censored=("censored", "any")
     )
     agg.loc[agg["censored"] | (agg["n"] < lead_time), "total"] = np.nan

@@ -36,12 +36,13 @@ def series_scales(history: pd.DataFrame) -> pd.DataFrame:
     units = h["units"].astype(float)
     if "censored" in h:
         units = units.mask(h["censored"].astype(bool))
-    grp = units.groupby([h["sku"], h["channel"]], sort=False)
-    started = (units.fillna(0) != 0).groupby([h["sku"], h["channel"]], sort=False).cummax()
+    grp = units.groupby([h["sku"], h["channel"]], sort=False, observed=True)
+    started = (units.fillna(0) != 0).groupby([h["sku"], h["channel"]], sort=False, observed=True).cummax()
     diff = grp.diff()
     # The first day after the first sale counts: diff of the launch day itself is against a zero
     # before the launch, which M5 excludes, so the launch day's diff is only kept when already started.
-    prev_started = started.groupby([h["sku"], h["channel"]], sort=False).shift(1, fill_value=False)
+    prev_started = started.groupby([h["sku"], h["channel"]], sort=False, observed=True).shift(
+        1, fill_value=False)
     diff = diff.where(prev_started.astype(bool))
     frame = pd.DataFrame(
         {
@@ -60,7 +61,7 @@ def series_scales(history: pd.DataFrame) -> pd.DataFrame:
     else:
         frame["revenue"] = 0.0
         frame["has_price"] = False
-    out = frame.groupby(KEY, sort=True).agg(
+    out = frame.groupby(KEY, sort=True, observed=True).agg(
         scale=("absdiff", "mean"),
         scale2=("sqdiff", "mean"),
         level=("units", "mean"),
@@ -144,16 +145,17 @@ def evaluate(
             rows[f"hit_{round(nominal * 100)}"] = interval_hits(
                 y, rows[quantile_column(lo)].to_numpy(float), rows[quantile_column(hi)].to_numpy(float)
             )
-    per_series = rows.groupby([*groups, *KEY], sort=True, dropna=False).agg(
+    per_series = rows.groupby([*groups, *KEY], sort=True, dropna=False, observed=True).agg(
         spl=("spl", "mean"),
         msse=("sq_err", "mean"),
         raw_weight=("raw_weight", "first"),
     )
     per_series["rmsse"] = np.sqrt(per_series["msse"])
     summary = []
-    series_groups = per_series.groupby(groups, sort=True, dropna=False) if groups else [((), per_series)]
+    series_groups = (per_series.groupby(groups, sort=True, dropna=False, observed=True) if groups
+                     else [((), per_series)])
     row_groups: dict[object, pd.DataFrame] = (
-        dict(iter(rows.groupby(groups, sort=True, dropna=False))) if groups else {(): rows}
+        dict(iter(rows.groupby(groups, sort=True, dropna=False, observed=True))) if groups else {(): rows}
     )
     for key, ps in series_groups:
         key_t = key if isinstance(key, tuple) else (key,)
@@ -190,7 +192,7 @@ def series_spl(
     rows["scale"] = rows["scale"].fillna(1.0)
     pred = rows[[quantile_column(q) for q in qs]].to_numpy(float)
     rows["spl"] = pinball_loss(rows["units"].to_numpy(float), pred, qs).mean(axis=1) / rows["scale"]
-    return rows.groupby(KEY, sort=True)["spl"].mean().reset_index()
+    return rows.groupby(KEY, sort=True, observed=True)["spl"].mean().reset_index()
 
 
 def total_coverage(paths_totals_quantile: np.ndarray, actual_totals: np.ndarray) -> float:

@@ -127,7 +127,7 @@ def compare_forecasts(previous: pd.DataFrame, current: pd.DataFrame, labels: pd.
     """
     cols = [*KEY, "date", "mean"]
     both = previous[cols].merge(current[cols], on=[*KEY, "date"], suffixes=("_prev", "_cur"))
-    per = both.groupby(KEY, sort=True).agg(previous_total=("mean_prev", "sum"),
+    per = both.groupby(KEY, sort=True, observed=True).agg(previous_total=("mean_prev", "sum"),
                                            current_total=("mean_cur", "sum")).reset_index()
     return compare_totals(per, labels, moved_change)
 

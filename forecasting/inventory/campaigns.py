@@ -143,7 +143,8 @@ def what_if(
     by_key = {(str(r["sku"]), str(r["channel"])): {str(k): v for k, v in r.items()}
               for r in policies.to_dict("records")}
     rows = []
-    for (sku, channel), fc in forecasts.sort_values("date").groupby(["sku", "channel"], sort=True):
+    by_series = forecasts.sort_values("date").groupby(["sku", "channel"], sort=True, observed=True)
+    for (sku, channel), fc in by_series:
         days = pd.to_datetime(fc["date"]).to_numpy()
         upto = days <= np.datetime64(campaign.end)
         window = (days >= np.datetime64(campaign.start)) & upto
@@ -184,7 +185,7 @@ def what_if(
 
 def _orders(series: pd.DataFrame, campaign: Campaign, plan_date: pd.Timestamp) -> pd.DataFrame:
     need = series.assign(short=np.maximum(series["stock_needed"] - series["position"], 0.0))
-    g = need.groupby(["sku", "case"], sort=True)
+    g = need.groupby(["sku", "case"], sort=True, observed=True)
     out = g.agg(short=("short", "sum"), moq=("moq", "first"), pack_size=("pack_size", "first"),
                 lead_p90=("lead_time_p90", "max"), lead=("lead_time_mean", "max"),
                 stock_needed=("stock_needed", "sum"), position=("position", "sum")).reset_index()

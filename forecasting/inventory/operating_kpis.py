@@ -92,7 +92,7 @@ def inventory_levels(data: Dataset, start: pd.Timestamp, end: pd.Timestamp) -> p
     sales = data.sales[(data.sales["date"] > days[0]) & (data.sales["date"] <= snap_day)]
     sold = sales[KEY].astype(str).assign(date=sales["date"].to_numpy(), units=net_units(sales).to_numpy())
     grid = inv[KEY].merge(pd.DataFrame({"date": days}), how="cross")
-    daily_sold = sold.groupby([*KEY, "date"])["units"].sum().reset_index()
+    daily_sold = sold.groupby([*KEY, "date"], observed=True)["units"].sum().reset_index()
     grid = grid.merge(daily_sold, on=[*KEY, "date"], how="left")
     grid["units"] = grid["units"].fillna(0.0)
     grid["received"] = _received_by_channel(data, inv, sold, days, snap_day, grid)
@@ -100,7 +100,7 @@ def inventory_levels(data: Dataset, start: pd.Timestamp, end: pd.Timestamp) -> p
     # Flow after each day up to the snapshot: sum over (t, T] of units - received, a reversed cumulative sum.
     flow = (grid["units"] - grid["received"]).where(grid["date"] <= snap_day, 0.0)
     by = [grid["sku"], grid["channel"]]
-    after = flow.groupby(by).transform("sum") - flow.groupby(by).cumsum()
+    after = flow.groupby(by, observed=True).transform("sum") - flow.groupby(by, observed=True).cumsum()
     on_hand = grid[KEY].merge(inv[[*KEY, "on_hand"]], on=KEY, how="left")["on_hand"].fillna(0.0).to_numpy()
     grid["level"] = np.maximum(on_hand + after.to_numpy(), 0.0)
     keep = (grid["date"] >= start) & (grid["date"] <= end)
@@ -116,13 +116,15 @@ def _received_by_channel(data: Dataset, inv: pd.DataFrame, sold: pd.DataFrame, d
     rec = rec[(rec["received_on"] > days[0]) & (rec["received_on"] <= snap_day)]
     if rec.empty:
         return np.zeros(len(grid))
-    daily = rec.assign(sku=rec["sku"].astype(str)).groupby(["sku", "received_on"])["qty"].sum().reset_index()
+    daily = (rec.assign(sku=rec["sku"].astype(str))
+             .groupby(["sku", "received_on"], observed=True)["qty"].sum()
+             .reset_index())
     weight = inv.set_index(KEY)["on_hand"].astype(float)
-    by_sales = sold.groupby(KEY)["units"].sum().reindex(weight.index).fillna(0.0)
+    by_sales = sold.groupby(KEY, observed=True)["units"].sum().reindex(weight.index).fillna(0.0)
     sku_of = weight.index.get_level_values(0)
-    stock_total = weight.groupby(sku_of).transform("sum")
-    sales_total = by_sales.groupby(sku_of).transform("sum")
-    n_channels = weight.groupby(sku_of).transform("size")
+    stock_total = weight.groupby(sku_of, observed=True).transform("sum")
+    sales_total = by_sales.groupby(sku_of, observed=True).transform("sum")
+    n_channels = weight.groupby(sku_of, observed=True).transform("size")
     share = np.where(stock_total > 0, weight / stock_total.where(stock_total > 0, 1.0),
                      np.where(sales_total > 0, by_sales / sales_total.where(sales_total > 0, 1.0),
                               1.0 / n_channels))
@@ -187,13 +189,14 @@ def _quarter_series(data: Dataset, levels: pd.DataFrame, start: pd.Timestamp, en
     frame["gross"] = pd.to_numeric(sales["units"], errors="coerce").fillna(0.0).to_numpy()
     if "price" in sales:
         frame["price"] = pd.to_numeric(sales["price"], errors="coerce").to_numpy()
-    sums = frame.groupby(KEY, sort=True).agg(units=("units", "sum"), gross=("gross", "sum"),
+    sums = frame.groupby(KEY, sort=True, observed=True).agg(units=("units", "sum"), gross=("gross", "sum"),
                                              returns=("returns", "sum"))
     keys = sums.index.to_frame(index=False)
     cost, unit_price = _series_prices(data, keys)
     if "price" in frame:
         priced = frame.assign(value=frame["units"] * frame["price"])
-        revenue = priced.groupby(KEY, sort=True)["value"].sum(min_count=1).reindex(sums.index).to_numpy()
+        revenue = (priced.groupby(KEY, sort=True, observed=True)["value"].sum(min_count=1)
+                   .reindex(sums.index).to_numpy())
         revenue = np.where(np.isnan(revenue), sums["units"].to_numpy() * unit_price, revenue)
     else:
         revenue = sums["units"].to_numpy() * unit_price
@@ -201,7 +204,7 @@ def _quarter_series(data: Dataset, levels: pd.DataFrame, start: pd.Timestamp, en
                       gross_units=sums["gross"].to_numpy(), revenue=revenue,
                       cogs=sums["units"].to_numpy() * cost)
     window = levels[(levels["date"] >= start) & (levels["date"] <= end)]
-    avg = window.groupby(KEY)["level"].mean()
+    avg = window.groupby(KEY, observed=True)["level"].mean()
     avg_units = pd.MultiIndex.from_frame(keys).map(lambda k: avg.get(k, np.nan)).to_numpy(dtype=float)
     out["avg_inventory_value"] = avg_units * cost
     events = stockout_events(data.sales, start, end)
@@ -213,7 +216,8 @@ def _quarter_series(data: Dataset, levels: pd.DataFrame, start: pd.Timestamp, en
 
 def _sku_lead_times(data: Dataset, given: pd.DataFrame | None) -> pd.Series:
     if given is not None:
-        return given.assign(sku=given["sku"].astype(str)).groupby("sku")["lead_time_mean"].mean()
+        return (given.assign(sku=given["sku"].astype(str)).groupby("sku", observed=True)["lead_time_mean"]
+                .mean())
     rec = data.receipts
     if rec is None or "sku" not in rec or rec.empty:
         return pd.Series(dtype=float)

@@ -273,7 +273,7 @@ def propose_orders(
 
 def _lines(frame: pd.DataFrame, order_date: pd.Timestamp) -> pd.DataFrame:
     frame = frame.assign(reason=_channel_reasons(frame))
-    groups = frame.groupby(["supplier", "sku"], sort=True)
+    groups = frame.groupby(["supplier", "sku"], sort=True, observed=True)
     lines = groups.agg(
         need_units=("need", "sum"), channel_advice_qty=("channel_advice", "sum"), moq=("moq", "first"),
         pack_size=("pack_size", "first"), unit_cost=("unit_cost", "first"), lead=("lead", "max"),

@@ -119,22 +119,23 @@ def _series_stats(sales: pd.DataFrame, keys: list[str], end: pd.Timestamp,
 
     def scaled(bucket_col: str, length: int) -> pd.DataFrame:
         # Scale each bucket's total to its full length from its uncensored days.
-        agg = frame.groupby([*keys, bucket_col], sort=False).agg(units=("units", "sum"), n=("one", "sum"))
+        agg = frame.groupby([*keys, bucket_col], sort=False, observed=True).agg(
+            units=("units", "sum"), n=("one", "sum"))
         agg["units"] = agg["units"] * length / agg["n"]
         return agg.reset_index()
 
     weekly = scaled("week", 7)
-    w = weekly.groupby(keys)["units"]
+    w = weekly.groupby(keys, observed=True)["units"]
     stats = pd.DataFrame({"weekly_mean": w.mean(), "weekly_std": w.std(ddof=0)})
     stats["weekly_cv"] = np.where(stats["weekly_mean"] > 0,
                                   stats["weekly_std"] / stats["weekly_mean"].where(stats["weekly_mean"] > 0),
                                   np.nan)
     buckets = scaled("bucket", cfg.pattern_bucket_days)
     b = buckets.assign(nz=buckets["units"] > 0)
-    g = b.groupby(keys)
+    g = b.groupby(keys, observed=True)
     n_buckets = g["units"].size()
     n_nonzero = g["nz"].sum()
-    nz = b[b["nz"]].groupby(keys)["units"]
+    nz = b[b["nz"]].groupby(keys, observed=True)["units"]
     stats["adi"] = (n_buckets / n_nonzero.where(n_nonzero > 0)).reindex(stats.index)
     cv_nz = nz.std(ddof=0) / nz.mean()
     stats["cv2"] = (cv_nz**2).reindex(stats.index).fillna(0.0)
@@ -168,19 +169,19 @@ def segment(
     cfg = config or SegmentationConfig()
     end = pd.Timestamp(as_of) if as_of is not None else data.end_date
     sales = data.sales[data.sales["date"] <= end]
-    first_day = sales.groupby(list(SERIES_KEY))["date"].min()
+    first_day = sales.groupby(list(SERIES_KEY), observed=True)["date"].min()
     start = end - pd.Timedelta(days=7 * cfg.window_weeks - 1)
     window = sales[(sales["date"] >= start) & ~sales["censored"].astype(bool)]
     window = window.assign(revenue=window["units"].to_numpy(dtype=float) * _prices(data, window))
     if level == "sku":
-        window = window.groupby(["sku", "date"], as_index=False)[["units", "revenue"]].sum()
+        window = window.groupby(["sku", "date"], as_index=False, observed=True)[["units", "revenue"]].sum()
         window["channel"] = ALL_CHANNELS
-        first_day = first_day.groupby(level="sku").min()
+        first_day = first_day.groupby(level="sku", observed=True).min()
         first_day.index = pd.MultiIndex.from_arrays(
             [first_day.index, [ALL_CHANNELS] * len(first_day)], names=list(SERIES_KEY))
     keys = list(SERIES_KEY)
     out = pd.DataFrame(index=first_day.index)
-    out["revenue"] = window.groupby(keys)["revenue"].sum().reindex(out.index).fillna(0.0)
+    out["revenue"] = window.groupby(keys, observed=True)["revenue"].sum().reindex(out.index).fillna(0.0)
     total = out["revenue"].sum()
     out["revenue_share"] = out["revenue"] / total if total > 0 else 0.0
     out["abc"] = abc_classes(out["revenue"].to_numpy(), cfg.abc_cutoffs)

@@ -30,7 +30,7 @@ def stockout_events(sales: pd.DataFrame, start: pd.Timestamp, end: pd.Timestamp)
     """
     window = sales[(sales["date"] >= start) & (sales["date"] <= end)]
     keys = window[KEY].astype(str)
-    observed = keys.assign(n=1).groupby(KEY, sort=True)["n"].sum().rename("days_observed")
+    observed = keys.assign(n=1).groupby(KEY, sort=True, observed=True)["n"].sum().rename("days_observed")
     out = observed.to_frame()
     out["stockout_events"] = 0
     out["stockout_days"] = 0
@@ -47,7 +47,8 @@ def stockout_events(sales: pd.DataFrame, start: pd.Timestamp, end: pd.Timestamp)
     new = np.ones(len(frame), dtype=bool)
     new[1:] = ~(same & (gap == 1))
     frame = frame.assign(new=new)
-    grouped = frame.groupby(KEY, sort=True).agg(stockout_events=("new", "sum"), stockout_days=("out", "sum"))
+    grouped = frame.groupby(KEY, sort=True, observed=True).agg(
+        stockout_events=("new", "sum"), stockout_days=("out", "sum"))
     out.loc[grouped.index, ["stockout_events", "stockout_days"]] = grouped.to_numpy()
     return out.astype({"stockout_events": int, "stockout_days": int}).reset_index()
 
@@ -64,7 +65,7 @@ def units_sold(sales: pd.DataFrame, start: pd.Timestamp, end: pd.Timestamp) -> p
     """``sku, channel, units`` net of returns, sold in ``[start, end]``."""
     window = sales[(sales["date"] >= start) & (sales["date"] <= end)]
     frame = window[KEY].astype(str).assign(units=net_units(window).to_numpy())
-    return frame.groupby(KEY, sort=True)["units"].sum().reset_index()
+    return frame.groupby(KEY, sort=True, observed=True)["units"].sum().reset_index()
 
 
 __all__ = ["net_units", "stockout_events", "units_sold"]

@@ -183,7 +183,7 @@ def validate_forecast_frame(frame: pd.DataFrame, quantiles: Sequence[float], hor
                     "sort each row's quantiles (models.base.finalize_forecast does).",
                 ),
             )
-    days = out.groupby(list(SERIES_KEY), sort=False)["date"].transform("size")
+    days = out.groupby(list(SERIES_KEY), sort=False, observed=True)["date"].transform("size")
     if (days > horizon).any():
         raise _bad_rows(
             FORECAST_FRAME,

@@ -36,7 +36,7 @@ def merge_spikes(parts: list[pd.DataFrame], gap_days: int) -> pd.DataFrame:
         return no_spikes()
     cand = pd.concat(parts, ignore_index=True).sort_values(["sku", "channel", "start"]).reset_index(drop=True)
     same_series = (cand["sku"].eq(cand["sku"].shift()) & cand["channel"].eq(cand["channel"].shift()))
-    reach = cand.groupby(["sku", "channel"])["end"].cummax().shift()
+    reach = cand.groupby(["sku", "channel"], observed=True)["end"].cummax().shift()
     new = ~same_series | (cand["start"] > reach + pd.Timedelta(days=gap_days))
     cand["group"] = new.cumsum()
     best = cand.loc[cand.groupby("group")["uplift"].idxmax(), ["group", "peak", "uplift"]].set_index("group")

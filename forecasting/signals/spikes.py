@@ -382,7 +382,7 @@ def _event_candidates(
     past = ev[ev["date"] <= origin]
     out = []
     channels = matrix.keys["channel"].to_numpy()
-    for (name, chan), dates in future.groupby(["event", "channel"])["date"]:
+    for (name, chan), dates in future.groupby(["event", "channel"], observed=True)["date"]:
         history = past[(past["event"] == name) & ((past["channel"] == chan) | (past["channel"] == ""))]
         cols = [matrix.column(d) for d in history["date"].unique()]
         cols = [c for c in cols if c - 7 - baseline_days + 1 >= 0]

@@ -78,7 +78,7 @@ def _warn_zero_series(data: Dataset) -> None:
     import pandas as pd
 
     sold = data.sales.loc[~data.sales["censored"].astype(bool)] if "censored" in data.sales else data.sales
-    totals = sold.groupby(["sku", "channel"])["units"].sum()
+    totals = sold.groupby(["sku", "channel"], observed=True)["units"].sum()
     zero = totals.reindex(pd.MultiIndex.from_frame(data.series()), fill_value=0.0) <= 0
     if zero.any():
         examples = ", ".join(f"{s}/{c}" for s, c in zero[zero].index[:5])

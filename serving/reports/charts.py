@@ -47,7 +47,8 @@ def _empty(message: str, name: str) -> str:
 def _weighted(frame: pd.DataFrame, by: str, columns: list[str]) -> pd.DataFrame:
     """Mean of ``columns`` per ``by`` weighted by ``n_days`` (several runs may score the same week)."""
     w = frame["n_days"].astype(float)
-    parts = {c: (frame[c].astype(float) * w).groupby(frame[by]).sum() / w.groupby(frame[by]).sum()
+    parts = {c: (frame[c].astype(float) * w).groupby(frame[by], observed=True).sum()
+             / w.groupby(frame[by], observed=True).sum()
              for c in columns if c in frame}
     return pd.DataFrame(parts).sort_index()
 

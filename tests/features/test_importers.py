@@ -22,7 +22,7 @@ def m5_tables(m5_tiny_dir: Path) -> dict[str, pd.DataFrame]:
 def test_m5_tiny_figures(m5_tables):
     sales = m5_tables["sales"]
     assert len(sales) == 535_640
-    assert sales.groupby(["sku", "channel"]).ngroups == 280
+    assert sales.groupby(["sku", "channel"], observed=True).ngroups == 280
     assert sales["date"].min() == pd.Timestamp("2011-01-29")
     assert sales["date"].max() == pd.Timestamp("2016-04-24")
     assert m5_tables["events"]["date"].max() == pd.Timestamp("2016-06-19")
@@ -247,7 +247,7 @@ def test_dominicks(dominicks_dir):
     ]
     assert row["units"].item() == round(np.exp(first["logmove"]))
     assert row["price"].item() == first[f"price{brand}"]
-    assert sales.groupby(["sku", "channel"]).ngroups == 913
+    assert sales.groupby(["sku", "channel"], observed=True).ngroups == 913
     assert (sales["date"].dt.day_name() == "Thursday").all()
     assert int((sales["in_stock"] == 1).sum()) == len(yx)
     assert (sales.loc[sales["in_stock"] == 0, "units"] == 0).all()

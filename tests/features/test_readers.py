@@ -80,6 +80,11 @@ def test_write_then_load_round_trip(tmp_path, make_sales, fmt):
     assert [p.name for p in written] == [f"sales.{fmt}"]
     loaded = load_dataset(tmp_path / "out").sales
     expected = sales.sort_values(["sku", "channel", "date"]).reset_index(drop=True)
+    # The keys load as categoricals with sorted categories; their values are the written strings.
+    for key in ("sku", "channel"):
+        assert isinstance(loaded[key].dtype, pd.CategoricalDtype)
+        assert loaded[key].cat.categories.is_monotonic_increasing
+    loaded = loaded.astype({"sku": object, "channel": object})
     pd.testing.assert_frame_equal(loaded.drop(columns="censored"), expected, check_dtype=False)
     if fmt == "csv":
         assert (tmp_path / "out" / "sales.csv").read_text().splitlines()[1].startswith("2024-01-01,")

@@ -150,18 +150,19 @@ def test_units_are_non_negative_integers_and_master_data_is_consistent(cat: Cata
 
 def test_revenue_is_concentrated_in_few_skus(cat: Catalogue) -> None:
     sales = cat.sales
-    revenue = (sales["units"] * sales["price"]).groupby(sales["sku"]).sum().sort_values(ascending=False)
+    revenue = ((sales["units"] * sales["price"]).groupby(sales["sku"], observed=True).sum()
+               .sort_values(ascending=False))
     top = revenue.iloc[: len(revenue) // 5].sum() / revenue.sum()
     assert top >= 0.55
 
 
 def test_channels_behave_differently(cat: Catalogue) -> None:
     sales = cat.sales.assign(zero=(cat.sales["units"] == 0).astype(float))
-    stats = sales.groupby(["channel", "sku"]).agg(
+    stats = sales.groupby(["channel", "sku"], observed=True).agg(
         mean=("units", "mean"), std=("units", "std"), zero_share=("zero", "mean")
     )
     stats["cv"] = stats["std"] / stats["mean"]
-    by_channel = stats.groupby(level="channel").median().to_dict("index")
+    by_channel = stats.groupby(level="channel", observed=True).median().to_dict("index")
     assert by_channel["wholesale"]["zero_share"] > 0.8  # rare bulk orders
     assert by_channel["marketplace"]["mean"] > by_channel["own_shop"]["mean"]
     assert by_channel["marketplace"]["cv"] > by_channel["own_shop"]["cv"]
@@ -170,7 +171,8 @@ def test_channels_behave_differently(cat: Catalogue) -> None:
 
 
 def test_about_a_third_of_series_are_mostly_zero(cat: Catalogue) -> None:
-    zero_share = cat.sales.groupby(["sku", "channel"])["units"].apply(lambda u: (u == 0).mean())
+    by_series = cat.sales.groupby(["sku", "channel"], observed=True)
+    zero_share = by_series["units"].apply(lambda u: (u == 0).mean())
     assert 0.2 <= (zero_share > 0.5).mean() <= 0.5
 
 
@@ -254,11 +256,11 @@ def test_events_reach_past_the_end_and_move_demand(cat: Catalogue) -> None:
 
 
 def test_late_launches_and_short_histories(cat: Catalogue) -> None:
-    first = cat.sales.groupby("sku")["date"].min()
+    first = cat.sales.groupby("sku", observed=True)["date"].min()
     late = first[first > cat.sales["date"].min()]
     assert 0.05 * N_SKUS <= len(late) <= 0.15 * N_SKUS
     assert ((cat.sales["date"].max() - late).dt.days < 56).any()
-    truth_launch = cat.truth.series.groupby("sku")["launch"].min()
+    truth_launch = cat.truth.series.groupby("sku", observed=True)["launch"].min()
     pd.testing.assert_series_equal(truth_launch.loc[first.index], first, check_names=False)
 
 
@@ -267,7 +269,8 @@ def test_stockouts_come_in_runs_and_censor_sales(with_mean: pd.DataFrame) -> Non
     assert 0.005 <= out.mean() <= 0.03
     assert (with_mean.loc[out, "units"] <= with_mean.loc[out, "demand"]).all()
     assert (with_mean.loc[~out, "units"] == with_mean.loc[~out, "demand"]).all()
-    starts = out & ~out.groupby([with_mean["sku"], with_mean["channel"]]).shift(1, fill_value=False)
+    starts = out & ~out.groupby([with_mean["sku"], with_mean["channel"]], observed=True).shift(
+        1, fill_value=False)
     assert out.sum() / starts.sum() > 1.5  # mean run length in days
 
 
@@ -323,7 +326,8 @@ def test_any_valid_size_gives_a_consistent_catalogue(
 ) -> None:
     small = generate_catalogue(n_skus, n_channels, n_days, seed, str(start))
     sales = small.sales
-    assert sales.groupby(["sku", "channel"]).ngroups == n_skus * n_channels == len(small.tables["inventory"])
+    n_groups = sales.groupby(["sku", "channel"], observed=True).ngroups
+    assert n_groups == n_skus * n_channels == len(small.tables["inventory"])
     assert sales["date"].max() == pd.Timestamp(str(start)) + pd.Timedelta(days=n_days - 1)
     units = sales["units"].to_numpy()
     assert (units >= 0).all() and np.array_equal(units, np.round(units))

@@ -306,7 +306,7 @@ def test_completion_keeps_units_and_makes_consecutive_days(rows):
     sales = build_dataset({"sales": raw}).sales
     assert sales["units"].sum() == raw["units"].sum()
     last = raw["date"].max()
-    for (sku, channel), group in sales.groupby(["sku", "channel"]):
+    for (sku, channel), group in sales.groupby(["sku", "channel"], observed=True):
         first = raw.loc[(raw["sku"] == sku) & (raw["channel"] == channel), "date"].min()
         assert group["date"].tolist() == list(pd.date_range(first, last))
     assert not sales.duplicated(["sku", "channel", "date"]).any()

@@ -23,7 +23,7 @@ def complete_sales(frame: pd.DataFrame) -> pd.DataFrame:
         frame["censored"] = False
     end = frame["date"].max()
     parts = []
-    for (sku, channel), grp in frame.groupby(["sku", "channel"], sort=True):
+    for (sku, channel), grp in frame.groupby(["sku", "channel"], sort=True, observed=True):
         dates = pd.date_range(grp["date"].min(), end, freq="D")
         full = pd.DataFrame({"sku": sku, "channel": channel, "date": dates})
         full = full.merge(grp, on=["sku", "channel", "date"], how="left")

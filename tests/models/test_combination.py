@@ -44,7 +44,7 @@ def test_stacked_weights_favour_the_better_member(toy_dataset) -> None:
     assert smooth["w_weekly"] > smooth["w_daily"]
     np.testing.assert_allclose(model.weights_.sum(axis=1), 1.0)
     fc = model.predict(14)
-    served = fc.groupby(["sku", "channel"])["model"].first()
+    served = fc.groupby(["sku", "channel"], observed=True)["model"].first()
     assert served[("smooth", "web")].startswith("combination:weekly")
 
 
@@ -84,7 +84,7 @@ def test_every_series_gets_a_forecast_from_the_day_after_the_end(toy_dataset) ->
 def test_weights_are_shared_within_a_segment(toy_dataset) -> None:
     model = Combination(members=_members()).fit(toy_dataset)
     fc = model.predict(3)
-    served = fc.groupby(["sku", "channel"])["model"].first().reset_index(drop=True)
+    served = fc.groupby(["sku", "channel"], observed=True)["model"].first().reset_index(drop=True)
     seg = segments(toy_dataset)
     for name in set(seg) - {"zero"}:
         assert served[seg == name].nunique() == 1
@@ -231,7 +231,8 @@ def test_revenue_weights_follow_the_last_28_days(toy_dataset) -> None:
     weights = revenue_weights(priced, keys)
     assert weights is not None
     recent = sales[sales["date"] > sales["date"].max() - pd.Timedelta(days=28)]
-    expected = keys.merge(recent.groupby(["sku", "channel"])["units"].sum().mul(2.0).reset_index(),
+    revenue = recent.groupby(["sku", "channel"], observed=True)["units"].sum().mul(2.0)
+    expected = keys.merge(revenue.reset_index(),
                           on=["sku", "channel"], how="left")["units"].fillna(0.0).to_numpy()
     np.testing.assert_allclose(weights, expected)
     # One priced series without a price: revenue cannot be read, every series weighs alike.

@@ -117,7 +117,7 @@ def test_ineligible_series_get_a_marked_fallback(toy_dataset) -> None:
     assert reason[("lumpy", "web")] == "intermittent"
     assert reason[("late", "web")] == "short" and reason[("oneday", "web")] == "short"
     assert reason[("zeros", "web")] == "no_sales"
-    tags = fc.groupby("sku")["model"].first()
+    tags = fc.groupby("sku", observed=True)["model"].first()
     assert tags["zeros"] == "ets:zero" and tags["lumpy"] == "ets:fallback"
     assert tags["smooth"].startswith("ets:") and tags["smooth"] != "ets:fallback"
     assert set(map(tuple, model.covered_.to_numpy())) == {("smooth", "web"), ("smooth", "store"),

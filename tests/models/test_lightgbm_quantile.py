@@ -51,7 +51,8 @@ def test_beats_a_per_series_mean_on_pinball_loss(horizon_aware: bool):
     forecast = model.predict(28).merge(sales, on=["sku", "channel", "date"])
     actual = forecast["units"].to_numpy()
     naive = forecast[["sku"]].merge(
-        train.sales.groupby("sku", as_index=False)["units"].mean(), on="sku")["units"].to_numpy()
+        train.sales.groupby("sku", observed=True)["units"].mean().reset_index(), on="sku")[
+            "units"].to_numpy()
     naive_frame = pd.DataFrame({quantile_column(q): naive for q in M5_QUANTILES})
     assert _pinball(actual, forecast, M5_QUANTILES) < 0.85 * _pinball(actual, naive_frame, M5_QUANTILES)
     cols = [quantile_column(q) for q in M5_QUANTILES]
@@ -66,7 +67,7 @@ def test_new_and_short_series_are_served_and_tagged(toy_dataset: Dataset):
     model = LightGBMQuantile(**FAST).fit(toy_dataset)
     forecast = model.predict(14)
     assert len(forecast) == 7 * 14  # every series, including the one-day and all-zero ones
-    tags = forecast.groupby("sku")["model"].first()
+    tags = forecast.groupby("sku", observed=True)["model"].first()
     assert tags["late"] == "lightgbm:new_sku" and tags["oneday"] == "lightgbm:new_sku"
     assert tags["smooth"] == "lightgbm"
     values = forecast[[quantile_column(q) for q in M5_QUANTILES]].to_numpy()

@@ -125,7 +125,7 @@ def test_signals_reads_the_served_run_for_forecast_peaks_and_segment_changes(dat
 
     data = load_dataset(data_dir)
     sales = data.sales[~data.sales["censored"]]
-    top = sales.groupby(["sku", "channel"])["units"].mean().sort_values().index[-1]
+    top = sales.groupby(["sku", "channel"], observed=True)["units"].mean().sort_values().index[-1]
     level = float(sales[(sales["sku"] == top[0]) & (sales["channel"] == top[1])]["units"].tail(56).mean())
     dates = data.end_date + pd.to_timedelta(range(1, 29), unit="D")
     mean = [level] * 10 + [5 * level] * 8 + [level] * 10

@@ -39,7 +39,7 @@ class Published:
 
 
 def _policies(forecast: pd.DataFrame, segments: pd.DataFrame) -> pd.DataFrame:
-    totals = forecast.groupby(["sku", "channel"], as_index=False).agg(mean=("mean", "mean"),
+    totals = forecast.groupby(["sku", "channel"], as_index=False, observed=True).agg(mean=("mean", "mean"),
                                                                         high=("0.975", "mean"))
     out = totals.merge(segments[["sku", "channel", "abc", "xyz", "pattern"]], on=["sku", "channel"])
     out["policy"] = np.where(out["abc"] == "A", "safety_stock", "jit")

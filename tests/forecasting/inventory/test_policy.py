@@ -161,7 +161,7 @@ def test_m5_slice_reorder_points_cover_realised_demand() -> None:
     paths = SeasonalNaive().fit(history).sample_paths(14, 500, random_state=0)
     policies = compute_policies(history, paths, rules, cutoff)
     future = data.sales[data.sales["date"] > cutoff]
-    actual = future.groupby(["sku", "channel"], as_index=False)["units"].sum()
+    actual = future.groupby(["sku", "channel"], as_index=False, observed=True)["units"].sum()
     merged = policies.merge(actual, on=["sku", "channel"])
     assert len(merged) == 100
     coverage = float((merged["units"] <= merged["reorder_point"]).mean())
