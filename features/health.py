@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 
 from features.dataset import Dataset
+from features.keys import key_text
 from features.schema import SERIES_KEY
 
 SHORT_HISTORY_DAYS = 56
@@ -33,7 +34,7 @@ def implausible_units(sales: pd.DataFrame) -> np.ndarray:
         big &= ~sales["censored"].to_numpy(dtype=bool)
     if not big.any():
         return big
-    keys = pd.MultiIndex.from_frame(sales[list(SERIES_KEY)].astype(str))
+    keys = pd.MultiIndex.from_frame(key_text(sales))
     suspects = keys[big].unique()
     in_suspect = keys.isin(suspects) & (units > 0)
     usual = (

@@ -257,7 +257,12 @@ def _policy_health(pol: pd.DataFrame, known: np.ndarray, on_hand: np.ndarray, sa
     start = as_of - pd.Timedelta(days=QUARTER_DAYS - 1)
     events = stockout_events(sales, start, as_of).set_index(["sku", "channel"])
     year = units_sold(sales, as_of - pd.Timedelta(days=364), as_of).set_index(["sku", "channel"])["units"]
-    first = sales.groupby([sales["sku"].astype(str), sales["channel"].astype(str)])["date"].min()
+    first = sales.groupby(["sku", "channel"], observed=True, sort=False)["date"].min()
+    # Keys as strings, read per policy row below (grouping by the rows' strings instead would make two
+    # object columns as long as the sales table).
+    first.index = pd.MultiIndex.from_arrays(
+        [first.index.get_level_values(i).astype(str) for i in range(2)], names=["sku", "channel"]
+    )
     rows = []
     for i, rec in enumerate(pol.to_dict("records")):
         key = (str(rec["sku"]), str(rec["channel"]))

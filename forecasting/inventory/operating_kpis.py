@@ -28,6 +28,7 @@ import numpy as np
 import pandas as pd
 
 from features.dataset import Dataset
+from features.keys import key_text
 from forecasting.inventory.stockouts import KEY, net_units, stockout_events
 
 QUARTER_DAYS = 91
@@ -90,7 +91,7 @@ def inventory_levels(data: Dataset, start: pd.Timestamp, end: pd.Timestamp) -> p
         data.sales["date"].max())
     days = pd.date_range(min(start, snap_day), max(end, snap_day), freq="D")
     sales = data.sales[(data.sales["date"] > days[0]) & (data.sales["date"] <= snap_day)]
-    sold = sales[KEY].astype(str).assign(date=sales["date"].to_numpy(), units=net_units(sales).to_numpy())
+    sold = key_text(sales, KEY).assign(date=sales["date"].to_numpy(), units=net_units(sales).to_numpy())
     grid = inv[KEY].merge(pd.DataFrame({"date": days}), how="cross")
     daily_sold = sold.groupby([*KEY, "date"], observed=True)["units"].sum().reset_index()
     grid = grid.merge(daily_sold, on=[*KEY, "date"], how="left")
@@ -183,7 +184,7 @@ def operating_kpis(
 def _quarter_series(data: Dataset, levels: pd.DataFrame, start: pd.Timestamp, end: pd.Timestamp
                     ) -> pd.DataFrame:
     sales = data.sales[(data.sales["date"] >= start) & (data.sales["date"] <= end)]
-    frame = sales[KEY].astype(str).assign(units=net_units(sales).to_numpy())
+    frame = key_text(sales, KEY).assign(units=net_units(sales).to_numpy())
     frame["returns"] = pd.to_numeric(sales["returns"], errors="coerce").fillna(0.0).to_numpy() if (
         "returns" in sales) else 0.0
     frame["gross"] = pd.to_numeric(sales["units"], errors="coerce").fillna(0.0).to_numpy()

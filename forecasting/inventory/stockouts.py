@@ -11,6 +11,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from features.keys import key_text
+
 KEY = ["sku", "channel"]
 
 
@@ -29,7 +31,7 @@ def stockout_events(sales: pd.DataFrame, start: pd.Timestamp, end: pd.Timestamp)
         window (zeros where none stocked out).
     """
     window = sales[(sales["date"] >= start) & (sales["date"] <= end)]
-    keys = window[KEY].astype(str)
+    keys = key_text(window, KEY)
     observed = keys.assign(n=1).groupby(KEY, sort=True, observed=True)["n"].sum().rename("days_observed")
     out = observed.to_frame()
     out["stockout_events"] = 0
@@ -64,7 +66,7 @@ def net_units(sales: pd.DataFrame) -> pd.Series:
 def units_sold(sales: pd.DataFrame, start: pd.Timestamp, end: pd.Timestamp) -> pd.DataFrame:
     """``sku, channel, units`` net of returns, sold in ``[start, end]``."""
     window = sales[(sales["date"] >= start) & (sales["date"] <= end)]
-    frame = window[KEY].astype(str).assign(units=net_units(window).to_numpy())
+    frame = key_text(window, KEY).assign(units=net_units(window).to_numpy())
     return frame.groupby(KEY, sort=True, observed=True)["units"].sum().reset_index()
 
 

@@ -30,6 +30,7 @@ from scipy.stats import norm, poisson
 
 from features.checks import ParamCheck, check_params, is_number, is_whole
 from features.dataset import Dataset
+from features.keys import key_text
 from features.schema import SERIES_KEY
 from forecasting.signals.matrix import (
     DemandMatrix,
@@ -330,7 +331,7 @@ def _forecast_candidates(
     frame = forecast.assign(date=pd.to_datetime(forecast["date"]))
     frame = frame[(frame["date"] > origin) & (frame["date"] <= origin + pd.Timedelta(days=horizon))]
     row_of = pd.Series(np.arange(len(matrix.keys)), index=pd.MultiIndex.from_frame(matrix.keys))
-    rows = row_of.reindex(pd.MultiIndex.from_frame(frame[list(SERIES_KEY)].astype(str))).to_numpy()
+    rows = row_of.reindex(pd.MultiIndex.from_frame(key_text(frame))).to_numpy()
     known = ~np.isnan(rows)
     frame, rows = frame[known], rows[known].astype(int)
     day = (frame["date"] - origin).dt.days.to_numpy() - 1
