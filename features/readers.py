@@ -58,6 +58,15 @@ def table_files(path: Path) -> dict[str, Path]:
     return found
 
 
+def _release_arrow_buffers() -> None:
+    """Hand the buffers Arrow's allocator keeps for reuse back to the system.
+
+    Arrow's pool (mimalloc or jemalloc) keeps freed memory to serve the next Arrow allocation, and the
+    weekly job makes none after reading: what it keeps stays resident for the whole run.
+    """
+    pyarrow.default_memory_pool().release_unused()
+
+
 def read_table(name: str, file: Path) -> pd.DataFrame:
     """Read one table file; text columns of the contract are read as text (so '007' stays '007').
 
@@ -68,9 +77,7 @@ def read_table(name: str, file: Path) -> pd.DataFrame:
     try:
         if file.name.endswith(".parquet"):
             frame = pd.read_parquet(file)
-            # Arrow's allocator keeps the freed read buffers for reuse: 0.5 GB per 10,000 series x 730
-            # days that nothing else in the job could use, held through the whole run.
-            pyarrow.default_memory_pool().release_unused()
+            _release_arrow_buffers()
             return frame
         text_columns: dict[Hashable, str] = {c: "str" for c, kind in spec.columns.items() if kind == "str"}
         return pd.read_csv(file, dtype=text_columns, low_memory=False)
@@ -162,12 +169,19 @@ def load_dataset(path: Path, *, freq: str = "D", stockouts: StockoutInference | 
         freq: Sales grid, see :func:`features.validation.build_dataset`.
         stockouts: Infer stockout runs when ``sales`` has no ``in_stock`` (None: off).
     """
-    return build_dataset(read_tables(Path(path)), freq=freq, stockouts=stockouts)
+    data = build_dataset(read_tables(Path(path)), freq=freq, stockouts=stockouts)
+    # The numeric columns read from Parquet live in Arrow's memory (pandas takes them without a copy);
+    # the dataset holds its own typed copies, so they are freed here, and Arrow's allocator would keep
+    # them: 0.7 GB of the job's resident memory at 30,000 series x 730 days.
+    _release_arrow_buffers()
+    return data
 
 
 def load_dataset_sql(url: str, *, freq: str = "D", stockouts: StockoutInference | None = None) -> Dataset:
     """Read and validate the canonical tables of a SQL database into a Dataset."""
-    return build_dataset(read_sql_tables(url), freq=freq, stockouts=stockouts)
+    data = build_dataset(read_sql_tables(url), freq=freq, stockouts=stockouts)
+    _release_arrow_buffers()
+    return data
 
 
 def write_tables(tables: Mapping[str, pd.DataFrame], out_dir: Path, fmt: str = "parquet") -> list[Path]:
