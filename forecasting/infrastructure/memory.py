@@ -64,7 +64,7 @@ def map_large_blocks(threshold: int = MMAP_THRESHOLD) -> bool:
 
     It fixes glibc's mmap threshold (which otherwise rises to 32 MiB) and its trim threshold, so large
     arrays go back to the operating system when freed instead of staying in the heap. Process-wide and
-    lasting: the weekly job and the commands that run it call it once.
+    lasting: the weekly job (:func:`training.pipeline.run_training`) calls it once.
 
     Args:
         threshold: Bytes, at least 4096.
@@ -81,7 +81,7 @@ def map_large_blocks(threshold: int = MMAP_THRESHOLD) -> bool:
     if libc is None:
         return False
     ok = bool(libc.mallopt(_M_MMAP_THRESHOLD, int(threshold))) and bool(
-        libc.mallopt(_M_TRIM_THRESHOLD, int(min(threshold, TRIM_THRESHOLD)))
+        libc.mallopt(_M_TRIM_THRESHOLD, TRIM_THRESHOLD)
     )
     if not ok:
         log.debug("mallopt refused an mmap threshold of %d bytes", threshold)
