@@ -21,6 +21,14 @@ Design choices (and why):
   of every series (840,000 rows through 10 boosters) and the path correlation in ~60 s: ~190 s a fit.
   On m5-tiny 150 rounds at 0.1 scored as well as 300 at 0.05 (WSPL 0.743 vs 0.751 x seasonal naive,
   with 1,500 instead of 730 training days).
+* **Warm refits** (:meth:`LightGBMQuantile.refit`, which a combination uses for its final fit after
+  the holdout one): each booster of an earlier fit continues for ``warm_rounds`` rounds on the rows of
+  the last ``warm_days`` days (at most a third of ``max_train_rows``), LightGBM's ``init_model``. The
+  earlier trees keep what years of rows taught; the added ones learn the recent level. Continuing the
+  fit made 56 days earlier for 30 rounds on 182 days, vs a cold fit on all the data, WSPL on the 28-day
+  holdout: m5-tiny 0.2961 vs 0.2964, online retail 0.3895 vs 0.3941, a 300-series synthetic catalogue
+  0.2817 vs 0.2892, at 3-11 s instead of 20-37 s (re-anchoring the old boosters alone: 0.3026, 0.4389,
+  0.3098).
 * **New and short series** (fewer than ``new_sku_days`` days since their first row) are served by the
   same global model; their missing lags are NaN, which LightGBM routes as learned. Their rows are
   marked ``lightgbm:new_sku``.
@@ -43,6 +51,7 @@ from typing import Any, ClassVar, Self
 import lightgbm as lgb
 import numpy as np
 import pandas as pd
+from sklearn.base import clone
 
 from features.builder import FeatureBuilder
 from features.checks import flag, whole
@@ -87,6 +96,9 @@ class LightGBMQuantile(Forecaster):
         train_days: Days of recent history that form the training rows.
         max_train_rows: Cap of training rows (uniform subsample beyond it).
         new_sku_days: Series younger than this (days since their first row) are tagged ``new_sku``.
+        warm_rounds: Rounds each booster adds in a warm :meth:`refit`; 0 makes refits cold fits.
+        warm_days: A warm refit trains on the rows of this many last days; a refit more than this many
+            days after the last cold fit is a cold fit (a chain of refits does not grow forever).
         tweedie_variance_power: Variance power of the mean booster's Tweedie objective, in [1, 2).
         path_rho: AR(1) correlation of the sample paths' copula in [0, 1); None estimates it.
         horizon_aware: Rows carry their own horizon (see above); False uses ``max_horizon`` for all.
@@ -98,6 +110,7 @@ class LightGBMQuantile(Forecaster):
     """
 
     refreshable: ClassVar[bool] = True
+    warm_refittable: ClassVar[bool] = True
     _param_checks: ClassVar[dict[str, ParamCheck]] = {
         "quantiles": ParamCheck(_quantile_levels, "at least two distinct levels in (0, 1)"),
         "max_horizon": whole(1),
@@ -111,6 +124,8 @@ class LightGBMQuantile(Forecaster):
         "train_days": whole(7),
         "max_train_rows": whole(100),
         "new_sku_days": whole(1),
+        "warm_rounds": whole(0),
+        "warm_days": whole(28),
         "tweedie_variance_power": ParamCheck(lambda v: isinstance(v, float | int) and 1 <= v < 2,
                                              "a number in [1, 2)"),
         "path_rho": ParamCheck(lambda v: v is None or (isinstance(v, float | int) and 0 <= v < 1),
@@ -135,6 +150,8 @@ class LightGBMQuantile(Forecaster):
         train_days: int = 1500,
         max_train_rows: int = 600_000,
         new_sku_days: int = 56,
+        warm_rounds: int = 30,
+        warm_days: int = 182,
         tweedie_variance_power: float = 1.2,
         path_rho: float | None = None,
         horizon_aware: bool = True,
@@ -153,6 +170,8 @@ class LightGBMQuantile(Forecaster):
         self.train_days = train_days
         self.max_train_rows = max_train_rows
         self.new_sku_days = new_sku_days
+        self.warm_rounds = warm_rounds
+        self.warm_days = warm_days
         self.tweedie_variance_power = tweedie_variance_power
         self.path_rho = path_rho
         self.horizon_aware = horizon_aware
@@ -197,17 +216,10 @@ class LightGBMQuantile(Forecaster):
         names = self._usable_features(builder.feature_names_, train)
         logger.info("lightgbm: %d training rows x %d features built in %.1f s", len(train), len(names),
                     time.perf_counter() - started)
-        train_set = lgb.Dataset(train[names], label=train["target"].to_numpy(dtype=float),
-                                categorical_feature=[c for c in builder.categorical_features_ if c in names],
-                                free_raw_data=False,
-                                params={"verbose": -1, "max_bin": 255, "num_threads": int(self.n_jobs)})
+        train_set = self._train_set(train, names, builder)
         boosters: dict[str, lgb.Booster] = {}
-        jobs: list[tuple[str, dict[str, Any]]] = [
-            ("mean", self._params("tweedie", tweedie_variance_power=float(self.tweedie_variance_power)))
-        ]
-        jobs += [(quantile_column(q), self._params("quantile", alpha=q)) for q in levels]
         trainer = BOOSTER_TRAINER.get()
-        for name, params in jobs:
+        for name, params in self._jobs(levels):
             tick = time.perf_counter()
             if trainer is None:
                 boosters[name] = lgb.train(params, train_set, num_boost_round=int(self.n_estimators))
@@ -220,12 +232,69 @@ class LightGBMQuantile(Forecaster):
         self.boosters_ = boosters
         self.levels_ = levels
         self.origin_ = data.end_date
+        self.cold_origin_ = data.end_date
         self.max_horizon_ = int(self.max_horizon)
         self.feature_names_ = list(names)
         self.feature_importances_ = self._importance(boosters, names)
         self._precompute_forecast(data)
         self.rho_ = float(self.path_rho) if self.path_rho is not None else self._estimate_rho(data, rng)
         logger.info("lightgbm: fit done in %.1f s (rho=%.2f)", time.perf_counter() - started, self.rho_)
+
+    def _train_set(self, train: pd.DataFrame, names: list[str], builder: FeatureBuilder) -> lgb.Dataset:
+        return lgb.Dataset(train[names], label=train["target"].to_numpy(dtype=float),
+                           categorical_feature=[c for c in builder.categorical_features_ if c in names],
+                           free_raw_data=False,
+                           params={"verbose": -1, "max_bin": 255, "num_threads": int(self.n_jobs)})
+
+    def _jobs(self, levels: Sequence[float]) -> list[tuple[str, dict[str, Any]]]:
+        """``(booster name, LightGBM parameters)`` of the mean booster and each quantile's."""
+        jobs = [("mean", self._params("tweedie", tweedie_variance_power=float(self.tweedie_variance_power)))]
+        return jobs + [(quantile_column(q), self._params("quantile", alpha=q)) for q in levels]
+
+    def refit(self, data: Dataset) -> Self:
+        """A fit on ``data`` that continues this fit's boosters (see "Warm refits" in the module docstring).
+
+        Each booster adds ``warm_rounds`` rounds trained on the rows of the last ``warm_days`` days of
+        ``data`` (at most a third of ``max_train_rows``), with this fit's features and feature builder.
+        It is a cold fit instead when ``warm_rounds`` is 0 or ``data`` ends more than ``warm_days`` days
+        after this chain's last cold fit.
+
+        Args:
+            data: The data to fit on; it ends on or after the data this fit was made on.
+        """
+        self._check_fitted()
+        if data.end_date < self.origin_:
+            raise ValueError(
+                f"LightGBMQuantile refits forward only: it was fitted on data ending {self.origin_.date()}, "
+                f"and the data to refit on ends {data.end_date.date()}. Fit it on that data instead."
+            )
+        if int(self.warm_rounds) == 0 or (data.end_date - self.cold_origin_).days > int(self.warm_days):
+            return clone(self).fit(data)
+        started = time.perf_counter()
+        rng = np.random.default_rng([int(self.random_state), 1])
+        first = max(data.start_date, data.end_date - pd.Timedelta(days=int(self.warm_days) - 1))
+        train = self.builder_.transform(
+            data, pd.date_range(first, data.end_date, freq="D"), observed_only=True,
+            max_rows=max(int(self.max_train_rows) // 3, 1), rng=rng,
+        )
+        fresh = copy.copy(self)
+        names = list(self.feature_names_ or [])
+        if not train.empty:
+            train_set = self._train_set(train, names, self.builder_)
+            # init_model: the added trees fit what the earlier ones leave on the recent rows.
+            fresh.boosters_ = {
+                name: lgb.train(params, train_set, num_boost_round=int(self.warm_rounds),
+                                init_model=self.boosters_[name])
+                for name, params in self._jobs(self.levels_)
+            }
+            fresh.feature_importances_ = self._importance(fresh.boosters_, names)
+        fresh.origin_ = data.end_date
+        fresh._precompute_forecast(data)
+        if self.path_rho is None:
+            fresh.rho_ = fresh._estimate_rho(data, rng)
+        logger.info("lightgbm: warm refit (%d rounds on %d rows) in %.1f s", self.warm_rounds, len(train),
+                    time.perf_counter() - started)
+        return fresh
 
     def _usable_features(self, names: list[str], train: pd.DataFrame) -> list[str]:
         """The builder's features, without the SKU identity when too few training rows per SKU back it.

@@ -175,3 +175,36 @@ def test_the_sku_identity_needs_enough_rows_per_sku(toy_dataset: Dataset, min_ro
     assert "static_channel" in model.feature_names_
     assert set(model.feature_importances_["feature"]) == set(model.feature_names_)
     assert model.predict(7)["mean"].notna().all()
+
+
+def test_warm_refit_continues_every_booster_on_the_recent_rows():
+    toy_dataset = make_dataset(_panel())
+    cutoff = toy_dataset.end_date - pd.Timedelta(days=14)
+    model = LightGBMQuantile(warm_rounds=5, warm_days=60, **FAST).fit(toy_dataset.truncate(cutoff))
+    before = model.predict(7)
+    warm = model.refit(toy_dataset)
+    assert warm.origin_ == toy_dataset.end_date and warm.cold_origin_ == cutoff
+    assert warm.predict(7)["date"].min() == toy_dataset.end_date + pd.Timedelta(days=1)
+    assert set(warm.boosters_) == set(model.boosters_)
+    rows = model.builder_.transform(toy_dataset, pd.date_range(cutoff - pd.Timedelta(days=20), cutoff),
+                                    rng=np.random.default_rng(0))
+    x = rows[model.feature_names_]
+    for name, booster in warm.boosters_.items():
+        assert booster.num_trees() == FAST["n_estimators"] + 5
+        # The first trees are the earlier fit's: the new ones are added on top of them.
+        np.testing.assert_allclose(booster.predict(x, num_iteration=FAST["n_estimators"]),
+                                   model.boosters_[name].predict(x))
+        assert not np.allclose(booster.predict(x), model.boosters_[name].predict(x))
+    pd.testing.assert_frame_equal(model.predict(7), before)  # the earlier fit is untouched
+    with pytest.raises(ValueError, match="refits forward only"):
+        warm.refit(toy_dataset.truncate(cutoff))
+
+
+@pytest.mark.parametrize(("params", "days_later"), [({"warm_rounds": 0}, 14), ({"warm_days": 28}, 40)])
+def test_refit_is_cold_without_warm_rounds_or_long_after_the_cold_fit(toy_dataset: Dataset, params,
+                                                                       days_later: int):
+    cutoff = toy_dataset.end_date - pd.Timedelta(days=days_later)
+    model = LightGBMQuantile(**params, **FAST).fit(toy_dataset.truncate(cutoff))
+    again = model.refit(toy_dataset)
+    assert again.cold_origin_ == toy_dataset.end_date
+    assert all(b.num_trees() == FAST["n_estimators"] for b in again.boosters_.values())
