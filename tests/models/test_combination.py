@@ -309,3 +309,18 @@ def test_segments_read_weekly_buckets_as_the_inventory_segmentation_does() -> No
     data = make_dataset(frame)
     got = dict(zip(data.series()["sku"], segments(data), strict=True))
     assert got == {"third": "smooth", "biweekly": "intermittent", "none": "zero"}
+
+
+def test_the_served_lightgbm_continues_its_holdout_boosters(toy_dataset) -> None:
+    from models.lightgbm_quantile import LightGBMQuantile
+
+    lgbm = LightGBMQuantile(n_estimators=20, num_leaves=7, min_child_samples=5, warm_rounds=3, n_jobs=1)
+    members = {"lightgbm": lgbm, "weekly": SeasonalNaive()}
+    model = Combination(members=members, shrinkage=1.0, calibrate=False).fit(toy_dataset)
+    served = model.members_["lightgbm"]
+    end = toy_dataset.end_date
+    # Fitted cold at the first holdout origin (end - 56), re-anchored at end - 28, continued at the end.
+    assert served.cold_origin_ == end - pd.Timedelta(days=56) and served.origin_ == end
+    assert all(20 < b.num_trees() <= 23 for b in served.boosters_.values())
+    cold = Combination(members=members, shrinkage=1.0, calibrate=False, warm_refits=False).fit(toy_dataset)
+    assert cold.members_["lightgbm"].cold_origin_ == end
