@@ -90,8 +90,8 @@ class Combination(Forecaster):
             last holdout fit instead of cold. ETS keeps its forms and starts its optimizer at its
             parameters (alone, warm vs cold, WSPL: m5-tiny 0.3315 vs 0.3338, online retail 0.4263 vs
             0.5100, synthetic 0.3130 vs 0.3131, at 0.2x-0.8x the time); LightGBM's boosters continue for
-            a few rounds on recent rows (alone: m5-tiny 0.2961 vs 0.2964, online retail 0.3895 vs 0.3941,
-            synthetic 0.2817 vs 0.2892, at a sixth to a third of the time). See the members' ``refit``.
+            a few rounds on recent rows (alone: m5-tiny 0.2963 vs 0.2964, online retail 0.3828 vs 0.3941,
+            synthetic 0.2814 vs 0.2892, at a tenth to a third of the time). See the members' ``refit``.
         calibrate: Recalibrate quantiles and sample paths on the holdout errors.
         n_paths_calibration: Sample paths per series drawn on the holdout to calibrate totals.
         n_jobs: Threads/processes handed to every member that takes ``n_jobs``.
