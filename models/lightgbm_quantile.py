@@ -262,12 +262,7 @@ class LightGBMQuantile(Forecaster):
         Args:
             data: The data to fit on; it ends on or after the data this fit was made on.
         """
-        self._check_fitted()
-        if data.end_date < self.origin_:
-            raise ValueError(
-                f"LightGBMQuantile refits forward only: it was fitted on data ending {self.origin_.date()}, "
-                f"and the data to refit on ends {data.end_date.date()}. Fit it on that data instead."
-            )
+        self._check_forward(data, "refit on")
         if int(self.warm_rounds) == 0 or (data.end_date - self.cold_origin_).days > int(self.warm_days):
             return clone(self).fit(data)
         started = time.perf_counter()
@@ -281,7 +276,9 @@ class LightGBMQuantile(Forecaster):
         names = list(self.feature_names_ or [])
         if not train.empty:
             train_set = self._train_set(train, names, self.builder_)
-            # init_model: the added trees fit what the earlier ones leave on the recent rows.
+            # init_model: the added trees fit what the earlier ones leave on the recent rows. They train
+            # in this process even under an execution engine (BOOSTER_TRAINER): a few rounds on a third
+            # of the rows cost less than shipping the rows to workers.
             fresh.boosters_ = {
                 name: lgb.train(params, train_set, num_boost_round=int(self.warm_rounds),
                                 init_model=self.boosters_[name])
@@ -378,16 +375,21 @@ class LightGBMQuantile(Forecaster):
         Args:
             data: The data to forecast from; it must end on or after the fitted data's end.
         """
-        self._check_fitted()
-        if data.end_date < self.origin_:
-            raise ValueError(
-                f"The data to refresh from end on {data.end_date.date()}, before the fitted data "
-                f"({self.origin_.date()}). Refresh with data that extends the fitted data."
-            )
+        self._check_forward(data, "refresh from")
         fresh = copy.copy(self)
         fresh.origin_ = data.end_date
         fresh._precompute_forecast(data)
         return fresh
+
+    def _check_forward(self, data: Dataset, action: str) -> None:
+        """Raise unless this model is fitted and ``data`` ends on or after the data it was fitted on."""
+        self._check_fitted()
+        if data.end_date < self.origin_:
+            raise ValueError(
+                f"Cannot {action} data ending {data.end_date.date()}, before the fitted data "
+                f"({self.origin_.date()}). LightGBMQuantile moves forward only: pass data that extends "
+                "the fitted data, or fit a new model on it."
+            )
 
     def _check_horizon(self, horizon: int) -> None:
         if horizon > int(self.max_horizon):

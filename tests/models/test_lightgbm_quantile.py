@@ -196,7 +196,7 @@ def test_warm_refit_continues_every_booster_on_the_recent_rows():
                                    model.boosters_[name].predict(x))
         assert not np.allclose(booster.predict(x), model.boosters_[name].predict(x))
     pd.testing.assert_frame_equal(model.predict(7), before)  # the earlier fit is untouched
-    with pytest.raises(ValueError, match="refits forward only"):
+    with pytest.raises(ValueError, match=r"Cannot refit on data ending .*, before the fitted data"):
         warm.refit(toy_dataset.truncate(cutoff))
 
 
