@@ -32,7 +32,7 @@ SMOOTHING = {"smoothing_level": ALPHA, "smoothing_trend": BETA, "smoothing_seaso
 
 
 def fit_one(y: np.ndarray, forms: tuple[str, ...], season_length: int,
-            start: np.ndarray | None = None) -> np.ndarray:
+            start: np.ndarray | None = None, initialization: str = "heuristic") -> np.ndarray:
     """Fit every form to ``y``, keep the lowest AICc; a row in the worker output layout.
 
     Args:
@@ -42,17 +42,20 @@ def fit_one(y: np.ndarray, forms: tuple[str, ...], season_length: int,
         start: An earlier fit's row of this series (worker layout) for a warm refit: only its form is
             fitted, the optimizer starting at its smoothing parameters (the initial states start at
             statsmodels' heuristic, as in a cold fit). If that form fails, every form competes.
+        initialization: How the initial states are set: ``"heuristic"`` (statsmodels' decomposition of
+            the first seasons; only the smoothing parameters are optimised) or ``"estimated"`` (the
+            initial states are optimised too).
     """
     if start is not None and start[FORM] >= 0:
         code = list(FORMS)[int(start[FORM])]
-        out = _fit_forms(y, (code,), season_length, start)
+        out = _fit_forms(y, (code,), season_length, start, initialization)
         if out[FORM] >= 0:
             return out
-    return _fit_forms(y, forms, season_length, None)
+    return _fit_forms(y, forms, season_length, None, initialization)
 
 
 def _fit_forms(y: np.ndarray, forms: tuple[str, ...], season_length: int,
-               start: np.ndarray | None) -> np.ndarray:
+               start: np.ndarray | None, initialization: str) -> np.ndarray:
     out = np.full(N_FIXED + season_length, np.nan)
     out[FORM] = -1
     best = np.inf
@@ -69,6 +72,7 @@ def _fit_forms(y: np.ndarray, forms: tuple[str, ...], season_length: int,
                     damped_trend=damped,
                     seasonal="add" if seasonal else None,
                     seasonal_periods=season_length if seasonal else None,
+                    initialization_method=initialization,
                 )
                 params = np.asarray(model.fit(start_params=_start_params(model, start), disp=False,
                                               return_params=True))
@@ -112,20 +116,20 @@ def _start_params(model: ETSModel, start: np.ndarray | None) -> np.ndarray | Non
     return params
 
 
-def fit_chunk(task: tuple[np.ndarray, tuple[str, ...], int, np.ndarray | None]) -> np.ndarray:
+def fit_chunk(task: tuple[np.ndarray, tuple[str, ...], int, np.ndarray | None, str]) -> np.ndarray:
     """Worker: fit many series; rows of ``block`` are NaN-padded on the left (before the series).
 
     ``starts`` (rows aligned with ``block``, or None) are earlier fits to warm-start from; a row whose
     form is NaN or negative is fitted cold.
     """
-    block, forms, season_length, starts = task
+    block, forms, season_length, starts, initialization = task
     out = np.empty((block.shape[0], N_FIXED + season_length))
     # The fits are tiny: multi-threaded BLAS only adds contention (measured 6x slower on a busy
     # 2-core machine), and the parallelism is across series anyway.
     with threadpool_limits(limits=1):
         for i, row in enumerate(block):
             start = None if starts is None or np.isnan(starts[i, FORM]) else starts[i]
-            out[i] = fit_one(row[~np.isnan(row)], forms, season_length, start)
+            out[i] = fit_one(row[~np.isnan(row)], forms, season_length, start, initialization)
     return out
 
 

@@ -47,6 +47,7 @@ def _weekly(n_days: int, level: float, noise: float, seed: int) -> np.ndarray:
         ({"min_nonzero_share": 1.5}, r"'min_nonzero_share' .* share in \[0, 1\]. Got 1.5"),
         ({"max_series": -1}, r"'max_series' .* None or a whole number >= 0"),
         ({"n_jobs": 0}, r"'n_jobs' .* processes >= 1"),
+        ({"initialization": "known"}, r"'initialization' of ETSForecaster must be one of \('heuristic'"),
         ({"chunk_size": 2.0}, r"'chunk_size' of ETSForecaster must be a whole number of series >= 1"),
         ({"min_history_days": 400}, r"'min_history_days' .* at most 'history_days' \(364\)"),
         ({"season_length": 30, "min_history_days": 28}, r"at least two seasons .* = 60"),
@@ -70,13 +71,14 @@ def test_constant_series_forecasts_a_constant() -> None:
     assert (fc["0.995"] - fc["0.005"]).max() < 2.0
 
 
-def test_mean_and_quantiles_match_statsmodels_forecast_and_simulation() -> None:
+@pytest.mark.parametrize("initialization", ["heuristic", "estimated"])
+def test_mean_and_quantiles_match_statsmodels_forecast_and_simulation(initialization: str) -> None:
     y = _weekly(300, level=50, noise=3, seed=1)
     data = make_dataset(_frame({"a": y}))
-    model = ETSForecaster(forms=("AAdA",), history_days=280).fit(data)
+    model = ETSForecaster(forms=("AAdA",), history_days=280, initialization=initialization).fit(data)
     fc = model.predict(21, quantiles=(0.05, 0.5, 0.975))
     reference = ETSModel(y[-280:], error="add", trend="add", damped_trend=True, seasonal="add",
-                         seasonal_periods=7).fit(disp=False)
+                         seasonal_periods=7, initialization_method=initialization).fit(disp=False)
     assert np.allclose(fc["mean"], reference.forecast(21), rtol=1e-6)
     sims = reference.simulate(21, repetitions=4000, anchor="end", rng=np.random.default_rng(0))
     assert np.allclose(fc["0.975"], np.quantile(sims, 0.975, axis=1), rtol=0.03)
