@@ -187,13 +187,21 @@ class LevelCalibrator:
         n_paths = v.shape[1]
         if n_paths < 2:
             return v.copy()
+        ranks = (np.arange(n_paths) + 0.5) / n_paths
+        mapped = self.mapped_levels(ranks)
+        # Only the tail ranks move (the central band keeps its levels): the quantile function is read at
+        # those alone, which is most of the saving on large catalogues' paths.
+        moved = np.flatnonzero(mapped != ranks)
+        if not moved.size:
+            return np.clip(v, 0.0, None).astype(v.dtype)
         order = np.argsort(v, axis=1, kind="stable")
         sorted_v = np.take_along_axis(v, order, axis=1).astype(float).transpose(0, 2, 1)
-        ranks = (np.arange(n_paths) + 0.5) / n_paths
         # The sorted paths are the quantile function at the rank levels; reading it at the mapped levels
         # (with the exponential tails of models.paths beyond the extreme paths) widens or narrows it.
-        u = np.broadcast_to(self.mapped_levels(ranks), sorted_v.shape)
-        new_sorted = quantile_function(sorted_v, ranks, np.ascontiguousarray(u)).transpose(0, 2, 1)
+        new_sorted = np.clip(sorted_v, 0.0, None)
+        u = np.broadcast_to(mapped[moved], (*sorted_v.shape[:-1], moved.size))
+        new_sorted[..., moved] = quantile_function(sorted_v, ranks, np.ascontiguousarray(u))
+        new_sorted = new_sorted.transpose(0, 2, 1)
         out = np.empty_like(v)
         np.put_along_axis(out, order, new_sorted.astype(v.dtype), axis=1)
         return out

@@ -7,6 +7,7 @@ import pytest
 from scipy import stats
 
 from models.calibration import CALIBRATION_LEVELS, LevelCalibrator, TotalsCalibrator
+from models.paths import quantile_function
 
 LEVELS = np.asarray(CALIBRATION_LEVELS)
 
@@ -65,6 +66,23 @@ def test_remap_paths_keeps_ranks_and_calibrates_marginals() -> None:
         np.quantile(out, [0.025, 0.975], axis=1).mean(axis=(1, 2)), [6.08, 13.92], atol=0.4
     )
     np.testing.assert_allclose(np.median(out, axis=1), np.median(paths, axis=1), atol=1e-4)
+
+
+def test_remap_paths_reads_every_rank_as_the_full_quantile_function_would() -> None:
+    y, q = _too_narrow(4000, 7)
+    cal = LevelCalibrator().fit(y, q)
+    paths = np.random.default_rng(8).gamma(2.0, 3.0, (4, 400, 6)).astype(np.float32)
+    out = cal.remap_paths(paths)
+    # Reference: the quantile function of each day's sorted paths read at every rank's mapped level.
+    ranks = (np.arange(400) + 0.5) / 400
+    sorted_v = np.sort(paths, axis=1).astype(float).transpose(0, 2, 1)
+    u = np.broadcast_to(cal.mapped_levels(ranks), sorted_v.shape)
+    expected = quantile_function(sorted_v, ranks, np.ascontiguousarray(u)).transpose(0, 2, 1)
+    np.testing.assert_allclose(np.sort(out, axis=1), expected.astype(np.float32), rtol=1e-6)
+    assert (cal.mapped_levels(ranks) != ranks).any()  # the map moved the tails: the test bites
+    # A map that moves nothing leaves the paths as they are.
+    identity = LevelCalibrator(min_obs=10**6).fit(y, q)
+    np.testing.assert_allclose(identity.remap_paths(paths), paths, rtol=1e-6)
 
 
 def test_totals_calibrator_reaches_target_coverage() -> None:
