@@ -88,8 +88,8 @@ class Combination(Forecaster):
             cost accuracy (m5-tiny WSPL 0.3031 instead of 0.2974 with two 28-day folds).
         warm_refits: ``warm_refittable`` members are refitted on all the data warm-started from their
             last holdout fit instead of cold. ETS keeps its forms and starts its optimizer at its
-            parameters (alone, warm vs cold, WSPL: m5-tiny 0.3315 vs 0.3338, online retail 0.4263 vs
-            0.5100, synthetic 0.3130 vs 0.3131, at 0.2x-0.8x the time); LightGBM's boosters continue for
+            parameters (alone, warm vs cold, WSPL: m5-tiny 0.3337 vs 0.3357, online retail 0.4310 vs
+            0.4298, synthetic 0.3155 vs 0.3147, at half the time); LightGBM's boosters continue for
             a few rounds on recent rows (alone: m5-tiny 0.2963 vs 0.2964, online retail 0.3828 vs 0.3941,
             synthetic 0.2814 vs 0.2892, at a tenth to a third of the time). See the members' ``refit``.
         calibrate: Recalibrate quantiles and sample paths on the holdout errors.
