@@ -31,8 +31,8 @@ SMOOTHING = {"smoothing_level": ALPHA, "smoothing_trend": BETA, "smoothing_seaso
              "damping_trend": PHI}
 
 
-def fit_one(y: np.ndarray, forms: tuple[str, ...], season_length: int,
-            start: np.ndarray | None = None, initialization: str = "heuristic") -> np.ndarray:
+def fit_one(y: np.ndarray, forms: tuple[str, ...], season_length: int, start: np.ndarray | None,
+            initialization: str) -> np.ndarray:
     """Fit every form to ``y``, keep the lowest AICc; a row in the worker output layout.
 
     Args:
