@@ -194,17 +194,19 @@ class LevelCalibrator:
         moved = np.flatnonzero(mapped != ranks)
         if not moved.size:
             return np.clip(v, 0.0, None).astype(v.dtype)
-        order = np.argsort(v, axis=1, kind="stable")
-        sorted_v = np.take_along_axis(v, order, axis=1).astype(float).transpose(0, 2, 1)
+        # Sorted per day in the (series, day, path) layout: the sorts, gathers and the quantile function
+        # then read contiguous memory (twice as fast as sorting the paths axis in place).
+        by_day = np.ascontiguousarray(v.transpose(0, 2, 1))
+        order = np.argsort(by_day, axis=-1, kind="stable")
+        sorted_v = np.take_along_axis(by_day, order, axis=-1).astype(float)
         # The sorted paths are the quantile function at the rank levels; reading it at the mapped levels
         # (with the exponential tails of models.paths beyond the extreme paths) widens or narrows it.
         new_sorted = np.clip(sorted_v, 0.0, None)
         u = np.broadcast_to(mapped[moved], (*sorted_v.shape[:-1], moved.size))
         new_sorted[..., moved] = quantile_function(sorted_v, ranks, np.ascontiguousarray(u))
-        new_sorted = new_sorted.transpose(0, 2, 1)
-        out = np.empty_like(v)
-        np.put_along_axis(out, order, new_sorted.astype(v.dtype), axis=1)
-        return out
+        out = np.empty_like(by_day)
+        np.put_along_axis(out, order, new_sorted.astype(v.dtype), axis=-1)
+        return np.ascontiguousarray(out.transpose(0, 2, 1))
 
 
 class TotalsCalibrator:

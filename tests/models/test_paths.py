@@ -35,6 +35,41 @@ def test_quantile_function_is_exact_at_levels_monotone_and_nonnegative():
     assert out.max() > 12.0  # exponential upper tail goes past the 99.5% quantile
 
 
+def _reference_quantile_function(values: np.ndarray, levels: np.ndarray, u: np.ndarray) -> np.ndarray:
+    """Row by row: np.interp inside the levels, the module's exponential tails outside, clipped at 0."""
+    out = np.empty(u.shape)
+    for i in np.ndindex(u.shape[:-1]):
+        v, x = values[i], u[i]
+        lower = (v[1] - v[0]) / np.log(levels[1] / levels[0])
+        upper = (v[-1] - v[-2]) / np.log((1 - levels[-2]) / (1 - levels[-1]))
+        inner = np.interp(x, levels, v)
+        below = v[0] - lower * np.log(levels[0] / x)
+        above = v[-1] + upper * np.log((1 - levels[-1]) / (1 - x))
+        out[i] = np.where(x < levels[0], below, np.where(x > levels[-1], above, inner))
+    return np.clip(out, 0.0, None)
+
+
+@pytest.mark.parametrize("n_levels", [9, 40])  # segments found by comparisons / by binary search
+@pytest.mark.parametrize("n_draws", [3, 200])  # fewer draws than levels / many draws per quantile set
+def test_quantile_function_matches_row_by_row_interpolation(n_levels: int, n_draws: int) -> None:
+    rng = np.random.default_rng(4)
+    levels = LEVELS if n_levels == 9 else np.linspace(0.01, 0.99, n_levels)
+    values = np.sort(rng.gamma(0.8, 4.0, (6, 5, n_levels)).round(), axis=-1)
+    u = rng.uniform(1e-6, 1 - 1e-6, (6, 5, n_draws))
+    u[0, 0, :2] = [levels[0] / 2, 1 - (1 - levels[-1]) / 2]  # both tails are read
+    np.testing.assert_allclose(quantile_function(values, levels, u),
+                               _reference_quantile_function(values, levels, u), rtol=1e-9, atol=1e-9)
+
+
+def test_ar1_normals_match_the_day_by_day_recursion() -> None:
+    rho = np.array([0.0, 0.5, -0.3])
+    z = ar1_normals((3, 7, 6), rho, np.random.default_rng(5))
+    e = np.random.default_rng(5).standard_normal((3, 7, 6))
+    for t in range(1, 6):
+        e[:, :, t] = rho[:, None] * e[:, :, t - 1] + np.sqrt(1 - rho[:, None] ** 2) * e[:, :, t]
+    np.testing.assert_allclose(z, e, rtol=1e-12)
+
+
 def test_paths_reproduce_marginal_quantiles():
     values = _normal_quantiles(3, 5)
     paths = paths_from_quantiles(values, LEVELS, 20_000, np.random.default_rng(0), rho=0.5)
