@@ -74,6 +74,37 @@ BOOSTER_TRAINER: contextvars.ContextVar[BoosterTrainer | None] = contextvars.Con
 _RHO_SERIES = 600  # series sampled to estimate the day-to-day correlation of errors
 
 
+def feature_matrix(
+    frame: pd.DataFrame, pandas_categorical: list[list[Any]] | None
+) -> np.ndarray | pd.DataFrame:
+    """The float matrix LightGBM makes of a feature frame, made once for all the boosters that read it.
+
+    Each booster's ``predict`` converts a DataFrame itself: ten boosters converted 840,000 forecast rows
+    ten times at 30,000 series. Categorical columns become their codes in the categories the boosters
+    were trained with (``pandas_categorical``), unknown and missing values NaN, as LightGBM does.
+
+    Args:
+        frame: The feature columns, in the boosters' order.
+        pandas_categorical: The boosters' training categories, one list per categorical column.
+
+    Returns:
+        A float64 array; the frame itself when its categorical columns do not match the boosters'.
+    """
+    categorical = [c for c in frame.columns if isinstance(frame[c].dtype, pd.CategoricalDtype)]
+    if len(categorical) != len(pandas_categorical or []):
+        return frame
+    out = np.empty(frame.shape, dtype=np.float64)
+    known = dict(zip(categorical, pandas_categorical or [], strict=True))
+    for j, column in enumerate(frame.columns):
+        values = frame[column]
+        if column in known:
+            codes = values.cat.set_categories(known[column]).cat.codes.to_numpy()
+            out[:, j] = np.where(codes < 0, np.nan, codes)
+        else:
+            out[:, j] = values.to_numpy(dtype=np.float64, na_value=np.nan)
+    return out
+
+
 def _quantile_levels(value: object) -> bool:
     try:
         levels = [float(q) for q in value]  # type: ignore[attr-defined]
@@ -321,7 +352,7 @@ class LightGBMQuantile(Forecaster):
 
     def _predict_frame(self, frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
         """Mean and sorted quantiles (rows x levels) of feature rows."""
-        x = frame[self.feature_names_]
+        x = feature_matrix(frame.loc[:, self.feature_names_ or []], self.boosters_["mean"].pandas_categorical)
         mean = np.clip(self.boosters_["mean"].predict(x), 0.0, None)
         values = np.column_stack([self.boosters_[quantile_column(q)].predict(x) for q in self.levels_])
         values = np.sort(np.clip(values, 0.0, None), axis=1)

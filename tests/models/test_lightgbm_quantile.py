@@ -208,3 +208,23 @@ def test_refit_is_cold_without_warm_rounds_or_long_after_the_cold_fit(toy_datase
     again = model.refit(toy_dataset)
     assert again.cold_origin_ == toy_dataset.end_date
     assert all(b.num_trees() == FAST["n_estimators"] for b in again.boosters_.values())
+
+
+def test_boosters_predict_the_feature_matrix_as_they_predict_the_frame(toy_dataset: Dataset):
+    from models.lightgbm_quantile import feature_matrix
+
+    model = LightGBMQuantile(n_estimators=20, max_horizon=7, n_jobs=1, min_rows_per_sku=None).fit(toy_dataset)
+    dates = pd.date_range(toy_dataset.end_date + pd.Timedelta(days=1), periods=7, freq="D")
+    frame = model.builder_.transform(toy_dataset, dates).loc[:, model.feature_names_]
+    categorical = [c for c in frame.columns if isinstance(frame[c].dtype, pd.CategoricalDtype)]
+    assert categorical  # the conversion of categories is exercised
+    # A category the boosters never saw and a missing value: both NaN, as LightGBM reads them.
+    column = categorical[0]
+    frame[column] = frame[column].cat.add_categories(["never-seen"])
+    frame.loc[frame.index[0], column] = "never-seen"
+    frame.loc[frame.index[1], column] = np.nan
+    booster = model.boosters_["0.5"]
+    matrix = feature_matrix(frame, booster.pandas_categorical)
+    assert isinstance(matrix, np.ndarray) and np.isnan(matrix[:2, frame.columns.get_loc(column)]).all()
+    for name, b in model.boosters_.items():
+        np.testing.assert_array_equal(b.predict(matrix), b.predict(frame), err_msg=name)
