@@ -29,6 +29,10 @@ from features.specs import (
     Static,
 )
 
+# Where the sales rows sit on the demand grid: panel row and day column of each sales row used, and the
+# positions of those rows in ``Dataset.sales`` (None: every row, in order).
+SalesIndex = tuple[np.ndarray, np.ndarray, np.ndarray | None]
+
 
 class FittedBuilder(Protocol):
     """What :class:`Cells` reads of a fitted :class:`features.builder.FeatureBuilder` (a protocol, so
@@ -63,12 +67,12 @@ class FittedBuilder(Protocol):
     def _ewm_ratio_alphas(self) -> list[float]: ...
 
 
-def sales_matrix(data: Dataset, column: str, n_days: int, index: tuple[np.ndarray, np.ndarray],
-                 n_series: int) -> np.ndarray:
+def sales_matrix(data: Dataset, column: str, n_days: int, index: SalesIndex, n_series: int) -> np.ndarray:
     """A column of ``sales`` as a dense ``(n_series, n_days)`` matrix (NaN where there is no row)."""
-    codes, day = index
+    codes, day, sales_rows = index
+    values = data.sales[column].to_numpy(dtype=float)
     out = np.full((n_series, n_days), np.nan)
-    out[codes, day] = data.sales[column].to_numpy(dtype=float)
+    out[codes, day] = values if sales_rows is None else values[sales_rows]
     return out
 
 
@@ -84,8 +88,7 @@ class Cells:
     """Computes every feature at the requested ``(rows, cells)`` of the dense day grid."""
 
     def __init__(self, builder: FittedBuilder, data: Dataset, keys: pd.DataFrame, y: np.ndarray,
-                 rows: np.ndarray, cells: np.ndarray, index: tuple[np.ndarray, np.ndarray],
-                 gap: np.ndarray) -> None:
+                 rows: np.ndarray, cells: np.ndarray, index: SalesIndex, gap: np.ndarray) -> None:
         self.b, self.data, self.keys, self.y, self.index = builder, data, keys, y, index
         self.rows, self.cells, self.gap = rows, cells, gap
         self.n_days = y.shape[1]
@@ -312,7 +315,7 @@ class Cells:
             n = self._window("n", end, w)
             with np.errstate(divide="ignore", invalid="ignore"):
                 out[f"zero_share_{w}"] = np.where(n > 0, self._window("zero", end, w) / n, np.nan)
-        codes, day = self.index
+        codes, day, _ = self.index
         first = np.full(len(self.keys), self.n_days)
         np.minimum.at(first, codes, day)
         out["series_age"] = (self.cells - first[self.rows]).astype(float)

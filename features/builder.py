@@ -271,7 +271,16 @@ class FeatureBuilder:
         frame["date"] = data.start_date + pd.to_timedelta(cells, unit="D")
         frame["target"] = y[rows, cells]
         gap = self._gaps(data, cells, origin, rng)
-        features = Cells(self, data, keys, y, rows, cells, (codes, day), gap).compute()
+        if len(chosen) < len(keys):
+            # Only the chosen series' matrices: the prefix sums, price and promotion grids of the whole
+            # panel cost seconds at 30,000 series, for the 600 series of LightGBM's path correlation.
+            mine = np.isin(codes, chosen)
+            index = (np.searchsorted(chosen, codes[mine]), day[mine], np.flatnonzero(mine))
+            cells_of = Cells(self, data, keys.iloc[chosen].reset_index(drop=True), y[chosen],
+                             np.searchsorted(chosen, rows), cells, index, gap)
+        else:
+            cells_of = Cells(self, data, keys, y, rows, cells, (codes, day, None), gap)
+        features = cells_of.compute()
         for name in self.feature_names_:
             frame[name] = features[name]
         return frame

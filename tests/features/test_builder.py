@@ -154,6 +154,24 @@ def test_future_dates_get_known_covariates_and_training_rows_are_observed_only()
     assert subset[["sku", "channel"]].to_numpy().tolist() == [["b", "web"]]
 
 
+@pytest.mark.parametrize("horizon_aware", [False, True])
+@pytest.mark.parametrize("chosen", [[2], [0, 2]])
+def test_features_of_some_series_equal_their_rows_of_all_series(horizon_aware: bool, chosen: list[int]):
+    sales = _sales()
+    sales.loc[sales.index[::7], "promo"] = 1.0  # a promo column on the sales rows, read per series
+    end = sales["date"].max()
+    data = _dataset(sales, events=_events(end), promotions=_promotions(end))
+    builder = FeatureBuilder(min_lag=28, horizon_aware=horizon_aware).fit(data)
+    origin = end - pd.Timedelta(days=28)
+    dates = pd.date_range(origin + pd.Timedelta(days=1), end)
+    every = builder.transform(data, dates, origin=origin)
+    some = builder.transform(data, dates, origin=origin, series=np.array(chosen))
+    keys = data.series().iloc[chosen]
+    expected = every.merge(keys, on=["sku", "channel"]).reset_index(drop=True)
+    assert len(some) == 28 * len(chosen) and some[["price_rel", "promo", "lag_28"]].notna().any().all()
+    pd.testing.assert_frame_equal(some, expected)
+
+
 def test_works_with_sales_only_and_unknown_categories_become_missing():
     sales = _sales(with_price=False)
     data = _dataset(sales)
