@@ -315,12 +315,14 @@ class TSBForecaster(Forecaster):
             scale = np.maximum(counts, 1).astype(np.float32)[:, None, None]
             pick = (rng.random(shape3, dtype=np.float32) * scale).astype(np.intp)
             np.minimum(pick, np.maximum(counts, 1)[:, None, None] - 1, out=pick)  # float32 rounding
-            drawn = np.nan_to_num(sizes).astype(np.float32)[np.arange(n_block)[:, None, None], pick]
+            # One flat gather (row offset + pick) instead of a broadcast two-axis fancy index.
+            pick += (np.arange(n_block) * sizes.shape[1])[:, None, None]
+            drawn = np.take(np.nan_to_num(sizes).astype(np.float32).reshape(-1), pick)
             boost *= (level / mean_size[:, None]).astype(np.float32)[:, :, None]
         else:
             drawn = 1.0 + self._negbin(sizes, counts, mean_size, level, horizon, rng).astype(np.float32)
         drawn *= boost
-        drawn[~occurs] = 0.0
+        np.copyto(drawn, np.float32(0.0), where=~occurs)  # days without a sale
         return drawn
 
     @staticmethod
