@@ -194,8 +194,8 @@ class LevelCalibrator:
         moved = np.flatnonzero(mapped != ranks)
         if not moved.size:
             return np.clip(v, 0.0, None).astype(v.dtype)
-        # Sorted per day in the (series, day, path) layout: the sorts, gathers and the quantile function
-        # then read contiguous memory (twice as fast as sorting the paths axis in place).
+        # Sorted per day in the (series, day, path) layout, the one the quantile function reads: the sort,
+        # gathers and scatter run along contiguous memory.
         by_day = np.ascontiguousarray(v.transpose(0, 2, 1))
         order = np.argsort(by_day, axis=-1, kind="stable")
         sorted_v = np.take_along_axis(by_day, order, axis=-1).astype(float)

@@ -119,7 +119,7 @@ def _ar1_normals_by_day(
     """:func:`ar1_normals`' values (same draws), laid out ``(n_series, horizon, n_paths)`` in memory.
 
     The recursion runs over days: in this layout each day is one contiguous block per series, and the
-    quantile function reads the paths of a day contiguously (3x faster than the strided layout).
+    quantile function then reads each day's paths contiguously, without a transposed copy.
     """
     n_series, _, horizon = shape
     r = np.broadcast_to(np.asarray(rho, dtype=float), (n_series,))[:, None]
