@@ -83,17 +83,16 @@ def quantile_function(values: np.ndarray, levels: Sequence[float], u: np.ndarray
         lo_q, hi_q = q[segment], q[segment + 1]
         out = lo_v + (hi_v - lo_v) * (u - lo_q) / (hi_q - lo_q)
     # The tails' logarithms only where u lies beyond the outer levels (about 1% of the paths' values).
+    lower, upper = _tail_scales(values, q)
     below, above = u < q[0], u > q[-1]
-    if below.any() or above.any():
-        lower, upper = _tail_scales(values, q)
-        if below.any():
-            first = np.broadcast_to(values[..., :1], u.shape)[below]
-            out[below] = first - np.broadcast_to(lower[..., None], u.shape)[below] * np.log(q[0] / u[below])
-        if above.any():
-            last = np.broadcast_to(values[..., -1:], u.shape)[above]
-            out[above] = last + np.broadcast_to(upper[..., None], u.shape)[above] * np.log(
-                (1 - q[-1]) / (1 - u[above])
-            )
+    if below.any():
+        first = np.broadcast_to(values[..., :1], u.shape)[below]
+        out[below] = first - np.broadcast_to(lower[..., None], u.shape)[below] * np.log(q[0] / u[below])
+    if above.any():
+        last = np.broadcast_to(values[..., -1:], u.shape)[above]
+        out[above] = last + np.broadcast_to(upper[..., None], u.shape)[above] * np.log(
+            (1 - q[-1]) / (1 - u[above])
+        )
     return np.clip(out, 0.0, None, out=out)
 
 

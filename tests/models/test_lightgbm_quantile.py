@@ -12,7 +12,7 @@ from features.dataset import Dataset
 from features.schema import M5_QUANTILES, quantile_column
 from features.specs import Calendar, Lags, RollingOnLag
 from models.base import NotFittedError
-from models.lightgbm_quantile import LightGBMQuantile
+from models.lightgbm_quantile import LightGBMQuantile, feature_matrix
 from tests.models.conftest import make_dataset, toy_sales
 
 FAST: dict[str, Any] = {
@@ -211,8 +211,6 @@ def test_refit_is_cold_without_warm_rounds_or_long_after_the_cold_fit(toy_datase
 
 
 def test_boosters_predict_the_feature_matrix_as_they_predict_the_frame(toy_dataset: Dataset):
-    from models.lightgbm_quantile import feature_matrix
-
     model = LightGBMQuantile(n_estimators=20, max_horizon=7, n_jobs=1, min_rows_per_sku=None).fit(toy_dataset)
     dates = pd.date_range(toy_dataset.end_date + pd.Timedelta(days=1), periods=7, freq="D")
     frame = model.builder_.transform(toy_dataset, dates).loc[:, model.feature_names_]
