@@ -161,3 +161,15 @@ def test_totals_rescaling_in_blocks_equals_the_whole_array_formula(monkeypatch: 
     assert out.dtype == np.float32
     assert not np.array_equal(whole, paths)
     np.testing.assert_array_equal(out, whole)
+
+
+def test_levels_no_window_moves_come_back_exactly_so_zero_bounds_stay_zero() -> None:
+    y, q, folds = _windows((1.5, 1.3))  # both windows move the tails; the central band never moves
+    cal = LevelCalibrator().fit(y, q, folds=folds)
+    central = np.array([0.165, 0.25, 0.5, 0.75, 0.835])
+    assert (cal.mapped_levels(central) == central).all()
+    # A count series whose quantile function is zero up to 0.2: its 0.165 quantile is exactly zero, so
+    # a zero sale is inside the 67% interval (a level read a hair above 0.165 made it 1e-17).
+    counts = np.zeros(LEVELS.size)
+    counts[LEVELS > 0.2] = np.arange(1, int((LEVELS > 0.2).sum()) + 1)
+    assert cal.quantiles(counts[None, :], [0.165])[0, 0] == 0.0
