@@ -4,10 +4,11 @@ Two corrections, both learned on a holdout the model did not train on:
 
 * :class:`LevelCalibrator` maps each nominal quantile level to the level of the model's own quantile
   function that was empirically exceeded that often (recalibration of the PIT, Kuleshov et al. 2018).
-  Lower levels are matched on ``P(y < Q | Q > 0)`` and upper ones on ``P(y <= Q)``, because intervals
-  on counts are closed: a zero lower bound covers a zero sale. It applies to quantile forecasts (through the
-  interpolated quantile function of :mod:`models.paths`) and to the daily marginals of sample paths
-  (rank-preserving, so the day-to-day dependence of the paths stays).
+  Upper levels are matched on ``P(y <= Q)``; lower ones, when asked (``lower_tail``), on
+  ``P(y < Q | Q > 0)``, because intervals on counts are closed: a zero lower bound covers a zero sale.
+  It applies to quantile forecasts (through the interpolated quantile function of :mod:`models.paths`)
+  and to the daily marginals of sample paths (rank-preserving, so the day-to-day dependence of the
+  paths stays).
 * :class:`TotalsCalibrator` scales the spread of the paths' multi-day totals around their mean so that
   the holdout totals' 95% quantile covers 95% of series: daily calibration alone cannot fix totals when
   the model gets the correlation between days wrong.
@@ -48,6 +49,11 @@ class LevelCalibrator:
         levels: The increasing levels of the quantile values passed to :meth:`fit`.
         min_obs: Fewer holdout observations than this leave the levels unchanged (identity map).
         widen_only: Only move tail levels outward (never narrow an interval).
+        lower_tail: Also map the lower tail (levels below the central band). Off by default: demand
+            forecasts' lower quantiles are mostly zero, and a map learned on the rows where they are
+            not pushed lower bounds to zero on online retail (2.5% quantile misses 1.9% -> 0.3% of
+            days, the 95% interval covering 97.5%), changing WSPL by under 0.0001 on every dataset;
+            reorder points and orders read only the upper tail.
 
     With ``folds`` given to :meth:`fit` (two or more holdout windows), a tail level moves only as far as
     every window agrees: when each window's own map moves it the same way (wider, or narrower), it
@@ -58,11 +64,13 @@ class LevelCalibrator:
     """
 
     def __init__(
-        self, levels: Sequence[float] = CALIBRATION_LEVELS, min_obs: int = 100, widen_only: bool = False
+        self, levels: Sequence[float] = CALIBRATION_LEVELS, min_obs: int = 100, widen_only: bool = False,
+        lower_tail: bool = False,
     ) -> None:
         self.levels = levels
         self.min_obs = min_obs
         self.widen_only = widen_only
+        self.lower_tail = lower_tail
 
     def fit(self, actual: np.ndarray, quantile_values: np.ndarray, folds: np.ndarray | None = None) -> Self:
         """Learn the empirical level of each nominal level.
@@ -161,6 +169,8 @@ class LevelCalibrator:
         mapped = np.where(tau < lo, np.minimum(mapped, lo), mapped)
         mapped = np.where(tau > hi, np.maximum(mapped, hi), mapped)
         mapped = np.where((tau >= lo) & (tau <= hi), tau, mapped)
+        if not self.lower_tail:
+            mapped = np.where(tau < lo, tau, mapped)
         if self.widen_only:
             # One holdout window is thin evidence that intervals are too wide (on m5-tiny the next window
             # disagreed), while under-coverage is what stocks out: only ever widen.

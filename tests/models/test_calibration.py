@@ -22,7 +22,7 @@ def _too_narrow(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
 
 def test_level_calibrator_widens_too_narrow_intervals() -> None:
     y, q = _too_narrow(4000, 0)
-    cal = LevelCalibrator().fit(y, q)
+    cal = LevelCalibrator(lower_tail=True).fit(y, q)
     # Before: the nominal 97.5% quantile is exceeded far more than 2.5% of the time.
     assert (y <= q[:, LEVELS.tolist().index(0.975)]).mean() < 0.9
     y2, q2 = _too_narrow(4000, 1)
@@ -53,7 +53,7 @@ def test_level_calibrator_ignores_censored_nan_and_checks_shapes() -> None:
 
 def test_remap_paths_keeps_ranks_and_calibrates_marginals() -> None:
     y, q = _too_narrow(4000, 4)
-    cal = LevelCalibrator().fit(y, q)
+    cal = LevelCalibrator(lower_tail=True).fit(y, q)
     rng = np.random.default_rng(5)
     paths = rng.normal(10, 1, (3, 2000, 5)).astype(np.float32)
     out = cal.remap_paths(paths)
@@ -113,9 +113,9 @@ def test_level_calibrator_widens_only_when_told() -> None:
     rng = np.random.default_rng(7)
     y = rng.normal(10, 0.5, 4000)  # the forecast N(10, 1) is too wide
     q = np.tile(stats.norm.ppf(LEVELS, 10, 1), (4000, 1))
-    kept = LevelCalibrator(widen_only=True).fit(y, q).mapped_levels([0.025, 0.975])
+    kept = LevelCalibrator(widen_only=True, lower_tail=True).fit(y, q).mapped_levels([0.025, 0.975])
     np.testing.assert_allclose(kept, [0.025, 0.975])
-    narrowed = LevelCalibrator().fit(y, q).mapped_levels([0.025, 0.975])
+    narrowed = LevelCalibrator(lower_tail=True).fit(y, q).mapped_levels([0.025, 0.975])
     assert narrowed[0] > 0.1 - 1e-9 and narrowed[1] < 0.9 + 1e-9  # pulled in to the central band's edge
 
 
@@ -129,13 +129,13 @@ def _windows(spreads: tuple[float, ...], n: int = 3000) -> tuple[np.ndarray, np.
 
 def test_level_calibrator_narrows_and_widens_when_every_window_agrees() -> None:
     y, q, folds = _windows((0.6, 0.7))  # both windows: intervals too wide
-    narrow = LevelCalibrator().fit(y, q, folds=folds).mapped_levels([0.025, 0.975])
+    narrow = LevelCalibrator(lower_tail=True).fit(y, q, folds=folds).mapped_levels([0.025, 0.975])
     assert narrow[0] > 0.04 and narrow[1] < 0.96
     # Only as far as the window that asks for the smaller move: not as far as the 0.6 window alone.
-    alone = LevelCalibrator().fit(y[folds == 0], q[folds == 0]).mapped_levels([0.025, 0.975])
+    alone = LevelCalibrator(lower_tail=True).fit(y[folds == 0], q[folds == 0]).mapped_levels([0.025, 0.975])
     assert narrow[1] > alone[1]
     y, q, folds = _windows((1.5, 1.3))  # both windows: too narrow
-    wide = LevelCalibrator().fit(y, q, folds=folds).mapped_levels([0.025, 0.975])
+    wide = LevelCalibrator(lower_tail=True).fit(y, q, folds=folds).mapped_levels([0.025, 0.975])
     assert wide[0] < 0.02 and wide[1] > 0.98
 
 
@@ -173,3 +173,19 @@ def test_levels_no_window_moves_come_back_exactly_so_zero_bounds_stay_zero() -> 
     counts = np.zeros(LEVELS.size)
     counts[LEVELS > 0.2] = np.arange(1, int((LEVELS > 0.2).sum()) + 1)
     assert cal.quantiles(counts[None, :], [0.165])[0, 0] == 0.0
+
+
+def test_lower_tail_stays_as_fitted_unless_asked() -> None:
+    y, q, folds = _windows((1.5, 1.3))  # both windows: too narrow on both sides
+    upper_only = LevelCalibrator().fit(y, q, folds=folds)
+    both = LevelCalibrator(lower_tail=True).fit(y, q, folds=folds)
+    lower = np.array([0.005, 0.025, 0.05])
+    assert (upper_only.mapped_levels(lower) == lower).all()
+    assert (both.mapped_levels(lower) < lower).all()
+    np.testing.assert_allclose(upper_only.mapped_levels([0.975, 0.995]), both.mapped_levels([0.975, 0.995]))
+    assert (upper_only.mapped_levels([0.975, 0.995]) > [0.975, 0.995]).all()
+    # Paths: the lower ranks keep their values, the upper ones widen.
+    paths = np.random.default_rng(9).normal(10, 1, (2, 1000, 3))
+    out = upper_only.remap_paths(paths)
+    np.testing.assert_allclose(np.quantile(out, 0.02, axis=1), np.quantile(paths, 0.02, axis=1))
+    assert (np.quantile(out, 0.98, axis=1) > np.quantile(paths, 0.98, axis=1) + 0.3).all()
