@@ -32,7 +32,7 @@ from features.stockouts import StockoutInference
 from features.synthetic import generate_catalogue
 from features.validation import build_dataset
 from forecasting.evaluation.metrics import evaluate, total_coverage
-from models.losses import CENTRAL_INTERVALS
+from models.losses import CENTRAL_INTERVALS, interval_hits
 from models.registry import make_model
 
 matplotlib.use("Agg")
@@ -138,6 +138,41 @@ def _fit_and_score(name: str, history: Dataset, actuals: pd.DataFrame, n_jobs: i
     return scores
 
 
+# Bands of a series' mean 75% quantile (units per day): where sales are a few units, a closed interval
+# on counts covers every sale equal to its bounds (a zero lower bound covers each zero day).
+VOLUME_BANDS: tuple[tuple[float, float, str], ...] = (
+    (0.0, 1.0, "q75 < 1/day"), (1.0, 10.0, "q75 1-10/day"), (10.0, np.inf, "q75 >= 10/day"),
+)
+
+
+def coverage_by_volume(fc: pd.DataFrame, actuals: pd.DataFrame) -> pd.DataFrame:
+    """Central-interval coverage per volume band of the series, and the share of rows that are zero sales
+    inside the interval (what a zero lower bound adds to the coverage of counts)."""
+    keys = ["sku", "channel", "date"]
+    act = actuals[[*keys, "units", *(["censored"] if "censored" in actuals else [])]]
+    rows = fc.merge(act, on=keys, how="inner")
+    if "censored" in rows:
+        rows = rows[~rows["censored"].astype(bool)]
+    rows = rows[rows["units"].notna()]
+    level = rows.groupby(["sku", "channel"], observed=True)[quantile_column(0.75)].transform("mean")
+    out = []
+    for lo, hi, name in VOLUME_BANDS:
+        band = rows[(level >= lo) & (level < hi)]
+        n_series = band.groupby(["sku", "channel"], observed=True).ngroups
+        record: dict[str, object] = {"band": name, "series": n_series, "days": len(band)}
+        for nominal, (q_lo, q_hi) in CENTRAL_INTERVALS.items():
+            if quantile_column(q_lo) not in band or band.empty:
+                continue
+            units = band["units"].to_numpy(float)
+            hits = interval_hits(units, band[quantile_column(q_lo)].to_numpy(float),
+                                 band[quantile_column(q_hi)].to_numpy(float))
+            pct = round(nominal * 100)
+            record[f"coverage_{pct}"] = float(hits.mean())
+            record[f"zero_inside_{pct}"] = float((hits & (units == 0)).mean())
+        out.append(record)
+    return pd.DataFrame(out)
+
+
 def equal_blend(
     forecasts: dict[str, pd.DataFrame], history: Dataset, actuals: pd.DataFrame
 ) -> dict[str, object]:
@@ -206,6 +241,9 @@ def benchmark(label: str, history: Dataset, actuals: pd.DataFrame, n_jobs: int,
     naive = float(table.loc[table["model"] == "seasonal_naive", "wspl"].iloc[0])
     table.insert(2, "wspl_vs_naive", table["wspl"] / naive)
     table.insert(0, "data", label)
+    # The default model's (else the last model's) coverage per volume band, printed under the table.
+    shown = "combination" if "combination" in forecasts else list(forecasts)[-1]
+    table.attrs["volume"] = coverage_by_volume(forecasts[shown], actuals).assign(model=shown)
     return table
 
 
@@ -240,6 +278,9 @@ def show(table: pd.DataFrame) -> None:
     fmt = "{:.3f}".format
     with pd.option_context("display.width", 200, "display.max_columns", 20, "display.float_format", fmt):
         print(table[COLUMNS].to_string(index=False), flush=True)
+        if "volume" in table.attrs:
+            print("coverage by the series' volume:", flush=True)
+            print(table.attrs["volume"].to_string(index=False), flush=True)
 
 
 def main() -> None:
