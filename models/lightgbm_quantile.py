@@ -36,7 +36,8 @@ Design choices (and why):
   quantile function (:func:`models.paths.paths_from_quantiles`). Unless ``path_rho`` is given, the
   correlation is the one that reproduces the spread of ``max_horizon``-day sums of in-sample PIT normal
   scores on recent days of a sample of series (:func:`models.paths.ar1_matching_sums`): lead-time totals
-  are what the paths are for, and a lag-1 estimate misses the persistent part of the errors.
+  are what the paths are for, and a lag-1 estimate misses the persistent part of the errors. Refreshes
+  and warm refits keep the correlation of the fit they continue.
 """
 
 from __future__ import annotations
@@ -286,7 +287,8 @@ class LightGBMQuantile(Forecaster):
         """A fit on ``data`` that continues this fit's boosters (see "Warm refits" in the module docstring).
 
         Each booster adds ``warm_rounds`` rounds trained on the rows of the last ``warm_days`` days of
-        ``data`` (at most a third of ``max_train_rows``), with this fit's features and feature builder.
+        ``data`` (at most a third of ``max_train_rows``), with this fit's features, feature builder and
+        path correlation.
         It is a cold fit instead when ``warm_rounds`` is 0 or ``data`` ends more than ``warm_days`` days
         after this chain's last cold fit.
 
@@ -318,8 +320,9 @@ class LightGBMQuantile(Forecaster):
             fresh.feature_importances_ = self._importance(fresh.boosters_, names)
         fresh.origin_ = data.end_date
         fresh._precompute_forecast(data)
-        if self.path_rho is None:
-            fresh.rho_ = fresh._estimate_rho(data, rng)
+        # The path correlation is kept, as refresh keeps it: a combination calibrates the spread of its
+        # totals on its holdout fits' paths, and re-estimated it moved (0.855 -> 0.827 on m5-tiny) under
+        # a factor learned for the old value (28-day totals' 95% quantile: 92.9% vs 92.5% of series).
         logger.info("lightgbm: warm refit (%d rounds on %d rows) in %.1f s", self.warm_rounds, len(train),
                     time.perf_counter() - started)
         return fresh

@@ -186,6 +186,8 @@ def test_warm_refit_continues_every_booster_on_the_recent_rows():
     assert warm.origin_ == toy_dataset.end_date and warm.cold_origin_ == cutoff
     assert warm.predict(7)["date"].min() == toy_dataset.end_date + pd.Timedelta(days=1)
     assert set(warm.boosters_) == set(model.boosters_)
+    # The estimated path correlation is the earlier fit's (its paths are what a combination calibrated).
+    assert warm.rho_ == model.rho_ and model.path_rho is None
     rows = model.builder_.transform(toy_dataset, pd.date_range(cutoff - pd.Timedelta(days=20), cutoff),
                                     rng=np.random.default_rng(0))
     x = rows[model.feature_names_]
