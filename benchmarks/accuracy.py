@@ -223,8 +223,13 @@ def run_autoets(history: Dataset, actuals: pd.DataFrame, n_jobs: int) -> dict[st
 
 
 def benchmark(label: str, history: Dataset, actuals: pd.DataFrame, n_jobs: int,
-              models: tuple[str, ...] = MODELS, peer: bool = True, cache: Path | None = None) -> pd.DataFrame:
-    """Score the models, their equal-weight blend and the AutoETS peer on one dataset."""
+              models: tuple[str, ...] = MODELS, peer: bool = True,
+              cache: Path | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Score the models, their equal-weight blend and the AutoETS peer on one dataset.
+
+    Returns:
+        The scores per model, and the default model's (else the last model's) coverage per volume band.
+    """
     rows = []
     forecasts: dict[str, pd.DataFrame] = {}
     for name in ("seasonal_naive", *(m for m in models if m != "seasonal_naive")):
@@ -241,10 +246,8 @@ def benchmark(label: str, history: Dataset, actuals: pd.DataFrame, n_jobs: int,
     naive = float(table.loc[table["model"] == "seasonal_naive", "wspl"].iloc[0])
     table.insert(2, "wspl_vs_naive", table["wspl"] / naive)
     table.insert(0, "data", label)
-    # The default model's (else the last model's) coverage per volume band, printed under the table.
     shown = "combination" if "combination" in forecasts else list(forecasts)[-1]
-    table.attrs["volume"] = coverage_by_volume(forecasts[shown], actuals).assign(model=shown)
-    return table
+    return table, coverage_by_volume(forecasts[shown], actuals).assign(model=shown)
 
 
 def plot(tables: pd.DataFrame, path: Path) -> None:
@@ -273,14 +276,13 @@ COLUMNS = ["data", "model", "wspl", "wspl_vs_naive", "mean_spl", "coverage_50", 
            "coverage_95", "coverage_99", "total95_28", "rmsse", "bias", "seconds"]
 
 
-def show(table: pd.DataFrame) -> None:
-    """Print one dataset's table."""
+def show(table: pd.DataFrame, volume: pd.DataFrame) -> None:
+    """Print one dataset's table and its coverage per volume band."""
     fmt = "{:.3f}".format
     with pd.option_context("display.width", 200, "display.max_columns", 20, "display.float_format", fmt):
         print(table[COLUMNS].to_string(index=False), flush=True)
-        if "volume" in table.attrs:
-            print("coverage by the series' volume:", flush=True)
-            print(table.attrs["volume"].to_string(index=False), flush=True)
+        print("coverage by the series' volume:", flush=True)
+        print(volume.to_string(index=False), flush=True)
 
 
 def main() -> None:
@@ -312,9 +314,10 @@ def main() -> None:
     }
     tables = []
     for label in (d.strip() for d in args.datasets.split(",") if d.strip()):
-        tables.append(benchmark(label, *splits[label](), args.n_jobs, models, peer=not args.no_peer,
-                                cache=args.cache))
-        show(tables[-1])  # print each dataset as soon as it is done
+        table, volume = benchmark(label, *splits[label](), args.n_jobs, models, peer=not args.no_peer,
+                                  cache=args.cache)
+        tables.append(table)
+        show(table, volume)  # print each dataset as soon as it is done
     result = pd.concat(tables, ignore_index=True)
     if args.plot:
         plot(result, args.plot)
