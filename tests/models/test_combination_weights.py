@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from models.combination_weights import WeightEstimator, simplex_grid
+from models.combination_weights import WeightEstimator, blend_losses, simplex_grid
+from models.losses import pinball_loss
 
 LEVELS = (0.1, 0.5, 0.9)
 
@@ -80,3 +81,22 @@ def test_bad_series_weights_are_refused() -> None:
     quant, y, fold, scale, seg = _members((1.0, 1.0))
     with pytest.raises(ValueError, match="'series_weight' must be finite, non-negative"):
         WeightEstimator().fit(quant, y, fold, scale, seg, LEVELS, series_weight=-np.ones(len(scale)))
+
+
+def test_blend_losses_equal_the_pinball_loss_of_each_blend_over_observed_rows() -> None:
+    rng = np.random.default_rng(11)
+    levels = (0.025, 0.25, 0.5, 0.75, 0.975)
+    n_rows = 1234  # more rows than one evaluation block, and not a multiple of it
+    quant = np.sort(rng.gamma(2.0, 2.0, (3, n_rows, len(levels))), axis=2)
+    y = rng.poisson(4, n_rows).astype(float)
+    y[::37] = np.nan  # censored days are skipped
+    quant[1, 5] = np.nan  # a row a member did not forecast is skipped for every blend
+    inv_scale, row_weight = rng.uniform(0.5, 2.0, n_rows), rng.uniform(0.0, 3.0, n_rows)
+    grid = simplex_grid(3)
+    losses, observed = blend_losses(quant, y, inv_scale, grid, levels, row_weight=row_weight)
+    ok = ~np.isnan(y) & np.isfinite(quant).all(axis=(0, 2))
+    for g, w in enumerate(grid):
+        blend = np.tensordot(w, quant[:, ok], axes=1)
+        expected = pinball_loss(y[ok], blend, levels).mean(axis=1) @ (inv_scale[ok] * row_weight[ok])
+        assert losses[g] == pytest.approx(expected, rel=1e-12)
+    assert observed == pytest.approx(row_weight[ok].sum())
