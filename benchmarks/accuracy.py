@@ -31,7 +31,7 @@ from features.schema import M5_QUANTILES, quantile_column
 from features.stockouts import StockoutInference
 from features.synthetic import generate_catalogue
 from features.validation import build_dataset
-from forecasting.evaluation.metrics import evaluate, total_coverage
+from forecasting.evaluation.metrics import evaluate, scored_rows, total_coverage
 from models.losses import CENTRAL_INTERVALS, interval_hits
 from models.registry import make_model
 
@@ -148,11 +148,7 @@ VOLUME_BANDS: tuple[tuple[float, float, str], ...] = (
 def coverage_by_volume(fc: pd.DataFrame, actuals: pd.DataFrame) -> pd.DataFrame:
     """Central-interval coverage per volume band of the series, and the share of rows that are zero sales
     inside the interval (what a zero lower bound adds to the coverage of counts)."""
-    keys = ["sku", "channel", "date"]
-    act = actuals[[*keys, "units", *(["censored"] if "censored" in actuals else [])]]
-    rows = fc.merge(act, on=keys, how="inner")
-    if "censored" in rows:
-        rows = rows[~rows["censored"].astype(bool)]
+    rows = scored_rows(fc, actuals, M5_QUANTILES)
     rows = rows[rows["units"].notna()]
     level = rows.groupby(["sku", "channel"], observed=True)[quantile_column(0.75)].transform("mean")
     out = []
@@ -160,10 +156,10 @@ def coverage_by_volume(fc: pd.DataFrame, actuals: pd.DataFrame) -> pd.DataFrame:
         band = rows[(level >= lo) & (level < hi)]
         n_series = band.groupby(["sku", "channel"], observed=True).ngroups
         record: dict[str, object] = {"band": name, "series": n_series, "days": len(band)}
+        units = band["units"].to_numpy(float)
         for nominal, (q_lo, q_hi) in CENTRAL_INTERVALS.items():
-            if quantile_column(q_lo) not in band or band.empty:
-                continue
-            units = band["units"].to_numpy(float)
+            if band.empty:
+                break
             hits = interval_hits(units, band[quantile_column(q_lo)].to_numpy(float),
                                  band[quantile_column(q_hi)].to_numpy(float))
             pct = round(nominal * 100)

@@ -142,11 +142,11 @@ class LevelCalibrator:
         moves = np.stack([ndtri(self._mapped(emp, tau)) - z_tau for emp in self.fold_empirical_])
         agree = (moves > 0).all(axis=0) | (moves < 0).all(axis=0)
         nearest = np.take_along_axis(moves, np.argmin(np.abs(moves), axis=0)[None, :], axis=0)[0]
-        moved = ndtr(z_tau + np.where(agree, nearest, 0.0))
         # A level that stays is returned as it came: ndtr(ndtri(0.165)) is 0.16500000000000004, and
         # read a hair above its knot the quantile function turns a zero lower bound into 1e-17, which
         # counts a zero sale as outside the interval.
-        return np.clip(np.where(agree & (nearest != 0), moved, tau), _LEVEL_FLOOR, 1 - _LEVEL_FLOOR)
+        moved = np.where(agree, ndtr(z_tau + nearest), tau)
+        return np.clip(moved, _LEVEL_FLOOR, 1 - _LEVEL_FLOOR)
 
     def _mapped(self, empirical: np.ndarray, tau: np.ndarray) -> np.ndarray:
         """The mapped levels under one empirical map."""

@@ -81,9 +81,14 @@ def _series_weights(scales: pd.DataFrame, weights: Literal["revenue"] | None) ->
     return pd.Series(1.0, index=scales.index)
 
 
-def _scored_rows(
+def scored_rows(
     forecast: pd.DataFrame, actuals: pd.DataFrame, quantiles: Sequence[float]
 ) -> pd.DataFrame:
+    """The forecast rows that have an actual, with its ``units``; censored days are left out.
+
+    Raises:
+        ValueError: The forecast lacks the keys, ``mean`` or one of the ``quantiles``' columns.
+    """
     missing = [c for c in [*KEY, "date", "mean", *map(quantile_column, quantiles)] if c not in forecast]
     if missing:
         raise ValueError(
@@ -127,7 +132,7 @@ def evaluate(
     """
     qs = tuple(sorted(float(q) for q in quantiles))
     groups = [group_by] if isinstance(group_by, str) else list(group_by or [])
-    rows = _scored_rows(forecast, actuals, qs)
+    rows = scored_rows(forecast, actuals, qs)
     scales = series_scales(history)
     scales["raw_weight"] = _series_weights(scales, weights)
     rows = rows.merge(scales[[*KEY, "scale", "scale2", "raw_weight"]], on=KEY, how="left")
@@ -186,7 +191,7 @@ def series_spl(
 ) -> pd.DataFrame:
     """Scaled pinball loss per series (mean over days and levels), for per-series comparisons."""
     qs = tuple(sorted(float(q) for q in quantiles))
-    rows = _scored_rows(forecast, actuals, qs)
+    rows = scored_rows(forecast, actuals, qs)
     scales = series_scales(history)
     rows = rows.merge(scales[[*KEY, "scale"]], on=KEY, how="left")
     rows["scale"] = rows["scale"].fillna(1.0)
