@@ -146,13 +146,15 @@ VOLUME_BANDS: tuple[tuple[float, float, str], ...] = (
 
 
 def coverage_by_volume(fc: pd.DataFrame, actuals: pd.DataFrame) -> pd.DataFrame:
-    """Central-interval coverage per volume band of the series, and the share of rows that are zero sales
-    inside the interval (what a zero lower bound adds to the coverage of counts)."""
+    """Central-interval coverage per volume band of the series (and over all of them): of the closed
+    interval, as scored, and of the open one, which brackets nominal from below for a calibrated forecast
+    of counts (see :func:`models.losses.interval_hits`); and the share of rows that are zero sales inside
+    the 50% and 67% intervals (what a zero lower bound adds to the closed coverage)."""
     rows = scored_rows(fc, actuals, M5_QUANTILES)
     rows = rows[rows["units"].notna()]
     level = rows.groupby(["sku", "channel"], observed=True)[quantile_column(0.75)].transform("mean")
     out = []
-    for lo, hi, name in VOLUME_BANDS:
+    for lo, hi, name in (*VOLUME_BANDS, (0.0, np.inf, "all")):
         band = rows[(level >= lo) & (level < hi)]
         n_series = band.groupby(["sku", "channel"], observed=True).ngroups
         record: dict[str, object] = {"band": name, "series": n_series, "days": len(band)}
@@ -160,11 +162,13 @@ def coverage_by_volume(fc: pd.DataFrame, actuals: pd.DataFrame) -> pd.DataFrame:
         for nominal, (q_lo, q_hi) in CENTRAL_INTERVALS.items():
             if band.empty:
                 break
-            hits = interval_hits(units, band[quantile_column(q_lo)].to_numpy(float),
-                                 band[quantile_column(q_hi)].to_numpy(float))
+            bounds = (band[quantile_column(q_lo)].to_numpy(float), band[quantile_column(q_hi)].to_numpy(float))
+            hits = interval_hits(units, *bounds)
             pct = round(nominal * 100)
             record[f"coverage_{pct}"] = float(hits.mean())
-            record[f"zero_inside_{pct}"] = float((hits & (units == 0)).mean())
+            record[f"open_{pct}"] = float(interval_hits(units, *bounds, closed=False).mean())
+            if nominal < 0.9:
+                record[f"zero_inside_{pct}"] = float((hits & (units == 0)).mean())
         out.append(record)
     return pd.DataFrame(out)
 

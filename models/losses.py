@@ -111,13 +111,22 @@ def scaled_pinball(
     return pinball_loss(actual, predicted, quantiles) / s[:, None]
 
 
-def interval_hits(actual: np.ndarray, lower: np.ndarray, upper: np.ndarray) -> np.ndarray:
-    """Whether each actual lies in its closed interval ``[lower, upper]``.
+def interval_hits(actual: np.ndarray, lower: np.ndarray, upper: np.ndarray, *,
+                  closed: bool = True) -> np.ndarray:
+    """Whether each actual lies in its closed interval ``[lower, upper]`` (open with ``closed=False``).
 
-    The interval is closed because demand is discrete: a zero forecast band covers a zero sale.
+    The interval is closed because demand is discrete: a zero forecast band covers a zero sale. For
+    counts the two bracket a calibrated forecast: where ``lower`` and ``upper`` are the ``lo`` and ``hi``
+    quantiles of the demand's distribution, P(lower < y < upper) <= hi - lo <= P(lower <= y <= upper).
+    A closed coverage above nominal with an open coverage below it is what ties at the bounds (zero
+    sales under a zero lower bound) give, not a too-wide interval.
     """
     y = np.asarray(actual, dtype=float)
-    return (y >= np.asarray(lower, dtype=float)) & (y <= np.asarray(upper, dtype=float))
+    lo = np.asarray(lower, dtype=float)
+    hi = np.asarray(upper, dtype=float)
+    if closed:
+        return (y >= lo) & (y <= hi)
+    return (y > lo) & (y < hi)
 
 
 def interval_coverage(actual: np.ndarray, lower: np.ndarray, upper: np.ndarray) -> float:

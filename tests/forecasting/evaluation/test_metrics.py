@@ -9,6 +9,7 @@ import pytest
 from forecasting.evaluation.metrics import evaluate, series_scales, series_spl, total_coverage
 from models.losses import (
     interval_coverage,
+    interval_hits,
     m5_scale,
     pinball_loss,
     safe_scale,
@@ -63,6 +64,22 @@ def test_coverage_helpers_closed_intervals() -> None:
     assert total_coverage(np.array([10.0, 5.0]), np.array([9.0, 6.0])) == pytest.approx(0.5)
     with pytest.raises(ValueError, match="must align"):
         total_coverage(np.zeros(2), np.zeros(3))
+
+
+def test_open_and_closed_intervals_bracket_nominal_for_calibrated_counts() -> None:
+    # Poisson(0.8) demand forecast with its true quantiles: zeros tie with the zero lower bound, so the
+    # closed 50% interval covers P(y <= 1) = 0.81; the open one P(0 < y < 1) = 0 is below nominal.
+    rng = np.random.default_rng(0)
+    y = rng.poisson(0.8, size=20_000).astype(float)
+    lower, upper = np.zeros_like(y), np.ones_like(y)  # Poisson(0.8): 25% quantile 0, 75% quantile 1
+    closed = interval_hits(y, lower, upper).mean()
+    opened = interval_hits(y, lower, upper, closed=False).mean()
+    assert opened < 0.5 < closed
+    assert closed == pytest.approx(np.exp(-0.8) * 1.8, abs=0.01)
+    # Continuous demand: the two agree.
+    z = rng.normal(size=1000)
+    np.testing.assert_array_equal(interval_hits(z, np.full(1000, -0.5), np.full(1000, 0.5)),
+                                  interval_hits(z, np.full(1000, -0.5), np.full(1000, 0.5), closed=False))
 
 
 def _two_series_case() -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
