@@ -3,11 +3,12 @@
 Per dataset (the holdouts of ``benchmarks/accuracy.py``): LightGBM fitted cold on the history minus
 ``--gap`` days, then brought to the end of the history three ways and scored on the 28 held-out days:
 re-anchored (``refresh``: the old boosters, features at the new origin), refitted warm (``refit``: the
-old boosters continued for ``warm_rounds`` on the last ``warm_days`` days) with each setting given,
-and fitted cold on the whole history. Prints WSPL, 95% and 99% interval coverage and seconds.
+old boosters continued for ``warm_rounds`` on at most the last ``warm_days`` days, and with ``+OVERLAP``
+only on the days after the earlier fit and OVERLAP days before it) with each setting given, and fitted
+cold on the whole history. Prints WSPL, 95% and 99% interval coverage and seconds.
 
     .venv/bin/python benchmarks/warm_refit.py
-    .venv/bin/python benchmarks/warm_refit.py --datasets m5-tiny --settings 30x182,50x365
+    .venv/bin/python benchmarks/warm_refit.py --datasets m5-tiny --settings 30x182+35,30x182,50x365
 """
 
 from __future__ import annotations
@@ -35,21 +36,30 @@ def _row(label: str, how: str, model: LightGBMQuantile, actuals: pd.DataFrame, s
 
 
 def compare(label: str, history: Dataset, actuals: pd.DataFrame, gap: int,
-            settings: list[tuple[int, int]], n_jobs: int) -> pd.DataFrame:
+            settings: list[tuple[int, int, int | None]], n_jobs: int) -> pd.DataFrame:
     """The rows of one dataset: re-anchored, each warm setting, cold."""
     rows = []
     earlier = LightGBMQuantile(n_jobs=n_jobs).fit(history.truncate(history.end_date - pd.Timedelta(days=gap)))
     t0 = time.perf_counter()
     rows.append(_row(label, "re-anchored", earlier.refresh(history), actuals, time.perf_counter() - t0))
-    for rounds, days in settings:
+    for rounds, days, overlap in settings:
         t0 = time.perf_counter()
-        warm = earlier.set_params(warm_rounds=rounds, warm_days=days).refit(history)
+        warm = earlier.set_params(warm_rounds=rounds, warm_days=days,
+                                  warm_overlap_days=overlap).refit(history)
         seconds = time.perf_counter() - t0
-        rows.append(_row(label, f"warm {rounds} rounds x {days} days", warm, actuals, seconds))
+        how = f"warm {rounds} rounds x {days} days" + ("" if overlap is None else f", overlap {overlap}")
+        rows.append(_row(label, how, warm, actuals, seconds))
     t0 = time.perf_counter()
     cold = LightGBMQuantile(n_jobs=n_jobs).fit(history)
     rows.append(_row(label, "cold", cold, actuals, time.perf_counter() - t0))
     return pd.DataFrame(rows)
+
+
+def _setting(text: str) -> tuple[int, int, int | None]:
+    """``"30x182+35"`` -> (30, 182, 35); ``"30x182"`` -> (30, 182, None)."""
+    rounds, rest = text.split("x")
+    days, _, overlap = rest.partition("+")
+    return int(rounds), int(days), int(overlap) if overlap else None
 
 
 def main() -> None:
@@ -57,13 +67,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--datasets", default="m5-tiny,synthetic,retail")
-    parser.add_argument("--settings", default="30x182,30x365,50x365",
-                        help="Warm settings as ROUNDSxDAYS, comma-separated")
+    parser.add_argument("--settings", default="30x182+35,30x182,30x365",
+                        help="Warm settings as ROUNDSxDAYS or ROUNDSxDAYS+OVERLAP, comma-separated")
     parser.add_argument("--gap", type=int, default=56, help="Days between the earlier fit and the end")
     parser.add_argument("--n-jobs", type=int, default=2)
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(message)s")
-    settings = [(int(r), int(d)) for r, d in (s.split("x") for s in args.settings.split(",") if s)]
+    settings = [_setting(s) for s in args.settings.split(",") if s]
     splits = {"m5-tiny": m5_split, "synthetic": lambda: synthetic_split(100, 3, 730, 0),
               "retail": retail_split}
     tables = []

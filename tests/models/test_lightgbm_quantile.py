@@ -202,6 +202,17 @@ def test_warm_refit_continues_every_booster_on_the_recent_rows():
         warm.refit(toy_dataset.truncate(cutoff))
 
 
+@pytest.mark.parametrize(("overlap", "days_back"), [(10, 14 + 9), (None, 59), (100, 59)])
+def test_warm_rows_are_the_days_after_the_cold_fit_and_an_overlap(toy_dataset: Dataset, overlap,
+                                                                   days_back: int):
+    cutoff = toy_dataset.end_date - pd.Timedelta(days=14)
+    model = LightGBMQuantile(warm_rounds=2, warm_days=60, warm_overlap_days=overlap,
+                             **FAST).fit(toy_dataset.truncate(cutoff))
+    warm = model.refit(toy_dataset)
+    # Overlap 10: the 14 new days and the 10 before the cold fit's end; None or a long overlap: 60 days.
+    assert warm.warm_start_ == toy_dataset.end_date - pd.Timedelta(days=days_back)
+
+
 @pytest.mark.parametrize(("params", "days_later"), [({"warm_rounds": 0}, 14), ({"warm_days": 28}, 40)])
 def test_refit_is_cold_without_warm_rounds_or_long_after_the_cold_fit(toy_dataset: Dataset, params,
                                                                        days_later: int):
