@@ -162,7 +162,8 @@ def coverage_by_volume(fc: pd.DataFrame, actuals: pd.DataFrame) -> pd.DataFrame:
         for nominal, (q_lo, q_hi) in CENTRAL_INTERVALS.items():
             if band.empty:
                 break
-            bounds = (band[quantile_column(q_lo)].to_numpy(float), band[quantile_column(q_hi)].to_numpy(float))
+            bounds = (band[quantile_column(q_lo)].to_numpy(float),
+                      band[quantile_column(q_hi)].to_numpy(float))
             hits = interval_hits(units, *bounds)
             pct = round(nominal * 100)
             record[f"coverage_{pct}"] = float(hits.mean())
