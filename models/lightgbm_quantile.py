@@ -299,6 +299,7 @@ class LightGBMQuantile(Forecaster):
         Each booster adds ``warm_rounds`` rounds trained on the rows of ``data`` after this chain's cold
         fit and of the ``warm_overlap_days`` before it, at most the last ``warm_days`` days (and at most a
         third of ``max_train_rows``), with this fit's features, feature builder and path correlation.
+        The first of those days is kept in ``warm_start_``.
         It is a cold fit instead when ``warm_rounds`` is 0 or ``data`` ends more than ``warm_days`` days
         after this chain's last cold fit.
 
