@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import logging
 import time
-import warnings
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any, ClassVar
 
@@ -36,7 +35,7 @@ from models.base import Forecaster, ParamCheck, SamplePaths
 from models.calibration import CALIBRATION_LEVELS, LevelCalibrator, TotalsCalibrator
 from models.combination_inputs import default_members, revenue_weights, segments
 from models.combination_weights import WeightEstimator
-from models.losses import m5_scale, safe_scale
+from models.losses import panel_scales
 from models.member_fits import fit_member, refit_member, refresh_member, report_progress
 from models.member_frames import blocks as _blocks
 from models.member_frames import in_order as _in_order
@@ -48,7 +47,7 @@ log = logging.getLogger(__name__)
 KEY = list(SERIES_KEY)
 WEIGHTINGS = ("stacked", "equal")
 LOSS_WEIGHTS = ("revenue", "equal")
-HOLDOUT_REFITS = ("first", "each")
+HOLDOUT_REFITS = ("first", "warm", "each")
 MAX_FOLDS = 4
 _MIN_CALIBRATION_OBS = 200
 # A segment with fewer holdout observations than this uses the all-series level map.
@@ -75,13 +74,16 @@ class Combination(Forecaster):
         loss_weights: How series count in the holdout loss the weights minimise: ``"revenue"`` (default)
             by their revenue over the 28 days before the first holdout origin, as the M5 WSPL weighs
             them, when every series has prices (equal otherwise); ``"equal"``: alike.
-        holdout_refits: ``"first"`` (default): members that are ``refreshable`` (LightGBM, ETS) are
-            fitted once, at the first holdout origin, and re-anchored at the later ones (their later folds
-            are scored from parameters up to ``holdout_days`` older than a refit's: the weights and the
-            calibration then judge them a little harshly, never flatteringly). Inside
+        holdout_refits: ``"warm"`` (default): members that are ``refreshable`` (LightGBM, ETS) are
+            fitted once, at the first holdout origin; at the later origins the ``warm_refittable`` ones are
+            refitted warm from that fit, the kind of fit that will serve (the final fit continues the same
+            cold fit), so the weights and the calibration see the served fit's tails. Against ``"first"``:
+            m5-tiny WSPL 0.2950 vs 0.2950 (28-day totals' 95% quantile covering 93.9% vs 92.9% of series),
+            synthetic 0.2811 vs 0.2814, online retail 0.3720 vs 0.3731, for a warm refit more (6 s). Inside
             :func:`models.member_fits.shared_member_fits` (rolling backtests and re-plans) a fold that an
-            earlier origin fitted on all its data reuses that fit, and refreshes are shared like fits.
-            ``"each"`` fits every fold.
+            earlier origin fitted on all its data reuses that fit, and refreshes and warm refits are
+            shared like fits. ``"first"`` re-anchors the later folds (scored from parameters up to
+            ``holdout_days`` older than a refit's); ``"each"`` fits every fold cold.
         reanchor_final: ``refreshable`` members (LightGBM, ETS) serve from their holdout fit re-anchored at
             the end of the data instead of being refitted: a standalone fit then trains one LightGBM
             model instead of two. Off by default: boosters ``holdout_days x holdout_folds`` days old
@@ -144,7 +146,7 @@ class Combination(Forecaster):
         shrinkage: float | None = None,
         sanity_ratio: float = 1.25,
         loss_weights: str = "revenue",
-        holdout_refits: str = "first",
+        holdout_refits: str = "warm",
         reanchor_final: bool = False,
         warm_refits: bool = True,
         calibrate: bool = True,
@@ -268,7 +270,8 @@ class Combination(Forecaster):
         # In rolling use (backtests, re-plans: inside shared_member_fits) a later fold's data is usually
         # an earlier origin's full data, whose fit is shared; only folds that no origin fitted are
         # refreshed, and the refresh is shared with the next origins like a fit.
-        chain = self.holdout_refits == "first"
+        chain = self.holdout_refits in ("first", "warm")
+        warm = self.holdout_refits == "warm" and self.warm_refits and not self.reanchor_final
         for fold in range(self.holdout_folds):
             cutoff = data.end_date - pd.Timedelta(days=h * (self.holdout_folds - fold))
             # Drop the previous fold's copy of the sales first (30,000 series x 730 days: about 1 GB).
@@ -280,7 +283,7 @@ class Combination(Forecaster):
             actual[:, fold * h : (fold + 1) * h] = full[:, cut_col : cut_col + h]
             actual[np.setdiff1d(np.arange(n), rows), fold * h : (fold + 1) * h] = np.nan
             if fold == 0:
-                scale = self._scales(full[:, :cut_col])
+                scale = panel_scales(full[:, :cut_col])
                 series_weight = (None if self.loss_weights == "equal" else revenue_weights(train, keys))
             last = fold == self.holdout_folds - 1
             keep = np.arange(len(rows))
@@ -293,7 +296,11 @@ class Combination(Forecaster):
                 log.info("combination: holdout fold %d of %d, fitting %s", fold + 1, self.holdout_folds, name)
                 report_progress(f"holdout {fold + 1}/{self.holdout_folds}: {name}")
                 t0 = time.perf_counter()
-                if fold > 0 and chain and name in earlier:
+                if fold > 0 and warm and name in earlier and template.warm_refittable:
+                    # Score the later folds with the kind of fit that will serve: a warm refit of the
+                    # first origin's fit (the final fit continues the same one).
+                    model = refit_member(name, template, earlier[name], train)
+                elif fold > 0 and chain and name in earlier:
                     # Re-anchor the first origin's fit: a global LightGBM refit per fold was two thirds
                     # of a combination's cost, and 28 more days of rows change its boosters little.
                     model = refresh_member(name, template, earlier[name], train)
@@ -311,19 +318,12 @@ class Combination(Forecaster):
                     paths[-1][name] = model.sample_paths(h, self.n_paths_calibration, self.random_state,
                                                          rows=member_rows).values
                 if last and (model.refreshable or model.warm_refittable):
-                    last_fits[name] = model
+                    # A warm-scored fold's final fit continues the cold fit, not a refit of a refit.
+                    last_fits[name] = earlier[name] if warm and name in earlier else model
                 del model
                 self.fit_seconds_[name] = self.fit_seconds_.get(name, 0.0) + time.perf_counter() - t0
         return {"quant": quant, "actual": actual, "scale": scale, "paths": paths, "paths_rows": paths_keys,
                 "last_fits": last_fits, "series_weight": series_weight}
-
-    @staticmethod
-    def _scales(history: np.ndarray) -> np.ndarray:
-        raw = np.array([m5_scale(row) for row in history])
-        with np.errstate(all="ignore"), warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)  # unobserved series get the fallback scale
-            level = np.nanmean(history, axis=1)
-        return safe_scale(raw, level)
 
     def _weighted(self, quant: Mapping[str, np.ndarray], weights: np.ndarray) -> np.ndarray:
         """Per series, the weighted average of the members' quantile arrays ``(n, days, levels)``."""

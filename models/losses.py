@@ -6,6 +6,7 @@ Everything here is plain numpy on aligned arrays, so the same arithmetic scores 
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 
 import numpy as np
@@ -89,6 +90,15 @@ def safe_scale(scale: np.ndarray, level: np.ndarray) -> np.ndarray:
     bad = ~(s > 0)
     s[bad] = np.where(lv[bad] > 0, lv[bad], 1.0)
     return s
+
+
+def panel_scales(history: np.ndarray) -> np.ndarray:
+    """:func:`m5_scale` of each row of a ``(series, days)`` panel, with :func:`safe_scale`'s fallback."""
+    raw = np.array([m5_scale(row) for row in history])
+    with np.errstate(all="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # unobserved series get the fallback scale
+        level = np.nanmean(history, axis=1)
+    return safe_scale(raw, level)
 
 
 def scaled_pinball(

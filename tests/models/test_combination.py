@@ -209,7 +209,8 @@ class _RefreshableNaive(SeasonalNaive):
         return _RefreshableNaive(**self.get_params()).fit(data)
 
 
-@pytest.mark.parametrize(("refits", "n_fits", "n_refreshes"), [("first", 2, 1), ("each", 3, 0)])
+@pytest.mark.parametrize(("refits", "n_fits", "n_refreshes"),
+                         [("first", 2, 1), ("warm", 2, 1), ("each", 3, 0)])
 def test_refreshable_members_are_fitted_once_in_the_holdout(toy_dataset, refits: str, n_fits: int,
                                                             n_refreshes: int) -> None:
     _RefreshableNaive.fits, _RefreshableNaive.refreshes = [], []
@@ -273,8 +274,8 @@ class _WarmNaive(_RefreshableNaive):
         return _WarmNaive(**self.get_params()).fit(data)
 
 
-@pytest.mark.parametrize("warm", [True, False])
-def test_warm_refittable_members_are_refitted_warm_at_the_end(toy_dataset, warm: bool) -> None:
+@pytest.mark.parametrize(("warm", "refits"), [(True, "first"), (False, "first"), (True, "warm")])
+def test_warm_refittable_members_are_refitted_warm_at_the_end(toy_dataset, warm: bool, refits: str) -> None:
     from models.member_fits import shared_member_fits
 
     _WarmNaive.fits, _WarmNaive.refreshes, _WarmNaive.refits = [], [], []
@@ -282,12 +283,20 @@ def test_warm_refittable_members_are_refitted_warm_at_the_end(toy_dataset, warm:
     end = toy_dataset.end_date
     with shared_member_fits():
         for cutoff in (end - pd.Timedelta(days=28), end):
-            Combination(members=members, warm_refits=warm, calibrate=False).fit(toy_dataset.truncate(cutoff))
+            Combination(members=members, warm_refits=warm, holdout_refits=refits,
+                        calibrate=False).fit(toy_dataset.truncate(cutoff))
+    made = _WarmNaive.refreshes + _WarmNaive.refits
+    cold = [d for d in _WarmNaive.fits if d not in made]
+    if refits == "warm":
+        # Origin end-28: fit at end-84, warm refit at end-56 (scored as served), final at end-28. Origin
+        # end: its holdout folds are those two refits, shared; only its own final is new.
+        assert _WarmNaive.refreshes == []
+        assert _WarmNaive.refits == [end - pd.Timedelta(days=d) for d in (56, 28, 0)]
+        assert cold == [end - pd.Timedelta(days=84)]
+        return
     # Origin end-28: fit at end-84, refresh at end-56, final at end-28. Origin end: its holdout folds are
     # the refresh and that final member, shared; only its own final is new.
     assert _WarmNaive.refreshes == [end - pd.Timedelta(days=56)]
-    made = _WarmNaive.refreshes + _WarmNaive.refits
-    cold = [d for d in _WarmNaive.fits if d not in made]
     if warm:
         assert _WarmNaive.refits == [end - pd.Timedelta(days=28), end]
         assert cold == [end - pd.Timedelta(days=84)]
@@ -313,14 +322,20 @@ def test_segments_read_weekly_buckets_as_the_inventory_segmentation_does() -> No
 
 def test_the_served_lightgbm_continues_its_holdout_boosters(toy_dataset) -> None:
     from models.lightgbm_quantile import LightGBMQuantile
+    from models.member_fits import shared_member_fits
 
     lgbm = LightGBMQuantile(n_estimators=20, num_leaves=7, min_child_samples=5, warm_rounds=3, n_jobs=1)
     members = {"lightgbm": lgbm, "weekly": SeasonalNaive()}
-    model = Combination(members=members, shrinkage=1.0, calibrate=False).fit(toy_dataset)
+    with shared_member_fits() as fits:
+        model = Combination(members=members, shrinkage=1.0, calibrate=False).fit(toy_dataset)
     served = model.members_["lightgbm"]
     end = toy_dataset.end_date
-    # Fitted cold at the first holdout origin (end - 56), re-anchored at end - 28, continued at the end.
+    # Fitted cold at the first holdout origin (end - 56), refitted warm at end - 28 for the second fold,
+    # and the cold fit (not that refit) continued at the end: 20 trees and one warm refit's 3 at most.
     assert served.cold_origin_ == end - pd.Timedelta(days=56) and served.origin_ == end
     assert all(20 < b.num_trees() <= 23 for b in served.boosters_.values())
+    made = {(key[0], key[-1][1]) for key in fits}
+    assert ("lightgbm (refit)", end - pd.Timedelta(days=28)) in made
+    assert not any(name == "lightgbm (refreshed)" for name, _ in made)
     cold = Combination(members=members, shrinkage=1.0, calibrate=False, warm_refits=False).fit(toy_dataset)
     assert cold.members_["lightgbm"].cold_origin_ == end
