@@ -242,3 +242,24 @@ def test_sample_paths_of_rows_draw_only_those_rows_in_blocks(toy_dataset, monkey
     part = model.sample_paths(14, n_paths=30, random_state=2, rows=np.array([n - 1]))
     assert list(part.model) == [whole.model[n - 1]]
     assert part.keys.iloc[0].tolist() == whole.keys.iloc[n - 1].tolist()
+
+
+def test_levels_read_back_from_the_memo_equal_a_fresh_simulation(toy_dataset) -> None:
+    import pickle
+
+    from models.calibration import CALIBRATION_LEVELS
+
+    levels = (0.025, 0.5, 0.975)
+    fresh = TSBForecaster(n_sim=200).fit(toy_dataset).predict(14, levels)
+    model = TSBForecaster(n_sim=200).fit(toy_dataset)
+    model.predict(14, CALIBRATION_LEVELS)  # fills the memo with every calibration level
+    again = model.predict(14, levels)
+    pd.testing.assert_frame_equal(again, fresh)
+    # A level not read before is simulated from the same seed: it equals a fresh model's too.
+    mixed = model.predict(14, (0.5, 0.42))
+    expected = TSBForecaster(n_sim=200).fit(toy_dataset).predict(14, (0.5, 0.42))
+    pd.testing.assert_frame_equal(mixed, expected)
+    # A saved model leaves the memo behind and forecasts alike when loaded.
+    loaded = pickle.loads(pickle.dumps(model))
+    assert "_memo" not in loaded.__dict__
+    pd.testing.assert_frame_equal(loaded.predict(14, levels), fresh)
