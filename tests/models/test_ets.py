@@ -304,3 +304,15 @@ def test_centred_mean_matches_pandas_rolling(window: int) -> None:
     values[5] = np.nan
     expected = pd.DataFrame(values.T).rolling(window, center=True, min_periods=1).mean().T.to_numpy()
     np.testing.assert_allclose(centred_nanmean(values, window), expected, rtol=1e-12, atol=1e-12)
+
+
+def test_paths_of_rows_are_the_full_draw_when_every_series_is_asked_for(toy_dataset) -> None:
+    model = ETSForecaster().fit(toy_dataset)
+    full = model.sample_paths(14, n_paths=30, random_state=3).values
+    backwards = np.arange(len(model.keys_))[::-1]
+    # Every series, in any order: the series are simulated in fitted order, so the paths are the same.
+    np.testing.assert_array_equal(model.sample_paths(14, 30, 3, rows=backwards).values, full[backwards])
+    # A repeated row is drawn once: both copies are the same paths.
+    twice = model.sample_paths(14, 30, 3, rows=np.array([1, 0, 1])).values
+    np.testing.assert_array_equal(twice[0], twice[2])
+    assert not np.array_equal(twice[0], twice[1])
