@@ -300,3 +300,17 @@ def test_restart_features_follow_a_relaunch_and_do_not_leak():
     changed.loc[late, "units"] = 0.0
     moved = builder.transform(_dataset(changed), [t]).set_index("date")
     pd.testing.assert_frame_equal(moved[names], frame.loc[[t], names])
+
+
+@pytest.mark.parametrize("width", [1, 2, 7, 90, 200])
+def test_window_max_is_pandas_rolling_max_at_the_cells(width: int) -> None:
+    from features._builder_cells import window_max
+
+    rng = np.random.default_rng(width)
+    matrix = rng.gamma(2.0, 3.0, size=(6, 120))
+    matrix[rng.random(matrix.shape) < 0.3] = np.nan
+    matrix[0, :50] = np.nan  # a leading gap: NaN until the first value
+    expected = pd.DataFrame(matrix.T).rolling(width, min_periods=1).max().to_numpy().T
+    rows = rng.integers(0, 6, size=300)
+    cells = rng.integers(0, 120, size=300)
+    np.testing.assert_array_equal(window_max(matrix, rows, cells, width), expected[rows, cells])
