@@ -32,46 +32,51 @@ def series_scales(history: pd.DataFrame) -> pd.DataFrame:
         difference, same fallback squared), ``level`` (mean units) and ``weight`` input ``revenue``
         (units x price over the last 28 days of history, NaN without prices).
     """
-    h = history.sort_values([*KEY, "date"])
-    units = h["units"].astype(float)
-    if "censored" in h:
-        units = units.mask(h["censored"].astype(bool))
-    grp = units.groupby([h["sku"], h["channel"]], sort=False, observed=True)
-    started = (units.fillna(0) != 0).groupby([h["sku"], h["channel"]], sort=False, observed=True).cummax()
-    diff = grp.diff()
-    # The first day after the first sale counts: diff of the launch day itself is against a zero
-    # before the launch, which M5 excludes, so the launch day's diff is only kept when already started.
-    prev_started = started.groupby([h["sku"], h["channel"]], sort=False, observed=True).shift(
-        1, fill_value=False)
-    diff = diff.where(prev_started.astype(bool))
-    frame = pd.DataFrame(
-        {
-            "sku": h["sku"].to_numpy(),
-            "channel": h["channel"].to_numpy(),
-            "absdiff": diff.abs().to_numpy(),
-            "sqdiff": (diff**2).to_numpy(),
-            "units": units.to_numpy(),
-        }
-    )
-    end = h["date"].max()
-    recent = (h["date"] > end - pd.Timedelta(days=WEIGHT_WINDOW_DAYS)).to_numpy()
-    if "price" in h:
-        frame["revenue"] = np.where(recent, units.fillna(0).to_numpy() * h["price"].to_numpy(float), 0.0)
-        frame["has_price"] = recent & h["price"].notna().to_numpy()
+    # One pass over numpy arrays in (series, date) order: the pandas groupby version (a sort, three
+    # grouped transforms and an aggregation) took 9 s a call on 30,000 series x 730 days.
+    keys = pd.DataFrame({k: history[k].to_numpy() for k in KEY})  # plain values, as the output has
+    group = keys.groupby(KEY, sort=True).ngroup().to_numpy()
+    day = history["date"].to_numpy().astype("datetime64[D]").astype(np.int64)
+    order = np.lexsort((day, group))
+    group, day = group[order], day[order]
+    n = int(group.max()) + 1 if len(group) else 0
+    units = history["units"].to_numpy(dtype=float)[order]
+    if "censored" in history:
+        units = np.where(history["censored"].to_numpy(dtype=bool)[order], np.nan, units)
+    first_row = np.r_[True, group[1:] != group[:-1]] if len(group) else np.zeros(0, dtype=bool)
+    # A series has started once it sold (censored days count as no sale); M5 scales its differences
+    # from the day after the first sale on: a launch day's difference is against a zero before launch.
+    sold = np.nan_to_num(units) != 0
+    first_sale = np.full(n, len(units))
+    np.minimum.at(first_sale, group[sold], np.flatnonzero(sold))
+    position = np.arange(len(units))
+    prev_started = ~first_row & (position - 1 >= first_sale[group])
+    diff = np.full(len(units), np.nan)
+    diff[1:] = units[1:] - units[:-1]
+    diff[~prev_started] = np.nan
+    end = day.max() if len(day) else 0
+    recent = day > end - WEIGHT_WINDOW_DAYS
+    if "price" in history:
+        price = history["price"].to_numpy(dtype=float)[order]
+        revenue = np.where(recent, np.nan_to_num(units) * price, 0.0)
+        has_price = recent & ~np.isnan(price)
     else:
-        frame["revenue"] = 0.0
-        frame["has_price"] = False
-    out = frame.groupby(KEY, sort=True, observed=True).agg(
-        scale=("absdiff", "mean"),
-        scale2=("sqdiff", "mean"),
-        level=("units", "mean"),
-        revenue=("revenue", "sum"),
-        has_price=("has_price", "any"),
-    )
-    out["scale"] = safe_scale(out["scale"].to_numpy(), out["level"].to_numpy())
-    out["scale2"] = safe_scale(out["scale2"].to_numpy(), out["level"].to_numpy() ** 2)
-    out.loc[~out["has_price"], "revenue"] = np.nan
-    return out.drop(columns="has_price").reset_index()
+        revenue, has_price = np.zeros(len(units)), np.zeros(len(units), dtype=bool)
+
+    def nan_mean(values: np.ndarray) -> np.ndarray:
+        ok = ~np.isnan(values)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return np.bincount(group[ok], values[ok], minlength=n) / np.bincount(group[ok], minlength=n)
+
+    out = keys.iloc[order[first_row]].reset_index(drop=True)
+    level = nan_mean(units)
+    out["scale"] = safe_scale(nan_mean(np.abs(diff)), level)
+    out["scale2"] = safe_scale(nan_mean(diff**2), level**2)
+    out["level"] = level
+    # Revenue of the recent days with a price (NaN prices count as none); NaN for a series without any.
+    out["revenue"] = np.where(np.bincount(group, has_price, minlength=n) > 0,
+                              np.bincount(group, np.nan_to_num(revenue), minlength=n), np.nan)
+    return out
 
 
 def _series_weights(scales: pd.DataFrame, weights: Literal["revenue"] | None) -> pd.Series:
